@@ -1,0 +1,700 @@
+// gw-perf: the collective benchmark table of gradwire (in the manner of nccl-tests / OSU).
+//
+//   mpirun -np N gw-perf --compressor "maxmin:bits=4;fp16;none" --sizes 1K:64M
+//          --iters 20 --warmup 5 --check --json out.json
+//
+// One row per (size, compressor). Each row's baseline is a plain
+// MPI_Allreduce(MPI_SUM, MPI_FLOAT) of the same buffer, interleaved with the
+// compressed call in the same run (the two alternate, and which goes first
+// alternates every iteration), so that a noisy shared machine hits both alike.
+//
+// Timing: a barrier before every timed call; a call's time is the max over ranks
+// of each rank's elapsed time; the table reports the MEDIAN of those over the
+// timed iterations (the JSON adds min, mean and max). speedup = baseline / time
+// with both medians (speedup_min in the JSON: min over min).
+//
+// Uses only the public C API (gradwire.h) and MPI. Only rank 0 prints the table;
+// a rank that sees a failing gw_* call prints the status and gw_last_error().
+// Exit code: 0 ok, 1 a --check bound was exceeded (or ranks disagreed),
+// 2 a gw_* call failed, 3 bad command line.
+
+// Only MPI's C API is used (the library links MPI::MPI_C): skip the C++ bindings.
+#ifndef OMPI_SKIP_MPICXX
+#define OMPI_SKIP_MPICXX 1
+#endif
+#ifndef MPICH_SKIP_MPICXX
+#define MPICH_SKIP_MPICXX 1
+#endif
+#include <mpi.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cinttypes>
+#include <cmath>
+#include <cstdarg>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <string>
+#include <vector>
+
+#include <unistd.h>  // environ
+
+#include "gradwire/gradwire.h"
+
+namespace {
+
+int g_rank = 0;
+int g_size = 1;
+
+// ---- small helpers --------------------------------------------------------------
+
+[[noreturn]] void usage_error(const char* fmt, ...) {
+  if (g_rank == 0) {
+    va_list ap;
+    va_start(ap, fmt);
+    std::fprintf(stderr, "gw-perf: ");
+    std::vfprintf(stderr, fmt, ap);
+    std::fprintf(stderr, " (try --help)\n");
+    va_end(ap);
+  }
+  MPI_Finalize();
+  std::exit(3);
+}
+
+// A failing gw_* call: name it, print the detail, and abort the job (the other
+// ranks may be waiting inside a collective that will never complete).
+void check_gw(gw_status st, const char* what) {
+  if (st == GW_SUCCESS) return;
+  const char* name = gw_status_string(st);
+  const char* detail = gw_last_error();
+  // The detail may already start with the status name: do not say it twice.
+  if (std::strncmp(detail, name, std::strlen(name)) == 0) {
+    std::fprintf(stderr, "gw-perf: rank %d: %s failed: %s\n", g_rank, what, detail);
+  } else {
+    std::fprintf(stderr, "gw-perf: rank %d: %s failed: %s: %s\n", g_rank, what, name, detail);
+  }
+  std::fflush(stderr);
+  MPI_Abort(MPI_COMM_WORLD, 2);
+  std::exit(2);
+}
+
+void check_mpi(int rc, const char* what) {
+  if (rc == MPI_SUCCESS) return;
+  char msg[MPI_MAX_ERROR_STRING];
+  int len = 0;
+  MPI_Error_string(rc, msg, &len);
+  std::fprintf(stderr, "gw-perf: rank %d: %s failed: %s\n", g_rank, what, msg);
+  std::fflush(stderr);
+  MPI_Abort(MPI_COMM_WORLD, 2);
+  std::exit(2);
+}
+
+std::string trim(const std::string& s) {
+  size_t b = 0, e = s.size();
+  while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
+  while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
+  return s.substr(b, e - b);
+}
+
+std::vector<std::string> split(const std::string& s, char sep) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  for (;;) {
+    size_t pos = s.find(sep, start);
+    std::string item = trim(s.substr(start, pos == std::string::npos ? std::string::npos : pos - start));
+    if (!item.empty()) out.push_back(item);
+    if (pos == std::string::npos) break;
+    start = pos + 1;
+  }
+  return out;
+}
+
+// "4096", "4K", "64M", "1G", "1KiB", "16MB" (binary multiples) -> bytes; 0 on error.
+uint64_t parse_size(const std::string& text) {
+  std::string s = trim(text);
+  if (s.empty() || !std::isdigit(static_cast<unsigned char>(s[0]))) return 0;
+  errno = 0;
+  char* end = nullptr;
+  unsigned long long v = std::strtoull(s.c_str(), &end, 10);
+  if (errno != 0) return 0;
+  std::string suffix(end);
+  for (auto& c : suffix) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  uint64_t mult = 1;
+  if (suffix.empty() || suffix == "B") {
+    mult = 1;
+  } else if (suffix == "K" || suffix == "KB" || suffix == "KIB") {
+    mult = 1ull << 10;
+  } else if (suffix == "M" || suffix == "MB" || suffix == "MIB") {
+    mult = 1ull << 20;
+  } else if (suffix == "G" || suffix == "GB" || suffix == "GIB") {
+    mult = 1ull << 30;
+  } else {
+    return 0;
+  }
+  return static_cast<uint64_t>(v) * mult;
+}
+
+std::string json_escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          out += buf;
+        } else {
+          out += c;
+        }
+    }
+  }
+  return out;
+}
+
+// JSON number, or null for NaN/Inf (JSON has neither).
+std::string jnum(double v) {
+  if (!std::isfinite(v)) return "null";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.6g", v);
+  return buf;
+}
+
+// ---- options -------------------------------------------------------------------
+
+struct Options {
+  std::vector<std::string> compressors;
+  std::vector<uint64_t> sizes;
+  int iters = 20;
+  int warmup = 5;
+  bool check = false;
+  std::string json_path;
+  std::string algorithm;  // empty: leave it to the config / library default
+  std::string config;
+  std::string transport = "mpi";
+  std::string label;
+  gw_op op = GW_AVG;
+  uint64_t seed = 12345;
+  double max_err = -1.0;  // < 0: per-compressor default
+};
+
+void print_help() {
+  std::printf(
+      "usage: mpirun -np N gw-perf [options]\n"
+      "  --compressor SPEC[;SPEC...]  compressor specs (repeatable; ';' separates several),\n"
+      "                               default \"none\"\n"
+      "  --sizes LO:HI[:F] | A,B,...  message sizes in bytes (K/M/G = 2^10/2^20/2^30);\n"
+      "                               a range steps x2 (or xF), default 1K:64M\n"
+      "  --iters K                    timed iterations per row (default 20)\n"
+      "  --warmup W                   untimed iterations first (default 5)\n"
+      "  --check                      measure rel_err against the exact fp64 mean and fail\n"
+      "                               above a sanity bound (none 1e-6, fp16 1e-2, bf16 5e-2,\n"
+      "                               bits=1: 4, bits=2: 1.5, topk/randomk/powersgd: finite\n"
+      "                               only, others 0.5)\n"
+      "  --max-err X                  use X as the --check bound for every compressor\n"
+      "  --json FILE                  write every row as a JSON array\n"
+      "  --algorithm auto|allgather|sra   adds algorithm=... to the config\n"
+      "  --config \"k=v;...\"           communicator config string\n"
+      "  --transport mpi              only the MPI transport is built into gw-perf\n"
+      "  --op avg|sum                 reduction for the compressed call (default avg)\n"
+      "  --seed S                     input data seed (default 12345)\n"
+      "  --label TEXT                 free text (e.g. the regime) put in the header and JSON\n"
+      "Columns: time = median over iterations of max over ranks (barrier before each);\n"
+      "baseline = MPI_Allreduce(MPI_SUM, float) of the same buffer, interleaved;\n"
+      "speedup = baseline / time; wire = max over ranks of bytes sent per call;\n"
+      "ratio = size / wire.\n");
+}
+
+Options parse_args(int argc, char** argv) {
+  Options o;
+  bool sizes_given = false;
+  auto need = [&](int& i) -> std::string {
+    if (i + 1 >= argc) usage_error("%s needs a value", argv[i]);
+    return argv[++i];
+  };
+  auto to_int = [&](const std::string& v, const char* name) {
+    char* end = nullptr;
+    long x = std::strtol(v.c_str(), &end, 10);
+    if (end == v.c_str() || *end != '\0' || x < 0 || x > 1000000) usage_error("bad %s '%s'", name, v.c_str());
+    return static_cast<int>(x);
+  };
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    std::string val;
+    // Accept --key=value as well as --key value.
+    size_t eq = a.find('=');
+    bool has_inline = a.rfind("--", 0) == 0 && eq != std::string::npos;
+    if (has_inline) {
+      val = a.substr(eq + 1);
+      a = a.substr(0, eq);
+    }
+    auto value = [&]() { return has_inline ? val : need(i); };
+    if (a == "-h" || a == "--help") {
+      if (g_rank == 0) print_help();
+      MPI_Finalize();
+      std::exit(0);
+    } else if (a == "--compressor" || a == "-c") {
+      for (auto& s : split(value(), ';')) o.compressors.push_back(s);
+    } else if (a == "--sizes" || a == "-s") {
+      std::string v = value();
+      sizes_given = true;
+      o.sizes.clear();
+      if (v.find(':') != std::string::npos) {
+        auto parts = split(v, ':');
+        if (parts.size() < 2 || parts.size() > 3) usage_error("bad --sizes '%s'", v.c_str());
+        uint64_t lo = parse_size(parts[0]), hi = parse_size(parts[1]);
+        uint64_t f = parts.size() == 3 ? std::strtoull(parts[2].c_str(), nullptr, 10) : 2;
+        if (lo == 0 || hi < lo || f < 2) usage_error("bad --sizes '%s'", v.c_str());
+        for (uint64_t s = lo; s <= hi; s *= f) {
+          o.sizes.push_back(s);
+          if (s > hi / f) break;
+        }
+      } else {
+        for (auto& p : split(v, ',')) {
+          uint64_t s = parse_size(p);
+          if (s == 0) usage_error("bad size '%s' in --sizes", p.c_str());
+          o.sizes.push_back(s);
+        }
+      }
+    } else if (a == "--iters" || a == "-n") {
+      o.iters = to_int(value(), "--iters");
+    } else if (a == "--warmup" || a == "-w") {
+      o.warmup = to_int(value(), "--warmup");
+    } else if (a == "--check") {
+      o.check = true;
+    } else if (a == "--max-err") {
+      std::string v = value();
+      char* end = nullptr;
+      o.max_err = std::strtod(v.c_str(), &end);
+      if (end == v.c_str() || *end != '\0' || !(o.max_err >= 0)) usage_error("bad --max-err '%s'", v.c_str());
+    } else if (a == "--json") {
+      o.json_path = value();
+    } else if (a == "--algorithm") {
+      o.algorithm = value();
+      if (o.algorithm != "auto" && o.algorithm != "allgather" && o.algorithm != "sra")
+        usage_error("--algorithm must be auto, allgather or sra, not '%s'", o.algorithm.c_str());
+    } else if (a == "--config") {
+      o.config = value();
+    } else if (a == "--transport") {
+      o.transport = value();
+      if (o.transport != "mpi")
+        usage_error("--transport %s: this gw-perf drives host buffers over MPI only", o.transport.c_str());
+    } else if (a == "--op") {
+      std::string v = value();
+      if (v == "avg") {
+        o.op = GW_AVG;
+      } else if (v == "sum") {
+        o.op = GW_SUM;
+      } else {
+        usage_error("--op must be avg or sum, not '%s'", v.c_str());
+      }
+    } else if (a == "--seed") {
+      o.seed = std::strtoull(value().c_str(), nullptr, 10);
+    } else if (a == "--label") {
+      o.label = value();
+    } else {
+      usage_error("unknown option '%s'", argv[i]);
+    }
+  }
+  if (o.compressors.empty()) o.compressors.push_back("none");
+  if (!sizes_given) {
+    for (uint64_t s = 1ull << 10; s <= (64ull << 20); s *= 2) o.sizes.push_back(s);
+  }
+  for (uint64_t s : o.sizes) {
+    if (s < sizeof(float)) usage_error("size %" PRIu64 " is smaller than one float", s);
+    if (s / sizeof(float) > static_cast<uint64_t>(INT32_MAX))
+      usage_error("size %" PRIu64 " is too large for one MPI_Allreduce count", s);
+  }
+  if (o.iters < 1) usage_error("--iters must be at least 1");
+  return o;
+}
+
+// ---- input data -----------------------------------------------------------------
+
+inline uint64_t splitmix64(uint64_t x) {
+  x += 0x9E3779B97F4A7C15ull;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
+}
+
+// Approximately N(0,1) from one 64-bit hash: Irwin-Hall sum of four 16-bit uniforms.
+inline float gaussish(uint64_t h) {
+  float s = static_cast<float>(h & 0xFFFF) + static_cast<float>((h >> 16) & 0xFFFF) +
+            static_cast<float>((h >> 32) & 0xFFFF) + static_cast<float>(h >> 48);
+  // mean 4 * 32767.5, variance 4 * 65536^2 / 12  ->  standardize.
+  return (s - 131070.0f) * (1.0f / 37837.23f);
+}
+
+// Gradient-like values, a pure function of (seed, rank, index): blocks of 4096
+// values share a magnitude spread over two decades (layers differ in scale); inside
+// a block every rank sees a common signal plus its own noise of similar size,
+// so the mean over ranks is far from zero but the ranks really differ.
+void fill_input(float* x, size_t count, uint64_t seed, int rank) {
+  const uint64_t kseed = splitmix64(seed);
+  const uint64_t rseed = splitmix64(seed ^ (0xA5A5A5A5ull + static_cast<uint64_t>(rank) * 0x100000001B3ull));
+  for (size_t b = 0; b < count; b += 4096) {
+    uint64_t hb = splitmix64(kseed ^ (b / 4096) ^ 0x5DEECE66Dull);
+    float scale = std::pow(10.0f, -3.0f + 2.0f * static_cast<float>(hb >> 40) / 16777216.0f);
+    size_t e = std::min(count, b + 4096);
+    for (size_t i = b; i < e; ++i) {
+      float common = gaussish(splitmix64(kseed + i));
+      float noise = gaussish(splitmix64(rseed + i));
+      x[i] = scale * (common + 0.7f * noise);
+    }
+  }
+}
+
+// ---- statistics over iterations -------------------------------------------------
+
+struct Summary {
+  double median = 0, min = 0, max = 0, mean = 0;
+};
+
+Summary summarize(std::vector<double> v) {
+  Summary s;
+  if (v.empty()) return s;
+  std::sort(v.begin(), v.end());
+  size_t n = v.size();
+  s.median = n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+  s.min = v.front();
+  s.max = v.back();
+  double sum = 0;
+  for (double x : v) sum += x;
+  s.mean = sum / static_cast<double>(n);
+  return s;
+}
+
+struct Row {
+  uint64_t size = 0;
+  uint64_t count = 0;
+  std::string compressor;  // as given
+  std::string spec;        // canonical, from gw_layer_get_spec
+  std::string layer;
+  Summary t;               // compressed call, seconds (max over ranks per iteration)
+  Summary base;            // MPI_Allreduce, seconds
+  double wire = 0, wire_min = 0, wire_max = 0;  // bytes sent per call (max / min over ranks)
+  double recv_per_call = 0;                     // bytes received per call (max over ranks)
+  double stats_ratio = 0;                       // gw_stats.compression_ratio of the layer
+  double encode_us = 0, decode_us = 0, comm_us = 0, total_us = 0;  // per call, max over ranks
+  double rel_err = NAN;
+  double bound = NAN;
+  bool agree = true;
+  bool ok = true;
+};
+
+double check_bound(const Options& o, const std::string& compressor) {
+  if (o.max_err >= 0) return o.max_err;
+  std::string name = compressor.substr(0, compressor.find(':'));
+  if (name == "none") return 1e-6;
+  if (name == "fp16") return 1e-2;
+  if (name == "bf16") return 5e-2;
+  // Sparsifiers and low rank (with error feedback on a repeated input) are not
+  // meant to be close to the mean in one call: only finiteness is checked.
+  if (name == "topk" || name == "randomk" || name == "powersgd") return INFINITY;
+  // Quantizers: stochastic rounding to 2^bits levels per bucket. At 1 or 2 bits
+  // the error of one call is of the order of the signal itself.
+  size_t pos = compressor.find("bits=");
+  if (pos != std::string::npos) {
+    int bits = std::atoi(compressor.c_str() + pos + 5);
+    if (bits == 1) return 4.0;
+    if (bits == 2) return 1.5;
+  }
+  return 0.5;
+}
+
+std::string now_string() {
+  char buf[64];
+  std::time_t t = std::time(nullptr);
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S %Z", std::localtime(&t));
+  return buf;
+}
+
+uint64_t fnv1a(const void* data, size_t n) {
+  const unsigned char* p = static_cast<const unsigned char*>(data);
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 0x100000001b3ull;
+  return h;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  MPI_Init(&argc, &argv);
+  MPI_Comm_rank(MPI_COMM_WORLD, &g_rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &g_size);
+  Options o = parse_args(argc, argv);
+
+  std::string config = o.config;
+  if (!o.algorithm.empty()) {
+    if (!config.empty() && config.back() != ';') config += ';';
+    config += "algorithm=" + o.algorithm;
+  }
+
+  gw_comm_t comm = nullptr;
+  check_gw(gw_comm_create_mpi(&comm, MPI_COMM_WORLD, config.c_str()), "gw_comm_create_mpi");
+  int version = 0;
+  check_gw(gw_get_version(&version), "gw_get_version");
+
+  uint64_t max_size = *std::max_element(o.sizes.begin(), o.sizes.end());
+  size_t max_count = static_cast<size_t>(max_size / sizeof(float));
+  std::vector<float> send(max_count), out(max_count);
+  std::vector<double> exact;  // fp64 exact result, only with --check
+  std::vector<double> dtmp;
+  if (o.check) {
+    exact.resize(max_count);
+    dtmp.resize(std::min<size_t>(max_count, size_t(1) << 22));
+  }
+  std::fill(out.begin(), out.end(), 0.0f);  // touch the pages before timing
+
+  // ---- header -------------------------------------------------------------------
+  char host[MPI_MAX_PROCESSOR_NAME] = {0};
+  int host_len = 0;
+  MPI_Get_processor_name(host, &host_len);
+  char mpi_version[MPI_MAX_LIBRARY_VERSION_STRING] = {0};
+  int mpi_version_len = 0;
+  MPI_Get_library_version(mpi_version, &mpi_version_len);
+  std::string mpi_first_line(mpi_version);
+  mpi_first_line = trim(mpi_first_line.substr(0, mpi_first_line.find_first_of("\n,")));
+  // Distinct host names over ranks (gathered fixed-width).
+  std::vector<char> hosts(static_cast<size_t>(g_size) * MPI_MAX_PROCESSOR_NAME);
+  MPI_Gather(host, MPI_MAX_PROCESSOR_NAME, MPI_CHAR, hosts.data(), MPI_MAX_PROCESSOR_NAME, MPI_CHAR, 0,
+             MPI_COMM_WORLD);
+  size_t cwidth = 10;
+  for (auto& c : o.compressors) cwidth = std::max(cwidth, c.size());
+  if (g_rank == 0) {
+    std::vector<std::string> distinct;
+    for (int r = 0; r < g_size; ++r) {
+      std::string h(&hosts[static_cast<size_t>(r) * MPI_MAX_PROCESSOR_NAME]);
+      if (std::find(distinct.begin(), distinct.end(), h) == distinct.end()) distinct.push_back(h);
+    }
+    std::string host_list;
+    for (auto& h : distinct) host_list += (host_list.empty() ? "" : ",") + h;
+    std::printf("# gw-perf  gradwire %d.%d.%d  %s\n", version / 10000, (version / 100) % 100, version % 100,
+                mpi_first_line.c_str());
+    std::printf("# date: %s\n", now_string().c_str());
+    std::printf("# np: %d  hosts: %s\n", g_size, host_list.c_str());
+    std::printf("# transport: %s  op: %s  dtype: float32  config: \"%s\"\n", o.transport.c_str(),
+                o.op == GW_AVG ? "avg" : "sum", config.c_str());
+    if (!o.label.empty()) std::printf("# label: %s\n", o.label.c_str());
+    for (char** e = environ; e && *e; ++e) {
+      if (std::strncmp(*e, "GW_", 3) == 0) std::printf("# env: %s\n", *e);
+    }
+    std::printf("# iters: %d  warmup: %d  check: %s  seed: %" PRIu64 "\n", o.iters, o.warmup,
+                o.check ? "yes" : "no", o.seed);
+    std::printf("# time = median over iters of (max over ranks), barrier before each call;"
+                " baseline = MPI_Allreduce(MPI_SUM, float), interleaved\n");
+    std::printf("# wire = max over ranks of bytes sent per call; ratio = size/wire;"
+                " speedup = baseline/time (medians)\n");
+    std::printf("#\n");
+    std::printf("# %10s %11s %5s  %-*s %11s %11s %11s %12s %7s %9s %12s %8s\n", "size(B)", "count", "type",
+                static_cast<int>(cwidth), "compressor", "time(us)", "algbw(GB/s)", "busbw(GB/s)", "wire(B)",
+                "ratio", "rel_err", "baseline(us)", "speedup");
+    std::fflush(stdout);
+  }
+
+  std::vector<Row> rows;
+  bool any_fail = false;
+  const int total_iters = o.warmup + o.iters;
+  std::vector<double> t_gw(static_cast<size_t>(o.iters)), t_base(static_cast<size_t>(o.iters));
+  std::vector<double> t_gw_max(t_gw.size()), t_base_max(t_base.size());
+
+  for (uint64_t size : o.sizes) {
+    const size_t count = static_cast<size_t>(size / sizeof(float));
+    const uint64_t bytes = static_cast<uint64_t>(count) * sizeof(float);
+    fill_input(send.data(), count, o.seed, g_rank);
+
+    if (o.check) {
+      // Exact result in fp64: MPI_Allreduce(SUM) of double copies, chunked.
+      const double scale = o.op == GW_AVG ? 1.0 / g_size : 1.0;
+      for (size_t b = 0; b < count; b += dtmp.size()) {
+        size_t n = std::min(dtmp.size(), count - b);
+        for (size_t i = 0; i < n; ++i) dtmp[i] = send[b + i];
+        check_mpi(MPI_Allreduce(dtmp.data(), exact.data() + b, static_cast<int>(n), MPI_DOUBLE, MPI_SUM,
+                                MPI_COMM_WORLD),
+                  "MPI_Allreduce (fp64 reference)");
+        for (size_t i = 0; i < n; ++i) exact[b + i] *= scale;
+      }
+    }
+
+    for (const std::string& compressor : o.compressors) {
+      Row row;
+      row.size = bytes;
+      row.count = count;
+      row.compressor = compressor;
+      row.layer = "perf." + compressor + "." + std::to_string(bytes);
+      const char* layer = row.layer.c_str();
+      check_gw(gw_layer_set_spec(comm, layer, compressor.c_str()), "gw_layer_set_spec");
+      char spec_buf[512] = {0};
+      check_gw(gw_layer_get_spec(comm, layer, spec_buf, sizeof spec_buf), "gw_layer_get_spec");
+      row.spec = spec_buf;
+
+      gw_stats s0{}, s1{};
+      for (int it = 0; it < total_iters; ++it) {
+        if (it == o.warmup) check_gw(gw_layer_stats(comm, layer, &s0), "gw_layer_stats");
+        // Alternate which call goes first, so neither always follows the other.
+        for (int half = 0; half < 2; ++half) {
+          bool do_base = (half == 0) == (it % 2 == 0);
+          MPI_Barrier(MPI_COMM_WORLD);
+          double t0 = MPI_Wtime();
+          if (do_base) {
+            check_mpi(MPI_Allreduce(send.data(), out.data(), static_cast<int>(count), MPI_FLOAT, MPI_SUM,
+                                    MPI_COMM_WORLD),
+                      "MPI_Allreduce (baseline)");
+          } else {
+            check_gw(gw_allreduce(comm, layer, send.data(), out.data(), count, GW_FLOAT32, o.op, nullptr),
+                     "gw_allreduce");
+          }
+          double dt = MPI_Wtime() - t0;
+          if (it >= o.warmup) (do_base ? t_base : t_gw)[static_cast<size_t>(it - o.warmup)] = dt;
+        }
+      }
+      // The last call of the last iteration: the baseline on odd-numbered last
+      // iterations, so when checking, make one more (untimed) compressed call.
+      if (o.check && (total_iters - 1) % 2 != 0) {
+        check_gw(gw_layer_stats(comm, layer, &s1), "gw_layer_stats");
+        check_gw(gw_allreduce(comm, layer, send.data(), out.data(), count, GW_FLOAT32, o.op, nullptr),
+                 "gw_allreduce");
+      } else {
+        check_gw(gw_layer_stats(comm, layer, &s1), "gw_layer_stats");
+      }
+
+      check_mpi(MPI_Allreduce(t_gw.data(), t_gw_max.data(), o.iters, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD),
+                "MPI_Allreduce (times)");
+      check_mpi(MPI_Allreduce(t_base.data(), t_base_max.data(), o.iters, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD),
+                "MPI_Allreduce (times)");
+      row.t = summarize(t_gw_max);
+      row.base = summarize(t_base_max);
+
+      // Per-call figures from the layer's statistics over the timed iterations.
+      double calls = static_cast<double>(s1.calls - s0.calls);
+      if (calls <= 0) calls = 1;  // library did not count calls: report totals
+      double local[6] = {static_cast<double>(s1.bytes_sent - s0.bytes_sent) / calls,
+                         static_cast<double>(s1.bytes_received - s0.bytes_received) / calls,
+                         (s1.encode_seconds - s0.encode_seconds) / calls * 1e6,
+                         (s1.decode_seconds - s0.decode_seconds) / calls * 1e6,
+                         (s1.comm_seconds - s0.comm_seconds) / calls * 1e6,
+                         (s1.total_seconds - s0.total_seconds) / calls * 1e6};
+      double maxv[6], wire_min = 0;
+      MPI_Allreduce(local, maxv, 6, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+      MPI_Allreduce(&local[0], &wire_min, 1, MPI_DOUBLE, MPI_MIN, MPI_COMM_WORLD);
+      row.wire = maxv[0];
+      row.wire_max = maxv[0];
+      row.wire_min = wire_min;
+      row.recv_per_call = maxv[1];
+      row.encode_us = maxv[2];
+      row.decode_us = maxv[3];
+      row.comm_us = maxv[4];
+      row.total_us = maxv[5];
+      row.stats_ratio = s1.compression_ratio;
+
+      if (o.check) {
+        // rel_err = ||out - exact|| / ||exact||, in fp64; also: do all ranks hold the
+        // same bits (the API promises a bit-identical result on every rank)?
+        double num = 0, den = 0;
+        bool finite = true;
+        for (size_t i = 0; i < count; ++i) {
+          double d = static_cast<double>(out[i]) - exact[i];
+          if (!std::isfinite(out[i])) finite = false;
+          num += d * d;
+          den += exact[i] * exact[i];
+        }
+        double err = finite ? (den > 0 ? std::sqrt(num / den) : std::sqrt(num)) : INFINITY;
+        double err_max = 0;
+        MPI_Allreduce(&err, &err_max, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+        uint64_t h = fnv1a(out.data(), count * sizeof(float));
+        uint64_t hmin = 0, hmax = 0;
+        MPI_Allreduce(&h, &hmin, 1, MPI_UINT64_T, MPI_MIN, MPI_COMM_WORLD);
+        MPI_Allreduce(&h, &hmax, 1, MPI_UINT64_T, MPI_MAX, MPI_COMM_WORLD);
+        row.rel_err = err_max;
+        row.agree = hmin == hmax;
+        row.bound = check_bound(o, compressor);
+        row.ok = row.agree && std::isfinite(err_max) && !(err_max > row.bound);
+        if (!row.ok) any_fail = true;
+      }
+
+      if (g_rank == 0) {
+        double tus = row.t.median * 1e6, bus = row.base.median * 1e6;
+        double algbw = row.t.median > 0 ? static_cast<double>(bytes) / row.t.median / 1e9 : 0;
+        double busbw = algbw * 2.0 * (g_size - 1) / g_size;
+        double ratio = row.wire > 0 ? static_cast<double>(bytes) / row.wire : 0;
+        char err_buf[32];
+        if (o.check) {
+          std::snprintf(err_buf, sizeof err_buf, "%.2e", row.rel_err);
+        } else {
+          std::snprintf(err_buf, sizeof err_buf, "-");
+        }
+        std::printf("  %10" PRIu64 " %11" PRIu64 " %5s  %-*s %11.1f %11.3f %11.3f %12.0f %7.2f %9s %12.1f %8.2f%s\n",
+                    bytes, static_cast<uint64_t>(count), "float", static_cast<int>(cwidth), compressor.c_str(), tus,
+                    algbw, busbw, row.wire, ratio, err_buf, bus, tus > 0 ? bus / tus : 0.0,
+                    row.ok ? "" : (row.agree ? "  FAILED (rel_err above bound)" : "  FAILED (ranks disagree)"));
+        std::fflush(stdout);
+      }
+      rows.push_back(row);
+    }
+  }
+
+  if (g_rank == 0) {
+    if (o.check) {
+      std::printf("# check: %s\n", any_fail ? "FAILED" : "OK (every rel_err within its bound, ranks bit-identical)");
+    }
+    if (!o.json_path.empty()) {
+      FILE* f = std::fopen(o.json_path.c_str(), "w");
+      if (!f) {
+        std::fprintf(stderr, "gw-perf: cannot write %s: %s\n", o.json_path.c_str(), std::strerror(errno));
+        any_fail = true;
+      } else {
+        std::string date = now_string();
+        std::fprintf(f, "[\n");
+        for (size_t i = 0; i < rows.size(); ++i) {
+          const Row& r = rows[i];
+          double algbw = r.t.median > 0 ? static_cast<double>(r.size) / r.t.median / 1e9 : 0;
+          double busbw = algbw * 2.0 * (g_size - 1) / g_size;
+          std::fprintf(f,
+                       "  {\"size\": %" PRIu64 ", \"count\": %" PRIu64 ", \"type\": \"float\", \"op\": \"%s\", "
+                       "\"compressor\": \"%s\", \"spec\": \"%s\", \"layer\": \"%s\", \"np\": %d, "
+                       "\"transport\": \"%s\", \"config\": \"%s\", \"label\": \"%s\", \"date\": \"%s\", "
+                       "\"iters\": %d, \"warmup\": %d, "
+                       "\"time_us\": %s, \"time_us_min\": %s, \"time_us_mean\": %s, \"time_us_max\": %s, "
+                       "\"algbw_GBps\": %s, \"busbw_GBps\": %s, "
+                       "\"wire_bytes\": %s, \"wire_bytes_min\": %s, \"recv_bytes\": %s, \"ratio\": %s, "
+                       "\"stats_compression_ratio\": %s, "
+                       "\"encode_us\": %s, \"decode_us\": %s, \"comm_us\": %s, \"lib_total_us\": %s, "
+                       "\"rel_err\": %s, \"err_bound\": %s, \"ranks_agree\": %s, \"ok\": %s, "
+                       "\"baseline_us\": %s, \"baseline_us_min\": %s, \"baseline_us_mean\": %s, "
+                       "\"baseline_us_max\": %s, \"speedup\": %s, \"speedup_min\": %s}%s\n",
+                       r.size, r.count, o.op == GW_AVG ? "avg" : "sum", json_escape(r.compressor).c_str(),
+                       json_escape(r.spec).c_str(), json_escape(r.layer).c_str(), g_size, o.transport.c_str(),
+                       json_escape(config).c_str(), json_escape(o.label).c_str(), date.c_str(), o.iters, o.warmup,
+                       jnum(r.t.median * 1e6).c_str(), jnum(r.t.min * 1e6).c_str(), jnum(r.t.mean * 1e6).c_str(),
+                       jnum(r.t.max * 1e6).c_str(), jnum(algbw).c_str(), jnum(busbw).c_str(), jnum(r.wire).c_str(),
+                       jnum(r.wire_min).c_str(), jnum(r.recv_per_call).c_str(),
+                       jnum(r.wire > 0 ? static_cast<double>(r.size) / r.wire : NAN).c_str(),
+                       jnum(r.stats_ratio).c_str(), jnum(r.encode_us).c_str(), jnum(r.decode_us).c_str(),
+                       jnum(r.comm_us).c_str(), jnum(r.total_us).c_str(), jnum(r.rel_err).c_str(),
+                       o.check ? (std::isfinite(r.bound) ? jnum(r.bound).c_str() : "\"finite\"") : "null",
+                       o.check ? (r.agree ? "true" : "false") : "null", r.ok ? "true" : "false",
+                       jnum(r.base.median * 1e6).c_str(), jnum(r.base.min * 1e6).c_str(),
+                       jnum(r.base.mean * 1e6).c_str(), jnum(r.base.max * 1e6).c_str(),
+                       jnum(r.t.median > 0 ? r.base.median / r.t.median : NAN).c_str(),
+                       jnum(r.t.min > 0 ? r.base.min / r.t.min : NAN).c_str(), i + 1 < rows.size() ? "," : "");
+        }
+        std::fprintf(f, "]\n");
+        std::fclose(f);
+      }
+    }
+  }
+
+  check_gw(gw_comm_destroy(comm), "gw_comm_destroy");
+  int fail_local = any_fail ? 1 : 0, fail_any = 0;
+  MPI_Allreduce(&fail_local, &fail_any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+  MPI_Finalize();
+  return fail_any ? 1 : 0;
+}

@@ -1,0 +1,368 @@
+#include "algo/collective.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <set>
+#include <sstream>
+
+#include "common/error.h"
+#include "common/log.h"
+#include "common/rng.h"
+
+namespace gw {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+// Exchanges alternate between two tags, so a receive of exchange i+1 can never
+// match a message of exchange i (every rank runs exchanges in the same order).
+inline int tag_of(size_t exchange) { return 0x6770 + static_cast<int>(exchange & 1); }
+constexpr uint64_t kPhaseGather = 1ull << 62;  // RNG stream of the SRA owner's re-encode
+
+enum class ExType { kAllgather, kScatter, kGather };
+
+struct Exchange {
+  ExType type;
+  int round;
+  int set_kind() const { return type == ExType::kGather ? 1 : 0; }
+  int parity() const { return round & 1; }
+};
+
+class CollectiveRun {
+ public:
+  CollectiveRun(Transport& t, Workspace& ws, const CallPlan& plan, const Config& cfg, uint64_t seq,
+                const float* in, float* out, const std::string& what)
+      : t_(t), ws_(ws), plan_(plan), cfg_(cfg), seq_(seq), in_(in), out_(out), what_(what),
+        rank_(t.rank()), n_(t.size()) {
+    result_.per_segment.resize(plan.segments.size());
+    const bool sra = plan.algorithm == Algorithm::kSra;
+    for (int r = 0; r < static_cast<int>(plan.rounds.size()); ++r) {
+      if (!sra) {
+        ex_.push_back({ExType::kAllgather, r});
+        continue;
+      }
+      // A0 A1 B0 A2 B1 ... : the scatter of round r+1 overlaps the owner's
+      // reduction and gather of round r.
+      ex_.push_back({ExType::kScatter, r});
+      if (r >= 1) ex_.push_back({ExType::kGather, r - 1});
+    }
+    if (sra) ex_.push_back({ExType::kGather, static_cast<int>(plan.rounds.size()) - 1});
+  }
+
+  CallResult run();
+
+ private:
+  // Sizes and layout.
+  size_t part_bytes(const Piece& p, int part) const {
+    size_t first, count;
+    piece_part(p, part, n_, &first, &count);
+    return plan_.segments[p.segment].codec->encoded_bytes(count);
+  }
+  size_t payload_bytes(const Exchange& e, int part) const;  // part: which SRA part the message holds
+  uint64_t rng_key(const Piece& p, size_t first, uint64_t phase) const {
+    const Segment& seg = plan_.segments[p.segment];
+    return rng_derive_key(cfg_.seed, seg.layer->step, seg.layer->name_hash, static_cast<uint64_t>(rank_),
+                          (first - seg.offset) | phase);
+  }
+
+  void prepare(size_t i);
+  void launch(size_t i);
+  void complete(size_t i);
+  void check_received(size_t i, const Exchange& e);
+  void process(size_t i);
+  void progress_others(size_t self);
+  size_t encode_into(size_t i, int part, uint8_t* payload, uint16_t* flags);
+  void note_local(const Error& e) {
+    if (!local_error_) local_error_.reset(new Error(e));
+  }
+
+  Transport& t_;
+  Workspace& ws_;
+  const CallPlan& plan_;
+  const Config& cfg_;
+  const uint64_t seq_;
+  const float* in_;
+  float* out_;
+  const std::string& what_;
+  const int rank_, n_;
+  std::vector<Exchange> ex_;
+  size_t launched_ = 0, completed_ = 0;
+  bool stop_ = false;
+  long abort_sent_in_ = -1;
+  std::unique_ptr<Error> local_error_, remote_error_;
+  std::set<int> nonfinite_ranks_;
+  double comm_s_ = 0;
+  uint64_t sent_ = 0, received_ = 0;
+  CallResult result_;
+};
+
+size_t CollectiveRun::payload_bytes(const Exchange& e, int part) const {
+  size_t bytes = 0;
+  for (const Piece& p : plan_.rounds[e.round].pieces) {
+    if (e.type == ExType::kAllgather) bytes += plan_.segments[p.segment].codec->encoded_bytes(p.count);
+    else bytes += part_bytes(p, part);
+  }
+  return bytes;
+}
+
+// Encodes the pieces of e's round (the given SRA part) back to back.
+size_t CollectiveRun::encode_into(size_t i, int part, uint8_t* payload, uint16_t* flags) {
+  const Exchange& e = ex_[i];
+  size_t off = 0;
+  for (const Piece& p : plan_.rounds[e.round].pieces) {
+    const Segment& seg = plan_.segments[p.segment];
+    size_t first = p.begin, count = p.count;
+    const float* src = in_;
+    uint64_t phase = 0;
+    if (e.type != ExType::kAllgather) piece_part(p, part, n_, &first, &count);
+    if (e.type == ExType::kGather) {
+      src = out_;  // the owner's reduced part
+      phase = kPhaseGather;
+    }
+    auto t0 = Clock::now();
+    bool nonfinite = false;
+    off += seg.codec->encode(src + first, count, payload + off, rng_key(p, first, phase), &nonfinite);
+    result_.per_segment[p.segment].encode_s += seconds_since(t0);
+    if (nonfinite) *flags |= kFlagNonfinite;
+    progress_others(i);  // keep earlier rounds moving on the wire
+  }
+  return off;
+}
+
+void CollectiveRun::prepare(size_t i) {
+  const Exchange& e = ex_[i];
+  Workspace::MessageSet& set = ws_.sets[e.set_kind()][e.parity()];
+  if (!set.batch) set.batch = t_.new_batch();
+  set.send.resize(n_);
+  set.recv.resize(n_);
+  Batch& b = *set.batch;
+  b.ops.clear();
+  for (int peer = 0; peer < n_; ++peer) {
+    if (peer == rank_) continue;
+    // From whom we receive which part: scatter -> our part; gather -> the owner's.
+    int part = e.type == ExType::kScatter ? rank_ : peer;
+    size_t cap = sizeof(MessageHeader) + payload_bytes(e, part);
+    if (set.recv[peer].size() < cap) set.recv[peer].resize(cap);
+    P2POp op;
+    op.is_send = false;
+    op.buf = set.recv[peer].data();
+    op.bytes = cap;
+    op.peer = peer;
+    op.tag = tag_of(i);
+    b.ops.push_back(op);
+  }
+}
+
+void CollectiveRun::launch(size_t i) {
+  const Exchange& e = ex_[i];
+  prepare(i);
+  Workspace::MessageSet& set = ws_.sets[e.set_kind()][e.parity()];
+  const bool abort = local_error_ != nullptr;
+  if (abort && abort_sent_in_ < 0) abort_sent_in_ = static_cast<long>(i);
+  const gw_status abort_status = abort ? local_error_->status() : GW_SUCCESS;
+  // Scatter: one message per peer (that peer's part). Allgather / gather: one
+  // message for everyone, which is also decoded locally (so all ranks agree).
+  const bool per_peer = e.type == ExType::kScatter;
+  for (int dst = 0; dst < n_; ++dst) {
+    if (per_peer ? dst == rank_ : dst != 0) continue;
+    int part = e.type == ExType::kScatter ? dst : rank_;
+    size_t payload = abort ? 0 : payload_bytes(e, part);
+    std::vector<uint8_t>& msg = set.send[dst];
+    if (msg.size() < sizeof(MessageHeader) + payload) msg.resize(sizeof(MessageHeader) + payload);
+    uint16_t flags = abort ? kFlagAbort : 0;
+    if (!abort) {
+      size_t wrote = encode_into(i, part, msg.data() + sizeof(MessageHeader), &flags);
+      if (wrote != payload) fail(GW_ERR_INTERNAL, "encoder wrote ", wrote, " bytes, planned ", payload);
+      if ((flags & kFlagNonfinite) && e.type != ExType::kGather) nonfinite_ranks_.insert(rank_);
+    }
+    write_header(msg.data(), plan_.fingerprint, seq_, static_cast<uint32_t>(i), rank_, flags, abort_status, payload,
+                 cfg_.checksum);
+    for (int peer = 0; peer < n_; ++peer) {
+      if (peer == rank_ || (per_peer && peer != dst)) continue;
+      P2POp op;
+      op.is_send = true;
+      op.buf = msg.data();
+      op.bytes = sizeof(MessageHeader) + payload;
+      op.peer = peer;
+      op.tag = tag_of(i);
+      set.batch->ops.push_back(op);
+      sent_ += op.bytes;
+    }
+  }
+  t_.start(*set.batch);
+}
+
+void CollectiveRun::progress_others(size_t self) {
+  for (size_t k = completed_; k < launched_; ++k) {
+    if (k == self) continue;
+    const Exchange& e = ex_[k];
+    t_.test(*ws_.sets[e.set_kind()][e.parity()].batch);
+  }
+}
+
+void CollectiveRun::check_received(size_t i, const Exchange& e) {
+  Workspace::MessageSet& set = ws_.sets[e.set_kind()][e.parity()];
+  for (const P2POp& op : set.batch->ops) {
+    if (op.is_send) {
+      if (!op.error.empty())
+        note_local(Error(GW_ERR_SYSTEM, concat_parts("sending to rank ", op.peer, " failed: ", op.error)));
+      continue;
+    }
+    received_ += op.received;
+    try {
+      if (!op.error.empty()) fail(GW_ERR_SYSTEM, "receiving from rank ", op.peer, " failed: ", op.error);
+      int part = e.type == ExType::kScatter ? rank_ : op.peer;
+      ReceivedMessage m = validate_message(static_cast<const uint8_t*>(op.buf), op.received, op.peer, rank_,
+                                           plan_.fingerprint, seq_, static_cast<uint32_t>(i),
+                                           payload_bytes(e, part), cfg_.checksum, what_, op.truncated);
+      if (m.header->flags & kFlagAbort) {
+        if (!remote_error_)
+          remote_error_.reset(new Error(
+              GW_ERR_REMOTE, concat_parts("rank ", op.peer, " failed this call with ",
+                                          gw_status_string(static_cast<gw_status>(m.header->abort_status)),
+                                          " (see its log); ", what_, " was abandoned on every rank")));
+        stop_ = true;
+      }
+      if ((m.header->flags & kFlagNonfinite) && e.type != ExType::kGather) nonfinite_ranks_.insert(op.peer);
+    } catch (const Error& err) {
+      note_local(err);
+    }
+  }
+}
+
+void CollectiveRun::complete(size_t i) {
+  const Exchange& e = ex_[i];
+  Workspace::MessageSet& set = ws_.sets[e.set_kind()][e.parity()];
+  auto t0 = Clock::now();
+  t_.wait(*set.batch, cfg_.timeout_s, what_);  // a timeout throws: the comm is broken
+  comm_s_ += seconds_since(t0);
+  if (stop_) return;  // draining after a stop: nothing to read
+  const bool had_error = local_error_ != nullptr;
+  check_received(i, e);
+  if (!local_error_ && !remote_error_) {
+    try {
+      process(i);
+    } catch (const Error& err) {
+      note_local(err);
+    }
+  }
+  // A mismatch in exchange 0 is seen by every rank (everyone hears from
+  // everyone there), so all stop now; their plans may not even agree on how
+  // many exchanges follow.
+  if (i == 0 && !had_error && local_error_ && local_error_->status() == GW_ERR_MISMATCH) stop_ = true;
+  if (local_error_ && abort_sent_in_ >= 0 && static_cast<size_t>(abort_sent_in_) <= i) stop_ = true;
+}
+
+void CollectiveRun::process(size_t i) {
+  const Exchange& e = ex_[i];
+  Workspace::MessageSet& set = ws_.sets[e.set_kind()][e.parity()];
+  auto payload_of = [&](int src) -> const uint8_t* {
+    if (src == rank_) return set.send[e.type == ExType::kScatter ? src : 0].data() + sizeof(MessageHeader);
+    return set.recv[src].data() + sizeof(MessageHeader);
+  };
+  const bool avg = plan_.kind == CallKind::kAllreduce && plan_.op == GW_AVG;
+  const float inv_n = 1.0f / static_cast<float>(n_);
+  std::vector<size_t> offset(n_, 0);  // per source: where the current piece starts
+  for (const Piece& p : plan_.rounds[e.round].pieces) {
+    const Compressor& codec = *plan_.segments[p.segment].codec;
+    auto t0 = Clock::now();
+    if (e.type == ExType::kAllgather) {
+      size_t bytes = codec.encoded_bytes(p.count);
+      for (int src = 0; src < n_; ++src) {
+        const uint8_t* in = payload_of(src) + offset[src];
+        offset[src] += bytes;
+        if (plan_.kind == CallKind::kAllgather) {
+          codec.decode(in, bytes, p.count, out_ + static_cast<size_t>(src) * plan_.total + p.begin);
+        } else if (src == 0) {
+          codec.decode(in, bytes, p.count, out_ + p.begin);
+        } else {
+          codec.decode_add(in, bytes, p.count, out_ + p.begin);
+        }
+      }
+      if (avg && n_ > 1)
+        for (size_t k = 0; k < p.count; ++k) out_[p.begin + k] *= inv_n;
+    } else if (e.type == ExType::kScatter) {
+      // Owner of part rank_: own raw values plus every peer's decoded part, in rank order.
+      size_t first, count;
+      piece_part(p, rank_, n_, &first, &count);
+      size_t bytes = codec.encoded_bytes(count);
+      float* acc = out_ + first;
+      if (in_ != out_ && count) std::memcpy(acc, in_ + first, count * sizeof(float));
+      for (int src = 0; src < n_; ++src) {
+        if (src == rank_) continue;
+        codec.decode_add(payload_of(src) + offset[src], bytes, count, acc);
+        offset[src] += bytes;
+      }
+      if (avg)
+        for (size_t k = 0; k < count; ++k) acc[k] *= inv_n;
+    } else {
+      // Gather: every part, from its owner's re-encoded payload (own one too).
+      for (int src = 0; src < n_; ++src) {
+        size_t first, count;
+        piece_part(p, src, n_, &first, &count);
+        size_t bytes = codec.encoded_bytes(count);
+        codec.decode(payload_of(src) + offset[src], bytes, count, out_ + first);
+        offset[src] += bytes;
+      }
+    }
+    result_.per_segment[p.segment].decode_s += seconds_since(t0);
+    progress_others(i);
+  }
+}
+
+CallResult CollectiveRun::run() {
+  const size_t total = ex_.size();
+  auto ready = [&](size_t i) {
+    if (i == 0) return true;
+    if (completed_ < 1) return false;          // exchange 0 validates the plan first
+    if (launched_ - completed_ >= 2) return false;  // double buffering
+    if (ex_[i].type == ExType::kGather) {      // needs its round's scatter reduced
+      for (size_t k = completed_; k < i; ++k)
+        if (ex_[k].type == ExType::kScatter && ex_[k].round == ex_[i].round) return false;
+    }
+    return true;
+  };
+  while (completed_ < launched_ || (!stop_ && launched_ < total)) {
+    while (!stop_ && launched_ < total && ready(launched_)) launch(launched_++);
+    complete(completed_++);
+  }
+  // Attribute bytes and communication time to the layers (by element share).
+  for (size_t s = 0; s < plan_.segments.size(); ++s) {
+    const Segment& seg = plan_.segments[s];
+    double share = plan_.total ? static_cast<double>(seg.count) / plan_.total : 1.0 / plan_.segments.size();
+    LayerStats& st = result_.per_segment[s];
+    st.comm_s += comm_s_ * share;
+    st.bytes_sent += static_cast<uint64_t>(sent_ * share);
+    st.bytes_received += static_cast<uint64_t>(received_ * share);
+  }
+  if (!plan_.segments.empty()) {  // rounding remainder, so the layers add up exactly
+    uint64_t s_sum = 0, r_sum = 0;
+    for (auto& st : result_.per_segment) {
+      s_sum += st.bytes_sent;
+      r_sum += st.bytes_received;
+    }
+    result_.per_segment[0].bytes_sent += sent_ - s_sum;
+    result_.per_segment[0].bytes_received += received_ - r_sum;
+  }
+  if (local_error_) throw *local_error_;
+  if (remote_error_) throw *remote_error_;
+  if (!nonfinite_ranks_.empty() && cfg_.nonfinite == NonfinitePolicy::kError) {
+    std::ostringstream ranks;
+    for (int r : nonfinite_ranks_) ranks << (ranks.tellp() > 0 ? "," : "") << r;
+    fail(GW_ERR_NONFINITE, "NaN or Inf in the input of rank(s) ", ranks.str(), " for ", what_,
+         " (nonfinite=error; set nonfinite=propagate to let them flow into the result)");
+  }
+  return result_;
+}
+
+}  // namespace
+
+CallResult run_collective(Transport& transport, Workspace& ws, const CallPlan& plan, const Config& config,
+                          uint64_t seq, const float* in, float* out, const std::string& what) {
+  CollectiveRun run(transport, ws, plan, config, seq, in, out, what);
+  return run.run();
+}
+
+}  // namespace gw

@@ -1,0 +1,64 @@
+// The plan of one collective call, computed identically on every rank from the
+// call's arguments: which layers (segments) it covers with which codec, how the
+// elements are cut into pieces (independent encode units small enough that
+// decode-accumulate stays in cache) and how pieces are grouped into rounds
+// (one exchange each, pipelined: encoding round i+1 overlaps the transfer of round i).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "comm/config.h"
+#include "comm/layer.h"
+#include "core/compressor.h"
+#include "wire/header.h"
+
+namespace gw {
+
+enum class CallKind : uint8_t { kAllreduce = 1, kAllgather = 2 };
+
+struct Segment {
+  Layer* layer = nullptr;
+  std::shared_ptr<const Compressor> codec;
+  size_t offset = 0;  // first element in the call's buffers
+  size_t count = 0;
+};
+
+struct Piece {
+  uint32_t segment = 0;
+  size_t begin = 0;  // absolute element index in the call's buffers
+  size_t count = 0;
+};
+
+struct Round {
+  std::vector<Piece> pieces;
+};
+
+struct CallPlan {
+  CallKind kind = CallKind::kAllreduce;
+  gw_op op = GW_SUM;
+  gw_dtype dtype = GW_FLOAT32;
+  Algorithm algorithm = Algorithm::kAllgather;  // resolved, never kAuto
+  size_t total = 0;                             // elements
+  std::vector<Segment> segments;
+  std::vector<Round> rounds;
+  PlanFingerprint fingerprint;
+};
+
+constexpr size_t kPieceElems = 64 * 1024;  // 256 KiB of fp32: accumulator stays in L2
+
+// Cuts segments into pieces and groups them into rounds of about chunk_elems
+// elements, then fills the fingerprint. Identical on every rank for equal inputs.
+void build_rounds(CallPlan& plan, size_t chunk_elems);
+
+// Part j of n of a piece (the SRA split): [first, first + count).
+inline void piece_part(const Piece& p, int j, int n, size_t* first, size_t* count) {
+  size_t a = p.begin + p.count * static_cast<size_t>(j) / static_cast<size_t>(n);
+  size_t b = p.begin + p.count * static_cast<size_t>(j + 1) / static_cast<size_t>(n);
+  *first = a;
+  *count = b - a;
+}
+
+}  // namespace gw

@@ -1,0 +1,270 @@
+// The C boundary: the only place where gw::Error (and any other exception)
+// becomes a gw_status plus a thread-local message. Every entry point checks its
+// arguments before touching the communicator.
+#include <cstring>
+#include <new>
+#include <string>
+#include <vector>
+
+#include "comm/communicator.h"
+#include "common/error.h"
+#include "common/log.h"
+#if GW_HAVE_MPI
+#include "mpi/mpi_transport.h"
+#endif
+
+namespace {
+
+thread_local std::string t_last_error;
+
+gw_status record(gw_status s, const std::string& msg) {
+  t_last_error = std::string(gw_status_string(s)) + ": " + msg;
+  if (gw::log_level() >= gw::LogLevel::WARN) gw::log_line(gw::LogLevel::WARN, t_last_error);
+  return s;
+}
+
+// Runs f, mapping every failure to a status. Like errno, the last error keeps
+// the detail of the last failing call; success does not clear it.
+template <typename F>
+gw_status guarded(const char* fn, F&& f) {
+  try {
+    f();
+    return GW_SUCCESS;
+  } catch (const gw::Error& e) {
+    return record(e.status(), std::string(fn) + ": " + e.what());
+  } catch (const std::bad_alloc&) {
+    return record(GW_ERR_SYSTEM, std::string(fn) + ": out of memory");
+  } catch (const std::exception& e) {
+    return record(GW_ERR_INTERNAL, std::string(fn) + ": " + e.what());
+  } catch (...) {
+    return record(GW_ERR_INTERNAL, std::string(fn) + ": unknown exception");
+  }
+}
+
+gw::Communicator* checked(gw_comm_t comm) {
+  auto* c = reinterpret_cast<gw::Communicator*>(comm);
+  GW_REQUIRE(c != nullptr, GW_ERR_INVALID_ARGUMENT, "comm is NULL");
+  GW_REQUIRE(c->magic == gw::kCommMagic, GW_ERR_INVALID_ARGUMENT,
+             "comm is not a live gradwire communicator (destroyed or corrupted handle)");
+  return c;
+}
+
+void check_layer(const char* layer) {
+  GW_REQUIRE(layer != nullptr, GW_ERR_INVALID_ARGUMENT, "layer name is NULL");
+  GW_REQUIRE(layer[0] != '\0', GW_ERR_INVALID_ARGUMENT, "layer name is empty");
+}
+
+void check_dtype_op(gw_dtype dtype, gw_op op) {
+  GW_REQUIRE(static_cast<int>(dtype) >= 0 && dtype < GW_NUM_DTYPES, GW_ERR_INVALID_ARGUMENT, "unknown dtype ",
+             static_cast<int>(dtype));
+  GW_REQUIRE(static_cast<int>(op) >= 0 && op < GW_NUM_OPS, GW_ERR_INVALID_ARGUMENT, "unknown op ",
+             static_cast<int>(op));
+}
+
+void check_buffers(const void* send, const void* recv, size_t count, size_t out_multiple, gw_dtype dtype,
+                   void* stream) {
+  GW_REQUIRE(stream == nullptr, GW_ERR_UNSUPPORTED,
+             "a CUDA stream was given, but device buffers are not supported by this build's MPI transport");
+  const size_t elem = dtype == GW_FLOAT32 ? 4 : 2;
+  // The largest buffer any rank touches must have a representable byte size.
+  GW_REQUIRE(out_multiple == 0 || count <= (SIZE_MAX / 2) / elem / out_multiple, GW_ERR_INVALID_ARGUMENT,
+             "count ", count, " overflows the buffer size");
+  GW_REQUIRE(count == 0 || (send != nullptr && recv != nullptr), GW_ERR_INVALID_ARGUMENT,
+             send == nullptr ? "send buffer is NULL" : "recv buffer is NULL");
+}
+
+void fill_stats(const gw::LayerStats& s, gw_stats* out) {
+  std::memset(out, 0, sizeof(*out));
+  out->calls = s.calls;
+  out->elements = s.elements;
+  out->bytes_input = s.bytes_input;
+  out->bytes_sent = s.bytes_sent;
+  out->bytes_received = s.bytes_received;
+  out->compression_ratio = s.bytes_sent ? static_cast<double>(s.bytes_input) / s.bytes_sent : 0.0;
+  out->encode_seconds = s.encode_s;
+  out->decode_seconds = s.decode_s;
+  out->comm_seconds = s.comm_s;
+  out->total_seconds = s.total_s;
+}
+
+}  // namespace
+
+extern "C" {
+
+const char* gw_status_string(gw_status s) {
+  switch (s) {
+    case GW_SUCCESS: return "GW_SUCCESS: no error";
+    case GW_ERR_INVALID_ARGUMENT: return "GW_ERR_INVALID_ARGUMENT: invalid argument";
+    case GW_ERR_INVALID_USAGE: return "GW_ERR_INVALID_USAGE: invalid usage";
+    case GW_ERR_MISMATCH: return "GW_ERR_MISMATCH: ranks disagree on the call";
+    case GW_ERR_CORRUPT: return "GW_ERR_CORRUPT: corrupt or truncated payload from a peer";
+    case GW_ERR_TIMEOUT: return "GW_ERR_TIMEOUT: a peer did not arrive in time (GW_TIMEOUT)";
+    case GW_ERR_COMM_BROKEN: return "GW_ERR_COMM_BROKEN: communicator broken by an earlier timeout";
+    case GW_ERR_NONFINITE: return "GW_ERR_NONFINITE: NaN or Inf in an input";
+    case GW_ERR_REMOTE: return "GW_ERR_REMOTE: a peer failed this collective";
+    case GW_ERR_UNSUPPORTED: return "GW_ERR_UNSUPPORTED: not supported by this build";
+    case GW_ERR_SYSTEM: return "GW_ERR_SYSTEM: system, MPI or CUDA call failed";
+    case GW_ERR_INTERNAL: return "GW_ERR_INTERNAL: internal error (please report; GW_DEBUG=INFO shows more)";
+    default: return "GW_ERR_UNKNOWN: not a gradwire status code";
+  }
+}
+
+const char* gw_last_error(void) { return t_last_error.c_str(); }
+
+gw_status gw_get_version(int* version) {
+  return guarded("gw_get_version", [&] {
+    GW_REQUIRE(version != nullptr, GW_ERR_INVALID_ARGUMENT, "version is NULL");
+    *version = GW_VERSION_CODE;
+  });
+}
+
+#if GW_HAVE_MPI
+gw_status gw_comm_create_mpi(gw_comm_t* comm, MPI_Comm mpi_comm, const char* config) {
+  return guarded("gw_comm_create_mpi", [&] {
+    GW_REQUIRE(comm != nullptr, GW_ERR_INVALID_ARGUMENT, "comm is NULL");
+    *comm = nullptr;
+    // Parse before the collective MPI_Comm_dup so a bad config fails on every
+    // rank without leaving peers inside a collective. (Every rank parses the
+    // same string; a config that differs between ranks shows up as
+    // GW_ERR_MISMATCH on the first collective.)
+    gw::Config cfg = gw::parse_config(config);
+    std::unique_ptr<gw::Transport> t(new gw::MpiTransport(mpi_comm));
+    *comm = reinterpret_cast<gw_comm_t>(new gw::Communicator(std::move(t), std::move(cfg)));
+  });
+}
+#endif
+
+gw_status gw_comm_destroy(gw_comm_t comm) {
+  if (comm == nullptr) return GW_SUCCESS;
+  return guarded("gw_comm_destroy", [&] {
+    gw::Communicator* c = checked(comm);
+    c->magic = 0;
+    delete c;
+  });
+}
+
+gw_status gw_comm_rank(gw_comm_t comm, int* rank) {
+  return guarded("gw_comm_rank", [&] {
+    GW_REQUIRE(rank != nullptr, GW_ERR_INVALID_ARGUMENT, "rank is NULL");
+    *rank = checked(comm)->rank();
+  });
+}
+
+gw_status gw_comm_size(gw_comm_t comm, int* size) {
+  return guarded("gw_comm_size", [&] {
+    GW_REQUIRE(size != nullptr, GW_ERR_INVALID_ARGUMENT, "size is NULL");
+    *size = checked(comm)->size();
+  });
+}
+
+gw_status gw_comm_get_state(gw_comm_t comm) {
+  return guarded("gw_comm_get_state", [&] {
+    GW_REQUIRE(!checked(comm)->broken(), GW_ERR_COMM_BROKEN, "communicator was broken by an earlier timeout");
+  });
+}
+
+gw_status gw_layer_set_spec(gw_comm_t comm, const char* layer, const char* spec) {
+  return guarded("gw_layer_set_spec", [&] {
+    gw::Communicator* c = checked(comm);
+    check_layer(layer);
+    GW_REQUIRE(spec != nullptr, GW_ERR_INVALID_ARGUMENT, "spec is NULL");
+    c->set_spec(layer, spec);
+  });
+}
+
+gw_status gw_layer_set_shape(gw_comm_t comm, const char* layer, int ndims, const int64_t* dims) {
+  return guarded("gw_layer_set_shape", [&] {
+    gw::Communicator* c = checked(comm);
+    check_layer(layer);
+    GW_REQUIRE(ndims >= 0 && ndims <= 8, GW_ERR_INVALID_ARGUMENT, "ndims ", ndims, " is outside [0, 8]");
+    GW_REQUIRE(ndims == 0 || dims != nullptr, GW_ERR_INVALID_ARGUMENT, "dims is NULL");
+    std::vector<int64_t> d(dims, dims + ndims);
+    for (int64_t x : d) GW_REQUIRE(x > 0, GW_ERR_INVALID_ARGUMENT, "dimension ", x, " is not positive");
+    c->set_shape(layer, d);
+  });
+}
+
+gw_status gw_layer_get_spec(gw_comm_t comm, const char* layer, char* buf, size_t buf_size) {
+  return guarded("gw_layer_get_spec", [&] {
+    gw::Communicator* c = checked(comm);
+    check_layer(layer);
+    GW_REQUIRE(buf != nullptr && buf_size > 0, GW_ERR_INVALID_ARGUMENT, "buf is NULL or empty");
+    std::string spec = c->spec_of(layer);
+    GW_REQUIRE(spec.size() < buf_size, GW_ERR_INVALID_ARGUMENT, "buf_size ", buf_size, " is too small for '", spec,
+               "'");
+    std::memcpy(buf, spec.c_str(), spec.size() + 1);
+  });
+}
+
+gw_status gw_allreduce(gw_comm_t comm, const char* layer, const void* send, void* recv, size_t count,
+                       gw_dtype dtype, gw_op op, void* stream) {
+  return guarded("gw_allreduce", [&] {
+    gw::Communicator* c = checked(comm);
+    check_layer(layer);
+    check_dtype_op(dtype, op);
+    check_buffers(send, recv, count, 1, dtype, stream);
+    c->allreduce({gw::LayerRef{layer, 0, count}}, send, recv, count, dtype, op);
+  });
+}
+
+gw_status gw_allgather(gw_comm_t comm, const char* layer, const void* send, void* recv, size_t count,
+                       gw_dtype dtype, void* stream) {
+  return guarded("gw_allgather", [&] {
+    gw::Communicator* c = checked(comm);
+    check_layer(layer);
+    check_dtype_op(dtype, GW_SUM);
+    check_buffers(send, recv, count, static_cast<size_t>(c->size()), dtype, stream);
+    c->allgather(layer, send, recv, count, dtype);
+  });
+}
+
+gw_status gw_allreduce_multi(gw_comm_t comm, int num_layers, const char* const* layers, const size_t* offsets,
+                             const size_t* counts, const void* send, void* recv, gw_dtype dtype, gw_op op,
+                             void* stream) {
+  return guarded("gw_allreduce_multi", [&] {
+    gw::Communicator* c = checked(comm);
+    GW_REQUIRE(num_layers >= 1, GW_ERR_INVALID_ARGUMENT, "num_layers ", num_layers, " < 1");
+    GW_REQUIRE(layers && offsets && counts, GW_ERR_INVALID_ARGUMENT, "layers, offsets or counts is NULL");
+    check_dtype_op(dtype, op);
+    std::vector<gw::LayerRef> refs;
+    size_t end = 0;
+    for (int i = 0; i < num_layers; ++i) {
+      check_layer(layers[i]);
+      GW_REQUIRE(counts[i] <= SIZE_MAX / 4 - offsets[i], GW_ERR_INVALID_ARGUMENT, "layer '", layers[i],
+                 "': offset + count overflows");
+      for (const gw::LayerRef& r : refs) {
+        GW_REQUIRE(std::strcmp(r.name, layers[i]) != 0, GW_ERR_INVALID_ARGUMENT, "layer '", layers[i],
+                   "' appears twice in one call");
+        bool disjoint = offsets[i] + counts[i] <= r.offset || r.offset + r.count <= offsets[i];
+        GW_REQUIRE(disjoint, GW_ERR_INVALID_ARGUMENT, "layers '", r.name, "' and '", layers[i], "' overlap");
+      }
+      refs.push_back(gw::LayerRef{layers[i], offsets[i], counts[i]});
+      end = std::max(end, offsets[i] + counts[i]);
+    }
+    check_buffers(send, recv, end, 1, dtype, stream);
+    c->allreduce(refs, send, recv, end, dtype, op);
+  });
+}
+
+gw_status gw_layer_stats(gw_comm_t comm, const char* layer, gw_stats* stats) {
+  return guarded("gw_layer_stats", [&] {
+    gw::Communicator* c = checked(comm);
+    check_layer(layer);
+    GW_REQUIRE(stats != nullptr, GW_ERR_INVALID_ARGUMENT, "stats is NULL");
+    fill_stats(c->layer_stats(layer), stats);
+  });
+}
+
+gw_status gw_comm_stats(gw_comm_t comm, gw_stats* stats) {
+  return guarded("gw_comm_stats", [&] {
+    gw::Communicator* c = checked(comm);
+    GW_REQUIRE(stats != nullptr, GW_ERR_INVALID_ARGUMENT, "stats is NULL");
+    fill_stats(c->total_stats(), stats);
+  });
+}
+
+gw_status gw_stats_reset(gw_comm_t comm) {
+  return guarded("gw_stats_reset", [&] { checked(comm)->reset_stats(); });
+}
+
+}  // extern "C"

@@ -1,0 +1,185 @@
+#include "comm/communicator.h"
+
+#include <chrono>
+#include <cstring>
+#include <limits>
+
+#include "common/error.h"
+#include "common/half.h"
+#include "common/hash.h"
+#include "common/log.h"
+#include "spec/registry.h"
+
+namespace gw {
+namespace {
+
+size_t dtype_size(gw_dtype d) { return d == GW_FLOAT32 ? 4 : 2; }
+
+void to_float(const void* src, float* dst, size_t n, gw_dtype d) {
+  if (d == GW_FLOAT16) half_to_float(static_cast<const uint16_t*>(src), dst, n);
+  else bf16_to_float(static_cast<const uint16_t*>(src), dst, n);
+}
+void from_float(const float* src, void* dst, size_t n, gw_dtype d) {
+  if (d == GW_FLOAT16) float_to_half(src, static_cast<uint16_t*>(dst), n);
+  else float_to_bf16(src, static_cast<uint16_t*>(dst), n);
+}
+
+}  // namespace
+
+Communicator::Communicator(std::unique_ptr<Transport> transport, Config config)
+    : transport_(std::move(transport)), config_(std::move(config)) {
+  set_log_rank(transport_->rank());
+  GW_LOG(INFO, "communicator created: transport ", transport_->name(), ", ", transport_->size(), " ranks, ",
+         config_.describe());
+}
+
+Communicator::~Communicator() {
+  if (broken_) {
+    // Requests that timed out may still land in the workspace: keep it alive.
+    new Workspace(std::move(ws_));
+  }
+}
+
+Layer& Communicator::layer(const std::string& name) {
+  auto it = layers_.find(name);
+  if (it != layers_.end()) return *it->second;
+  std::unique_ptr<Layer> l(new Layer());
+  l->name = name;
+  l->name_hash = fnv1a64(name);
+  Layer& ref = *l;
+  layers_.emplace(name, std::move(l));
+  return ref;
+}
+
+std::shared_ptr<const Compressor> Communicator::codec_for(const Layer& l, size_t count, gw_dtype dtype) const {
+  if (count * dtype_size(dtype) < config_.min_compress_bytes) return make_compressor("none");
+  return make_compressor(l.spec_override.empty() ? config_.compressor : l.spec_override);
+}
+
+void Communicator::set_spec(const char* name, const char* spec) {
+  std::string canonical = make_compressor(spec)->spec();  // validates before storing
+  layer(name).spec_override = canonical;
+}
+
+void Communicator::set_shape(const char* name, const std::vector<int64_t>& dims) { layer(name).shape = dims; }
+
+std::string Communicator::spec_of(const char* name) {
+  const Layer& l = layer(name);
+  return make_compressor(l.spec_override.empty() ? config_.compressor : l.spec_override)->spec();
+}
+
+void Communicator::allreduce(const std::vector<LayerRef>& refs, const void* send, void* recv, size_t total,
+                             gw_dtype dtype, gw_op op) {
+  CallPlan plan;
+  plan.kind = CallKind::kAllreduce;
+  plan.op = op;
+  plan.dtype = dtype;
+  plan.total = total;
+  for (const LayerRef& r : refs) {
+    Segment s;
+    s.layer = &layer(r.name);
+    s.codec = codec_for(*s.layer, r.count, dtype);
+    s.offset = r.offset;
+    s.count = r.count;
+    plan.segments.push_back(std::move(s));
+  }
+  run(plan, send, recv, total, total);
+}
+
+void Communicator::allgather(const char* name, const void* send, void* recv, size_t count, gw_dtype dtype) {
+  CallPlan plan;
+  plan.kind = CallKind::kAllgather;
+  plan.op = GW_SUM;
+  plan.dtype = dtype;
+  plan.total = count;
+  Segment s;
+  s.layer = &layer(name);
+  s.codec = codec_for(*s.layer, count, dtype);
+  s.offset = 0;
+  s.count = count;
+  plan.segments.push_back(std::move(s));
+  run(plan, send, recv, count, count * static_cast<size_t>(size()));
+}
+
+void Communicator::run(CallPlan& plan, const void* send, void* recv, size_t in_elems, size_t out_elems) {
+  GW_REQUIRE(!broken_, GW_ERR_COMM_BROKEN,
+             "the communicator was broken by an earlier timeout; destroy it and create a new one");
+  auto t0 = std::chrono::steady_clock::now();
+  const int n = size();
+  // Algorithm: allgather-based sends (n-1) payloads per rank and quantizes
+  // once; SRA sends 2(n-1)/n payloads but quantizes twice. At n <= 2 the bytes
+  // are equal, so allgather wins; above that SRA wins once payloads dominate latency.
+  if (plan.kind == CallKind::kAllgather) {
+    plan.algorithm = Algorithm::kAllgather;
+  } else if (config_.algorithm != Algorithm::kAuto) {
+    plan.algorithm = config_.algorithm;
+  } else {
+    plan.algorithm = (n >= 3 && plan.total * dtype_size(plan.dtype) >= (256u << 10)) ? Algorithm::kSra
+                                                                                   : Algorithm::kAllgather;
+  }
+  const size_t chunk_elems = std::max<size_t>(config_.chunk_bytes / sizeof(float), 1);
+  build_rounds(plan, chunk_elems);
+
+  const uint64_t seq = seq_++;
+  std::string what = plan.segments.size() == 1
+                         ? concat_parts(plan.kind == CallKind::kAllreduce ? "allreduce" : "allgather", " of layer '",
+                                        plan.segments[0].layer->name, "' (call #", seq, ")")
+                         : concat_parts("allreduce of ", plan.segments.size(), " layers starting at '",
+                                        plan.segments.empty() ? "" : plan.segments[0].layer->name, "' (call #", seq,
+                                        ")");
+  // fp16/bf16 buffers are widened to fp32 for the codecs and narrowed at the end.
+  const float* in = static_cast<const float*>(send);
+  float* out = static_cast<float*>(recv);
+  if (plan.dtype != GW_FLOAT32) {
+    if (ws_.in32.size() < in_elems) ws_.in32.resize(in_elems);
+    if (ws_.out32.size() < out_elems) ws_.out32.resize(out_elems);
+    to_float(send, ws_.in32.data(), in_elems, plan.dtype);
+    in = ws_.in32.data();
+    out = ws_.out32.data();
+  }
+  CallResult result;
+  try {
+    result = run_collective(*transport_, ws_, plan, config_, seq, in, out, what);
+  } catch (const Error& e) {
+    for (Segment& s : plan.segments) s.layer->step++;
+    if (e.status() == GW_ERR_TIMEOUT) broken_ = true;
+    throw;
+  }
+  if (plan.dtype != GW_FLOAT32) {
+    if (plan.kind == CallKind::kAllgather) {
+      from_float(out, recv, out_elems, plan.dtype);
+    } else {  // only the layers' ranges: gaps between layers stay untouched
+      for (const Segment& s : plan.segments)
+        from_float(out + s.offset, static_cast<uint16_t*>(recv) + s.offset, s.count, plan.dtype);
+    }
+  }
+  double total_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  for (size_t i = 0; i < plan.segments.size(); ++i) {
+    Segment& s = plan.segments[i];
+    LayerStats st = result.per_segment[i];
+    st.calls = 1;
+    st.elements = s.count;
+    st.bytes_input = s.count * dtype_size(plan.dtype);
+    st.total_s = plan.total ? total_s * static_cast<double>(s.count) / plan.total : total_s / plan.segments.size();
+    s.layer->stats.add(st);
+    s.layer->step++;
+  }
+}
+
+LayerStats Communicator::layer_stats(const char* name) const {
+  auto it = layers_.find(name);
+  GW_REQUIRE(it != layers_.end(), GW_ERR_INVALID_ARGUMENT, "no layer named '", name, "' on this communicator");
+  return it->second->stats;
+}
+
+LayerStats Communicator::total_stats() const {
+  LayerStats total;
+  for (auto& kv : layers_) total.add(kv.second->stats);
+  return total;
+}
+
+void Communicator::reset_stats() {
+  for (auto& kv : layers_) kv.second->stats = LayerStats();
+}
+
+}  // namespace gw

@@ -1,0 +1,63 @@
+// The communicator: owns the transport, the configuration, the per-layer
+// state and the workspace; turns a call's arguments into a plan and runs it.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "algo/collective.h"
+#include "algo/plan.h"
+#include "comm/config.h"
+#include "comm/layer.h"
+#include "transport.h"
+
+namespace gw {
+
+constexpr uint64_t kCommMagic = 0x67772d636f6d6d31ull;  // catches freed or foreign handles
+
+struct LayerRef {  // one layer of a (multi-layer) call
+  const char* name;
+  size_t offset;
+  size_t count;
+};
+
+class Communicator {
+ public:
+  Communicator(std::unique_ptr<Transport> transport, Config config);
+  ~Communicator();
+
+  int rank() const { return transport_->rank(); }
+  int size() const { return transport_->size(); }
+  bool broken() const { return broken_; }
+  const Config& config() const { return config_; }
+
+  void allreduce(const std::vector<LayerRef>& layers, const void* send, void* recv, size_t total,
+                 gw_dtype dtype, gw_op op);
+  void allgather(const char* layer, const void* send, void* recv, size_t count, gw_dtype dtype);
+
+  void set_spec(const char* layer, const char* spec);
+  void set_shape(const char* layer, const std::vector<int64_t>& dims);
+  std::string spec_of(const char* layer);  // canonical spec a call of `count` elements would use
+
+  LayerStats layer_stats(const char* layer) const;
+  LayerStats total_stats() const;
+  void reset_stats();
+
+  uint64_t magic = kCommMagic;  // zeroed by gw_comm_destroy
+
+ private:
+  Layer& layer(const std::string& name);
+  std::shared_ptr<const Compressor> codec_for(const Layer& layer, size_t count, gw_dtype dtype) const;
+  void run(CallPlan& plan, const void* send, void* recv, size_t in_elems, size_t out_elems);
+
+  std::unique_ptr<Transport> transport_;
+  Config config_;
+  std::map<std::string, std::unique_ptr<Layer>> layers_;
+  Workspace ws_;
+  uint64_t seq_ = 0;
+  bool broken_ = false;
+};
+
+}  // namespace gw

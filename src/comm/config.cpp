@@ -1,0 +1,166 @@
+#include "comm/config.h"
+
+#include <cerrno>
+#include <cstdlib>
+#include <functional>
+#include <sstream>
+#include <vector>
+
+#include "common/error.h"
+#include "common/log.h"
+#include "spec/registry.h"
+
+namespace gw {
+namespace {
+
+using Setter = std::function<void(Config&, const std::string&, const std::string& origin)>;
+
+struct Param {
+  const char* key;
+  const char* dflt;
+  const char* help;
+  Setter set;
+};
+
+[[noreturn]] void bad_value(const std::string& key, const std::string& value, const std::string& origin,
+                            const char* want) {
+  fail(GW_ERR_INVALID_ARGUMENT, "config key '", key, "'='", value, "' (from ", origin, ") is not ", want);
+}
+
+uint64_t parse_u64(const std::string& key, const std::string& v, const std::string& origin) {
+  errno = 0;
+  char* end = nullptr;
+  unsigned long long x = std::strtoull(v.c_str(), &end, 0);
+  if (errno || !end || v.empty() || v[0] == '-') bad_value(key, v, origin, "a non-negative integer");
+  std::string suffix(end);
+  if (suffix == "K" || suffix == "k") x <<= 10;
+  else if (suffix == "M" || suffix == "m") x <<= 20;
+  else if (suffix == "G" || suffix == "g") x <<= 30;
+  else if (!suffix.empty()) bad_value(key, v, origin, "an integer (optionally with K/M/G)");
+  return x;
+}
+
+const std::vector<Param>& params() {
+  static const std::vector<Param> p = {
+      {"compressor", "maxmin:bits=8,bucket=512", "default compressor spec for every layer",
+       [](Config& c, const std::string& v, const std::string& origin) {
+         try {
+           c.compressor = make_compressor(v)->spec();
+         } catch (const Error& e) {
+           fail(GW_ERR_INVALID_ARGUMENT, "config key 'compressor' (from ", origin, "): ", e.what());
+         }
+       }},
+      {"algorithm", "auto", "auto|allgather|sra: compressed collective algorithm",
+       [](Config& c, const std::string& v, const std::string& origin) {
+         if (v == "auto") c.algorithm = Algorithm::kAuto;
+         else if (v == "allgather") c.algorithm = Algorithm::kAllgather;
+         else if (v == "sra") c.algorithm = Algorithm::kSra;
+         else bad_value("algorithm", v, origin, "auto|allgather|sra");
+       }},
+      {"chunk_bytes", "4M", "input bytes per pipelined round (encode of round i+1 overlaps transfer of round i)",
+       [](Config& c, const std::string& v, const std::string& origin) {
+         c.chunk_bytes = parse_u64("chunk_bytes", v, origin);
+         if (c.chunk_bytes < 4096 || c.chunk_bytes > (1ull << 30))
+           bad_value("chunk_bytes", v, origin, "within [4K, 1G]");
+       }},
+      {"min_compress_bytes", "0", "layers with fewer input bytes are sent uncompressed (spec none)",
+       [](Config& c, const std::string& v, const std::string& origin) {
+         c.min_compress_bytes = parse_u64("min_compress_bytes", v, origin);
+       }},
+      {"timeout", "300", "seconds to wait for a peer before GW_ERR_TIMEOUT (0 = forever)",
+       [](Config& c, const std::string& v, const std::string& origin) {
+         errno = 0;
+         char* end = nullptr;
+         double t = std::strtod(v.c_str(), &end);
+         if (errno || !end || *end || !(t >= 0)) bad_value("timeout", v, origin, "a number of seconds >= 0");
+         c.timeout_s = t;
+       }},
+      {"seed", "0x6772616477697265", "seed of the counter-based generator (stochastic rounding)",
+       [](Config& c, const std::string& v, const std::string& origin) { c.seed = parse_u64("seed", v, origin); }},
+      {"checksum", "1", "1|0: CRC32C over every message",
+       [](Config& c, const std::string& v, const std::string& origin) {
+         if (v == "1") c.checksum = true;
+         else if (v == "0") c.checksum = false;
+         else bad_value("checksum", v, origin, "0 or 1");
+       }},
+      {"nonfinite", "error",
+       "error|propagate: NaN/Inf in any rank's input makes every rank return GW_ERR_NONFINITE, or flows into "
+       "the result (a compressed bucket holding one decodes to NaN)",
+       [](Config& c, const std::string& v, const std::string& origin) {
+         if (v == "error") c.nonfinite = NonfinitePolicy::kError;
+         else if (v == "propagate") c.nonfinite = NonfinitePolicy::kPropagate;
+         else bad_value("nonfinite", v, origin, "error|propagate");
+       }},
+  };
+  return p;
+}
+
+std::string env_name(const char* key) {
+  std::string n = "GW_";
+  for (const char* k = key; *k; ++k) n += static_cast<char>(toupper(static_cast<unsigned char>(*k)));
+  return n;
+}
+
+std::string trim(const std::string& s) {
+  size_t b = s.find_first_not_of(" \t\n");
+  if (b == std::string::npos) return "";
+  return s.substr(b, s.find_last_not_of(" \t\n") - b + 1);
+}
+
+}  // namespace
+
+Config parse_config(const char* text) {
+  Config c;
+  for (const Param& p : params()) p.set(c, p.dflt, "default");
+  for (const Param& p : params()) {
+    std::string env = env_name(p.key);
+    const char* v = std::getenv(env.c_str());
+    if (v && *v) {
+      p.set(c, trim(v), "environment " + env);
+      GW_LOG(INFO, "config ", p.key, "=", v, " from ", env);
+    }
+  }
+  std::string s = text ? text : "";
+  size_t pos = 0;
+  while (pos < s.size()) {
+    size_t semi = s.find(';', pos);
+    std::string item = trim(s.substr(pos, semi == std::string::npos ? std::string::npos : semi - pos));
+    pos = semi == std::string::npos ? s.size() : semi + 1;
+    if (item.empty()) continue;
+    size_t eq = item.find('=');
+    GW_REQUIRE(eq != std::string::npos, GW_ERR_INVALID_ARGUMENT, "config item '", item,
+               "' is not key=value (items are separated by ';')");
+    std::string key = trim(item.substr(0, eq)), value = trim(item.substr(eq + 1));
+    const Param* found = nullptr;
+    for (const Param& p : params())
+      if (key == p.key) found = &p;
+    if (!found) fail(GW_ERR_INVALID_ARGUMENT, "unknown config key '", key, "'; keys are:\n", config_help());
+    found->set(c, value, "config string");
+  }
+  return c;
+}
+
+std::string config_help() {
+  std::ostringstream os;
+  for (const Param& p : params())
+    os << "  " << p.key << " (" << env_name(p.key) << ", default " << p.dflt << "): " << p.help << "\n";
+  return os.str();
+}
+
+const char* algorithm_name(Algorithm a) {
+  switch (a) {
+    case Algorithm::kAllgather: return "allgather";
+    case Algorithm::kSra: return "sra";
+    default: return "auto";
+  }
+}
+
+std::string Config::describe() const {
+  std::ostringstream os;
+  os << "compressor=" << compressor << ";algorithm=" << algorithm_name(algorithm) << ";chunk_bytes=" << chunk_bytes
+     << ";min_compress_bytes=" << min_compress_bytes << ";timeout=" << timeout_s << ";seed=" << seed
+     << ";checksum=" << (checksum ? 1 : 0) << ";nonfinite=" << (nonfinite == NonfinitePolicy::kError ? "error" : "propagate");
+  return os.str();
+}
+
+}  // namespace gw

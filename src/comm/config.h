@@ -1,0 +1,37 @@
+// Communicator configuration. Each key is declared once (name, default, help)
+// in config.cpp; a value comes from the config string, else from GW_<KEY> in
+// the environment, else the default. Unknown keys and bad values are
+// GW_ERR_INVALID_ARGUMENT naming the key (env values too: a typo must not pass
+// silently).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace gw {
+
+enum class Algorithm : uint8_t { kAuto = 0, kAllgather = 1, kSra = 2 };
+enum class NonfinitePolicy : uint8_t { kError = 0, kPropagate = 1 };
+
+struct Config {
+  std::string compressor;       // default spec for layers without an override
+  Algorithm algorithm = Algorithm::kAuto;
+  size_t chunk_bytes = 0;       // input bytes per pipeline round
+  size_t min_compress_bytes = 0;  // layers smaller than this go uncompressed ("none")
+  double timeout_s = 0;         // 0 = wait forever
+  uint64_t seed = 0;
+  bool checksum = true;
+  NonfinitePolicy nonfinite = NonfinitePolicy::kError;
+
+  std::string describe() const;  // "compressor=...;algorithm=...;..." for logs and gw-perf
+};
+
+Config parse_config(const char* text);
+
+// Help text of every key: "key (GW_KEY, default D): what it does".
+std::string config_help();
+
+const char* algorithm_name(Algorithm a);
+
+}  // namespace gw

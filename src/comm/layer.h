@@ -1,0 +1,44 @@
+// Per-layer state kept by the communicator between calls: the layer's spec,
+// its step counter (which keys stochastic rounding), shape hint and statistics.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/compressor.h"
+
+namespace gw {
+
+struct LayerStats {
+  uint64_t calls = 0;
+  uint64_t elements = 0;
+  uint64_t bytes_input = 0;
+  uint64_t bytes_sent = 0;
+  uint64_t bytes_received = 0;
+  double encode_s = 0, decode_s = 0, comm_s = 0, total_s = 0;
+
+  void add(const LayerStats& o) {
+    calls += o.calls;
+    elements += o.elements;
+    bytes_input += o.bytes_input;
+    bytes_sent += o.bytes_sent;
+    bytes_received += o.bytes_received;
+    encode_s += o.encode_s;
+    decode_s += o.decode_s;
+    comm_s += o.comm_s;
+    total_s += o.total_s;
+  }
+};
+
+struct Layer {
+  std::string name;
+  uint64_t name_hash = 0;
+  std::string spec_override;  // empty: the communicator's default
+  std::vector<int64_t> shape;
+  uint64_t step = 0;          // calls so far (successful or not): keys the RNG
+  LayerStats stats;
+};
+
+}  // namespace gw

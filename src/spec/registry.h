@@ -1,0 +1,30 @@
+// Spec string -> compressor. Families register a factory; make_compressor()
+// parses the spec, lets the family read its typed keys, and caches the result
+// by canonical spec so layers with equal specs share one const codec.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/compressor.h"
+#include "spec/spec.h"
+
+namespace gw {
+
+using CompressorFactory = std::function<std::unique_ptr<Compressor>(SpecReader&)>;
+
+class Registry {
+ public:
+  void add(const std::string& family, CompressorFactory factory);
+  std::shared_ptr<const Compressor> make(const std::string& spec_text);
+  std::vector<std::string> families() const;
+};
+
+Registry& registry();  // the process-wide registry, builtins registered on first use
+
+// Convenience: registry().make(spec).
+std::shared_ptr<const Compressor> make_compressor(const std::string& spec_text);
+
+}  // namespace gw

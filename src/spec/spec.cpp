@@ -1,0 +1,110 @@
+#include "spec/spec.h"
+
+#include <cerrno>
+#include <cstdlib>
+
+#include "common/error.h"
+
+namespace gw {
+namespace {
+std::string trim(const std::string& s) {
+  size_t b = s.find_first_not_of(" \t\n");
+  if (b == std::string::npos) return "";
+  size_t e = s.find_last_not_of(" \t\n");
+  return s.substr(b, e - b + 1);
+}
+bool is_name(const std::string& s) {
+  if (s.empty()) return false;
+  for (char c : s)
+    if (!(isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-')) return false;
+  return true;
+}
+}  // namespace
+
+Spec parse_spec(const std::string& raw) {
+  Spec spec;
+  spec.text = trim(raw);
+  const std::string& t = spec.text;
+  GW_REQUIRE(!t.empty(), GW_ERR_INVALID_ARGUMENT, "empty compressor spec");
+  size_t colon = t.find(':');
+  spec.family = trim(t.substr(0, colon));
+  GW_REQUIRE(is_name(spec.family), GW_ERR_INVALID_ARGUMENT, "bad compressor name '", spec.family,
+             "' in spec '", t, "'");
+  if (colon == std::string::npos) return spec;
+  std::string rest = t.substr(colon + 1);
+  size_t pos = 0;
+  while (pos <= rest.size()) {
+    size_t comma = rest.find(',', pos);
+    std::string item = trim(rest.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos));
+    size_t eq = item.find('=');
+    GW_REQUIRE(eq != std::string::npos, GW_ERR_INVALID_ARGUMENT, "expected key=value, got '", item,
+               "' in spec '", t, "'");
+    std::string key = trim(item.substr(0, eq)), value = trim(item.substr(eq + 1));
+    GW_REQUIRE(is_name(key), GW_ERR_INVALID_ARGUMENT, "bad key '", key, "' in spec '", t, "'");
+    GW_REQUIRE(!value.empty(), GW_ERR_INVALID_ARGUMENT, "key '", key, "' has no value in spec '", t, "'");
+    for (auto& p : spec.params)
+      GW_REQUIRE(p.first != key, GW_ERR_INVALID_ARGUMENT, "key '", key, "' given twice in spec '", t, "'");
+    spec.params.emplace_back(key, value);
+    if (comma == std::string::npos) break;
+    pos = comma + 1;
+  }
+  return spec;
+}
+
+SpecReader::SpecReader(const Spec& spec) : spec_(spec), used_(spec.params.size(), false) {}
+
+const std::string* SpecReader::find(const char* key) {
+  for (size_t i = 0; i < spec_.params.size(); ++i)
+    if (spec_.params[i].first == key) {
+      used_[i] = true;
+      return &spec_.params[i].second;
+    }
+  return nullptr;
+}
+
+int64_t SpecReader::get_int(const char* key, int64_t dflt, int64_t lo, int64_t hi) {
+  const std::string* v = find(key);
+  if (!v) return dflt;
+  errno = 0;
+  char* end = nullptr;
+  long long x = std::strtoll(v->c_str(), &end, 10);
+  GW_REQUIRE(errno == 0 && end && *end == '\0', GW_ERR_INVALID_ARGUMENT, "key '", key,
+             "' wants an integer, got '", *v, "' in spec '", spec_.text, "'");
+  GW_REQUIRE(x >= lo && x <= hi, GW_ERR_INVALID_ARGUMENT, "key '", key, "'=", x, " is outside [", lo, ", ",
+             hi, "] in spec '", spec_.text, "'");
+  return x;
+}
+
+double SpecReader::get_double(const char* key, double dflt, double lo, double hi) {
+  const std::string* v = find(key);
+  if (!v) return dflt;
+  errno = 0;
+  char* end = nullptr;
+  double x = std::strtod(v->c_str(), &end);
+  GW_REQUIRE(errno == 0 && end && *end == '\0' && x == x, GW_ERR_INVALID_ARGUMENT, "key '", key,
+             "' wants a number, got '", *v, "' in spec '", spec_.text, "'");
+  GW_REQUIRE(x >= lo && x <= hi, GW_ERR_INVALID_ARGUMENT, "key '", key, "'=", x, " is outside [", lo, ", ",
+             hi, "] in spec '", spec_.text, "'");
+  return x;
+}
+
+std::string SpecReader::get_choice(const char* key, const char* dflt,
+                                   std::initializer_list<const char*> choices) {
+  const std::string* v = find(key);
+  if (!v) return dflt;
+  std::string all;
+  for (const char* c : choices) {
+    if (*v == c) return *v;
+    all += all.empty() ? c : std::string("|") + c;
+  }
+  fail(GW_ERR_INVALID_ARGUMENT, "key '", key, "'='", *v, "' is not one of ", all, " in spec '", spec_.text,
+       "'");
+}
+
+void SpecReader::finish() const {
+  for (size_t i = 0; i < used_.size(); ++i)
+    GW_REQUIRE(used_[i], GW_ERR_INVALID_ARGUMENT, "unknown key '", spec_.params[i].first,
+               "' for compressor '", spec_.family, "' in spec '", spec_.text, "'");
+}
+
+}  // namespace gw

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Runs a multi-rank test: tests/mpirun.sh NP BINARY [ARGS...].
+# Open MPI refuses to run as root unless told it is fine; CI and containers run
+# as root, so the launcher (not the user) says so. --oversubscribe lets np
+# exceed the cores of a small machine.
+set -euo pipefail
+np=$1
+shift
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+export OMPI_MCA_rmaps_base_oversubscribe=1
+exec mpirun -np "$np" --oversubscribe --bind-to none ${GW_MPIRUN_ARGS:-} "$@"

@@ -1,0 +1,92 @@
+// Spec strings and config strings: typed keys, errors that name the bad key.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+
+#include "comm/config.h"
+#include "common/error.h"
+#include "spec/registry.h"
+#include "spec/spec.h"
+
+namespace gw {
+namespace {
+
+std::string error_of(const std::function<void()>& f, gw_status* status = nullptr) {
+  try {
+    f();
+  } catch (const Error& e) {
+    if (status) *status = e.status();
+    return e.what();
+  }
+  return "";
+}
+
+TEST(Spec, ParsesFamilyAndKeys) {
+  Spec s = parse_spec(" maxmin:bits=4, bucket=256 ");
+  EXPECT_EQ(s.family, "maxmin");
+  ASSERT_EQ(s.params.size(), 2u);
+  EXPECT_EQ(s.params[1].first, "bucket");
+  EXPECT_EQ(s.params[1].second, "256");
+}
+
+TEST(Spec, SyntaxErrorsNameTheProblem) {
+  gw_status st = GW_SUCCESS;
+  EXPECT_NE(error_of([] { parse_spec("maxmin:bits"); }, &st).find("key=value"), std::string::npos);
+  EXPECT_EQ(st, GW_ERR_INVALID_ARGUMENT);
+  EXPECT_NE(error_of([] { parse_spec("maxmin:bits=4,bits=5"); }).find("'bits' given twice"), std::string::npos);
+  EXPECT_NE(error_of([] { parse_spec(""); }).find("empty"), std::string::npos);
+}
+
+TEST(Spec, ReaderChecksTypesRangesAndUnknownKeys) {
+  Spec s = parse_spec("x:a=3,b=zz,c=1.5");
+  SpecReader r(s);
+  EXPECT_EQ(r.get_int("a", 0, 0, 10), 3);
+  EXPECT_NE(error_of([&] { r.get_int("b", 0, 0, 10); }).find("key 'b'"), std::string::npos);
+  EXPECT_NE(error_of([&] { r.get_int("a", 0, 5, 10); }).find("outside"), std::string::npos);
+  EXPECT_DOUBLE_EQ(r.get_double("c", 0, 0, 2), 1.5);
+  SpecReader r2(s);
+  r2.get_int("a", 0, 0, 10);
+  EXPECT_NE(error_of([&] { r2.finish(); }).find("unknown key 'b'"), std::string::npos);
+}
+
+TEST(Registry, UnknownCompressorListsKnownOnes) {
+  std::string e = error_of([] { make_compressor("nosuch:bits=2"); });
+  EXPECT_NE(e.find("unknown compressor 'nosuch'"), std::string::npos) << e;
+  EXPECT_NE(e.find("maxmin"), std::string::npos) << e;
+}
+
+TEST(Registry, CanonicalSpecsShareOneCodec) {
+  auto a = make_compressor("maxmin:bucket=512,bits=4");
+  auto b = make_compressor("maxmin:bits=4");
+  EXPECT_EQ(a->spec(), b->spec());
+  EXPECT_EQ(a.get(), b.get());
+}
+
+TEST(Config, DefaultsEnvAndString) {
+  unsetenv("GW_TIMEOUT");
+  Config d = parse_config(nullptr);
+  EXPECT_EQ(d.algorithm, Algorithm::kAuto);
+  EXPECT_TRUE(d.checksum);
+  setenv("GW_TIMEOUT", "7", 1);
+  EXPECT_DOUBLE_EQ(parse_config("").timeout_s, 7);
+  EXPECT_DOUBLE_EQ(parse_config("timeout=3").timeout_s, 3);  // string wins over env
+  unsetenv("GW_TIMEOUT");
+  Config c = parse_config("compressor=maxmin:bits=2,bucket=128; algorithm=sra; chunk_bytes=1M; checksum=0");
+  EXPECT_EQ(c.compressor, make_compressor("maxmin:bits=2,bucket=128")->spec());
+  EXPECT_EQ(c.algorithm, Algorithm::kSra);
+  EXPECT_EQ(c.chunk_bytes, 1u << 20);
+  EXPECT_FALSE(c.checksum);
+}
+
+TEST(Config, BadKeysAndValuesNameTheKey) {
+  EXPECT_NE(error_of([] { parse_config("timeoot=3"); }).find("unknown config key 'timeoot'"), std::string::npos);
+  EXPECT_NE(error_of([] { parse_config("algorithm=ring"); }).find("'algorithm'='ring'"), std::string::npos);
+  EXPECT_NE(error_of([] { parse_config("compressor=maxmin:bits=9"); }).find("'bits'"), std::string::npos);
+  EXPECT_NE(error_of([] { parse_config("timeout=-1"); }).find("timeout"), std::string::npos);
+  setenv("GW_CHECKSUM", "yes", 1);
+  EXPECT_NE(error_of([] { parse_config(""); }).find("environment GW_CHECKSUM"), std::string::npos);
+  unsetenv("GW_CHECKSUM");
+}
+
+}  // namespace
+}  // namespace gw

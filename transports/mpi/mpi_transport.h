@@ -1,0 +1,34 @@
+// MPI transport: host memory, non-blocking MPI point-to-point on a private
+// duplicate of the user's communicator (so our tags never meet theirs), with
+// MPI_ERRORS_RETURN so MPI failures become gradwire errors, not aborts.
+#pragma once
+
+#include <mpi.h>
+
+#include "transport.h"
+
+namespace gw {
+
+class MpiTransport : public Transport {
+ public:
+  explicit MpiTransport(MPI_Comm user_comm);  // collective: duplicates user_comm
+  ~MpiTransport() override;
+
+  int rank() const override { return rank_; }
+  int size() const override { return size_; }
+  const char* name() const override { return "mpi"; }
+  MPI_Comm comm() const { return comm_; }
+
+  std::unique_ptr<Batch> new_batch() override;
+  void start(Batch& batch) override;
+  bool test(Batch& batch) override;
+  void wait(Batch& batch, double timeout_s, const std::string& what) override;
+
+ private:
+  void match_receives(Batch& batch);
+  MPI_Comm comm_ = MPI_COMM_NULL;
+  int rank_ = 0, size_ = 1;
+  bool broken_ = false;  // a timed-out batch left requests behind
+};
+
+}  // namespace gw
