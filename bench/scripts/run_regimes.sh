@@ -95,8 +95,8 @@ show() {
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMPI_MCA_rmaps_base_oversubscribe=1
 mpirun_base=(mpirun --oversubscribe --bind-to none)
-tcp_mca=(--mca btl tcp,self --mca btl_tcp_if_include lo)
-netns_mca=(--mca btl tcp,self --mca btl_tcp_if_include lo --mca oob_tcp_if_include lo)
+tcp_mca=(--mca btl "tcp,self" --mca btl_tcp_if_include lo)
+netns_mca=(--mca btl "tcp,self" --mca btl_tcp_if_include lo --mca oob_tcp_if_include lo)
 
 # ---- the network namespace for the rate-limited regimes ------------------------------
 ns="gwbench-$$"
@@ -133,8 +133,9 @@ set_rate() {
     10gbit) burst=4mb ;;
     *) burst=4mb ;;
   esac
-  tc_cmd="tc qdisc replace dev lo root tbf rate $rate burst $burst latency 100ms"
-  if ! err=$(ip netns exec "$ns" $tc_cmd 2>&1); then
+  local tc_args=(tc qdisc replace dev lo root tbf rate "$rate" burst "$burst" latency 100ms)
+  tc_cmd="${tc_args[*]}"
+  if ! err=$(ip netns exec "$ns" "${tc_args[@]}" 2>&1); then
     ns_reason="tc qdisc (tbf rate $rate) failed: $err"
     return 1
   fi
