@@ -6,8 +6,9 @@
 // memcpy time / codec time for the same float32 buffer size, with memcpy timed
 // in this binary (median of 15 after warm-up): >= 1 means at least as fast as a
 // memcpy; the CPU target for maxmin encode is >= 0.75 (at most 1.33x memcpy).
-// frac_of_memcpy_cpu is the same ratio of thread CPU times (steadier on a
-// shared machine).
+// frac_of_memcpy_cpu is the same ratio of thread CPU times, and the paired/
+// benchmarks alternate memcpy and the op and report the median per-pair ratio
+// (frac_of_memcpy_paired): both are steadier than wall-clock on a shared machine.
 // GW_CPU_ISA=scalar|avx2|avx512 forces a path (shown in the label).
 #include <benchmark/benchmark.h>
 
@@ -32,6 +33,7 @@ using Clock = std::chrono::steady_clock;
 struct Buffers {
   std::vector<float> x, acc, out;
   std::vector<uint8_t> payload, copy_dst;
+  std::vector<float> copy_src;  // paired runs copy this, so the op's input is not left in cache
 };
 
 Buffers& buffers(size_t n) {
@@ -47,6 +49,7 @@ Buffers& buffers(size_t n) {
     b->out.assign(n, 0.0f);
     b->payload.assign(4 * n + 4096, 0);
     b->copy_dst.assign(4 * n, 0);
+    b->copy_src = b->x;
   }
   return *b;
 }
@@ -133,6 +136,45 @@ void BM_codec(benchmark::State& state, std::string spec, Op op, size_t n) {
   state.SetLabel(gw::cpu_isa_name(gw::cpu_isa()));
 }
 
+// The same op and a memcpy of the same buffer, alternated: each iteration times
+// one memcpy and one op back to back, and frac_of_memcpy_paired is the median of
+// the per-pair ratios memcpy_time / op_time, which cancels slow changes in machine
+// load (shared CI machines). The reported time is the op's alone.
+void BM_paired(benchmark::State& state, std::string spec, Op op, size_t n) {
+  auto c = gw::make_compressor(spec);
+  Buffers& b = buffers(n);
+  bool nf = false;
+  const size_t bytes = c->encode(b.x.data(), n, b.payload.data(), gw::rng_derive_key(1, 0, 0, 0, 0), &nf);
+  uint64_t step = 0;
+  std::vector<double> ratios;
+  for (auto _ : state) {
+    auto t0 = Clock::now();
+    memcpy(b.copy_dst.data(), b.copy_src.data(), 4 * n);
+    benchmark::ClobberMemory();
+    auto t1 = Clock::now();
+    switch (op) {
+      case Op::ENCODE:
+        c->encode(b.x.data(), n, b.payload.data(), gw::rng_derive_key(1, ++step, 0, 0, 0), &nf);
+        break;
+      case Op::DECODE:
+        c->decode(b.payload.data(), bytes, n, b.out.data());
+        break;
+      case Op::DECODE_ADD:
+        c->decode_add(b.payload.data(), bytes, n, b.acc.data());
+        break;
+    }
+    benchmark::ClobberMemory();
+    auto t2 = Clock::now();
+    double m = std::chrono::duration<double>(t1 - t0).count(), o = std::chrono::duration<double>(t2 - t1).count();
+    ratios.push_back(m / o);
+    state.SetIterationTime(o);
+  }
+  std::sort(ratios.begin(), ratios.end());
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * 4 * n);
+  state.counters["frac_of_memcpy_paired"] = ratios.empty() ? 0.0 : ratios[ratios.size() / 2];
+  state.SetLabel(gw::cpu_isa_name(gw::cpu_isa()));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -154,6 +196,12 @@ int main(int argc, char** argv) {
         benchmark::RegisterBenchmark((std::string(op.name) + "/" + spec + "/" + size_name).c_str(), BM_codec,
                                      std::string(spec), op.op, n)
             ->UseRealTime()
+            ->Unit(benchmark::kMillisecond);
+    for (const char* spec : specs)
+      for (auto& op : ops)
+        benchmark::RegisterBenchmark((std::string("paired/") + op.name + "/" + spec + "/" + size_name).c_str(),
+                                     BM_paired, std::string(spec), op.op, n)
+            ->UseManualTime()
             ->Unit(benchmark::kMillisecond);
   }
   benchmark::Initialize(&argc, argv);

@@ -12,8 +12,8 @@
 #
 # BUILD_DIR defaults to build (relative to the repository root); OUT_DIR to
 # BUILD_DIR/main-job-<date>. Extra settings through the environment:
-#   GW_MAIN_NP (2), GW_MAIN_ITERS (5), GW_MAIN_SIZES (1M,16M,64M),
-#   GW_MAIN_LIMITED_SIZES (256K,1M,4M), GW_MAIN_COMPRESSORS
+#   GW_MAIN_NP (2), GW_MAIN_ITERS (7), GW_MAIN_LIMITED_ITERS (5), GW_MAIN_SIZES (1M,16M,64M),
+#   GW_MAIN_LIMITED_SIZES (1M,4M,16M), GW_MAIN_COMPRESSORS
 #   ("maxmin:bits=4;maxmin:bits=8;fp16;none"), GW_MAIN_REGIMES ("shm tcp 1gbit").
 set -uo pipefail
 
@@ -37,9 +37,9 @@ fi
   --np "${GW_MAIN_NP:-2}" \
   --regimes "${GW_MAIN_REGIMES:-shm tcp 1gbit}" \
   --sizes "${GW_MAIN_SIZES:-1M,16M,64M}" \
-  --limited-sizes "${GW_MAIN_LIMITED_SIZES:-256K,1M,4M}" \
+  --limited-sizes "${GW_MAIN_LIMITED_SIZES:-1M,4M,16M}" \
   --compressors "${GW_MAIN_COMPRESSORS:-maxmin:bits=4;maxmin:bits=8;fp16;none}" \
-  --iters "${GW_MAIN_ITERS:-5}" --warmup 1 --limited-iters 3 \
+  --iters "${GW_MAIN_ITERS:-7}" --warmup 1 --limited-iters "${GW_MAIN_LIMITED_ITERS:-5}" \
   --timeout 300
 rc=$?
 

@@ -125,13 +125,14 @@ setup_netns() {  # -> ns_ready=1, or ns_reason says why not
   return 0
 }
 
-# rate: 1gbit / 10gbit. burst >= the loopback MTU (64 KiB) and >= rate/HZ.
+# rate: 1gbit / 10gbit. The burst must hold one loopback packet (MTU 64 KiB);
+# beyond that it lets a message of up to burst bytes pass at full speed after
+# an idle moment, so keep it small: about 1 ms worth of the rate.
 set_rate() {
   local rate=$1 burst err
   case "$rate" in
-    1gbit) burst=512kb ;;
-    10gbit) burst=4mb ;;
-    *) burst=4mb ;;
+    1gbit) burst=128kb ;;
+    *) burst=1mb ;;
   esac
   local tc_args=(tc qdisc replace dev lo root tbf rate "$rate" burst "$burst" latency 100ms)
   tc_cmd="${tc_args[*]}"
