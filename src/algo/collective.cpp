@@ -74,6 +74,9 @@ class CollectiveRun {
   void process(size_t i);
   void progress_others(size_t self);
   size_t encode_into(size_t i, int part, uint8_t* payload, uint16_t* flags);
+  // Adds the bytes of one message (its pieces' payloads, and its header to the
+  // round's first layer) `copies` times to the layers' sent or received counts.
+  void attribute(const Exchange& e, int part, uint64_t copies, bool sent);
   void note_local(const Error& e) {
     if (!local_error_) local_error_.reset(new Error(e));
   }
@@ -97,6 +100,18 @@ class CollectiveRun {
   uint64_t sent_ = 0, received_ = 0;
   CallResult result_;
 };
+
+void CollectiveRun::attribute(const Exchange& e, int part, uint64_t copies, bool sent) {
+  const std::vector<Piece>& pieces = plan_.rounds[e.round].pieces;
+  auto add = [&](uint32_t seg, uint64_t bytes) {
+    LayerStats& st = result_.per_segment[seg];
+    (sent ? st.bytes_sent : st.bytes_received) += bytes * copies;
+  };
+  if (!plan_.segments.empty()) add(pieces.empty() ? 0 : pieces[0].segment, sizeof(MessageHeader));
+  for (const Piece& p : pieces)
+    add(p.segment, e.type == ExType::kAllgather ? plan_.segments[p.segment].codec->encoded_bytes(p.count)
+                                                 : part_bytes(p, part));
+}
 
 size_t CollectiveRun::payload_bytes(const Exchange& e, int part) const {
   size_t bytes = 0;
@@ -177,6 +192,7 @@ void CollectiveRun::launch(size_t i) {
       if (wrote != payload) fail(GW_ERR_INTERNAL, "encoder wrote ", wrote, " bytes, planned ", payload);
       if ((flags & kFlagNonfinite) && e.type != ExType::kGather) nonfinite_ranks_.insert(rank_);
     }
+    if (!abort) attribute(e, part, per_peer ? 1 : static_cast<uint64_t>(n_ - 1), true);
     write_header(msg.data(), plan_.fingerprint, seq_, static_cast<uint32_t>(i), rank_, flags, abort_status, payload,
                  cfg_.checksum);
     for (int peer = 0; peer < n_; ++peer) {
@@ -226,6 +242,7 @@ void CollectiveRun::check_received(size_t i, const Exchange& e) {
         stop_ = true;
       }
       if ((m.header->flags & kFlagNonfinite) && e.type != ExType::kGather) nonfinite_ranks_.insert(op.peer);
+      if (!(m.header->flags & kFlagAbort)) attribute(e, part, 1, false);
     } catch (const Error& err) {
       note_local(err);
     }
@@ -328,16 +345,10 @@ CallResult CollectiveRun::run() {
     while (!stop_ && launched_ < total && ready(launched_)) launch(launched_++);
     complete(completed_++);
   }
-  // Attribute bytes and communication time to the layers (by element share).
-  for (size_t s = 0; s < plan_.segments.size(); ++s) {
-    const Segment& seg = plan_.segments[s];
-    double share = plan_.total ? static_cast<double>(seg.count) / plan_.total : 1.0 / plan_.segments.size();
-    LayerStats& st = result_.per_segment[s];
-    st.comm_s += comm_s_ * share;
-    st.bytes_sent += static_cast<uint64_t>(sent_ * share);
-    st.bytes_received += static_cast<uint64_t>(received_ * share);
-  }
-  if (!plan_.segments.empty()) {  // rounding remainder, so the layers add up exactly
+  // Layers got their own payload bytes as messages went by; what no layer
+  // owns (abort messages, damaged ones) goes to the first, so the layers add up
+  // to the bytes on the wire. Waiting time is shared by payload bytes sent.
+  if (!plan_.segments.empty()) {
     uint64_t s_sum = 0, r_sum = 0;
     for (auto& st : result_.per_segment) {
       s_sum += st.bytes_sent;
@@ -345,6 +356,8 @@ CallResult CollectiveRun::run() {
     }
     result_.per_segment[0].bytes_sent += sent_ - s_sum;
     result_.per_segment[0].bytes_received += received_ - r_sum;
+    for (auto& st : result_.per_segment)
+      st.comm_s += sent_ ? comm_s_ * static_cast<double>(st.bytes_sent) / sent_ : comm_s_ / plan_.segments.size();
   }
   if (local_error_) throw *local_error_;
   if (remote_error_) throw *remote_error_;

@@ -285,6 +285,9 @@ TEST(Multi, BucketOfLayersKeepsPerLayerSpecsAndStats) {
   EXPECT_EQ(s1.calls, 1u);
   EXPECT_EQ(s2.elements, 100u);
   EXPECT_EQ(s1.bytes_sent + s2.bytes_sent + s3.bytes_sent, all.bytes_sent);
+  // Each layer is charged its own payload: 4-bit beats 8-bit beats fp32.
+  EXPECT_GT(s3.compression_ratio, 1.7 * s1.compression_ratio);
+  EXPECT_GT(s1.compression_ratio, 3.0 * s2.compression_ratio);
   char spec[64];
   ASSERT_EQ(gw_layer_get_spec(comm, "w2", spec, sizeof(spec)), GW_SUCCESS);
   EXPECT_STREQ(spec, "maxmin:bits=4,bucket=256");
