@@ -1,42 +1,7 @@
 #include "bf16/bf16.h"
 
-#include <memory>
-
-#include "common/error.h"
-#include "common/half.h"
-#include "spec/registry.h"
-
 namespace gw {
 
-CompressorTraits Bf16Compressor::traits() const {
-  CompressorTraits t;
-  t.unbiased = false;
-  t.linear = false;
-  t.needs_error_feedback = false;
-  t.fixed_size = true;
-  return t;
-}
-
-size_t Bf16Compressor::encode(const float* x, size_t n, uint8_t* out, uint64_t, bool* nonfinite) const {
-  bool bad = float_to_bf16_check(x, reinterpret_cast<uint16_t*>(out), n);
-  if (nonfinite && bad) *nonfinite = true;
-  return 2 * n;
-}
-
-void Bf16Compressor::decode(const uint8_t* in, size_t bytes, size_t n, float* out) const {
-  GW_REQUIRE(bytes == encoded_bytes(n), GW_ERR_CORRUPT, "bf16: payload of ", bytes, " bytes for ", n,
-             " values (want ", encoded_bytes(n), ")");
-  bf16_to_float(reinterpret_cast<const uint16_t*>(in), out, n);
-}
-
-void Bf16Compressor::decode_add(const uint8_t* in, size_t bytes, size_t n, float* acc) const {
-  GW_REQUIRE(bytes == encoded_bytes(n), GW_ERR_CORRUPT, "bf16: payload of ", bytes, " bytes for ", n,
-             " values (want ", encoded_bytes(n), ")");
-  bf16_to_float_add(reinterpret_cast<const uint16_t*>(in), acc, n);
-}
-
-void register_bf16(Registry& r) {
-  r.add("bf16", [](SpecReader&) -> std::unique_ptr<Compressor> { return std::make_unique<Bf16Compressor>(); });
-}
+void register_bf16(Registry& r) { register_cast_codec<Bf16Compressor>(r); }
 
 }  // namespace gw

@@ -152,6 +152,17 @@ GW_API gw_status gw_allreduce_multi(gw_comm_t comm, int num_layers, const char* 
                              const size_t* offsets, const size_t* counts, const void* send,
                              void* recv, gw_dtype dtype, gw_op op, void* stream);
 
+/* ---- checkpoints --------------------------------------------------------- */
+/*
+ * Per-layer state (the step counter that keys stochastic rounding, statistics,
+ * and later error-feedback residuals) as an opaque, versioned byte string, so
+ * that a run resumed from a checkpoint continues exactly. With buf == NULL,
+ * *size receives the bytes needed. Loading validates the bytes
+ * (GW_ERR_CORRUPT when damaged or from another layer).
+ */
+GW_API gw_status gw_layer_save_state(gw_comm_t comm, const char* layer, void* buf, size_t* size);
+GW_API gw_status gw_layer_load_state(gw_comm_t comm, const char* layer, const void* buf, size_t size);
+
 /* ---- statistics ---------------------------------------------------------- */
 GW_API gw_status gw_layer_stats(gw_comm_t comm, const char* layer, gw_stats* stats);
 GW_API gw_status gw_comm_stats(gw_comm_t comm, gw_stats* stats);

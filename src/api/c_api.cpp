@@ -246,6 +246,32 @@ gw_status gw_allreduce_multi(gw_comm_t comm, int num_layers, const char* const* 
   });
 }
 
+gw_status gw_layer_save_state(gw_comm_t comm, const char* layer, void* buf, size_t* size) {
+  return guarded("gw_layer_save_state", [&] {
+    gw::Communicator* c = checked(comm);
+    check_layer(layer);
+    GW_REQUIRE(size != nullptr, GW_ERR_INVALID_ARGUMENT, "size is NULL");
+    std::vector<uint8_t> state = c->save_state(layer);
+    if (buf == nullptr) {
+      *size = state.size();
+      return;
+    }
+    GW_REQUIRE(*size >= state.size(), GW_ERR_INVALID_ARGUMENT, "buffer of ", *size, " bytes is too small for ",
+               state.size(), " bytes of state");
+    std::memcpy(buf, state.data(), state.size());
+    *size = state.size();
+  });
+}
+
+gw_status gw_layer_load_state(gw_comm_t comm, const char* layer, const void* buf, size_t size) {
+  return guarded("gw_layer_load_state", [&] {
+    gw::Communicator* c = checked(comm);
+    check_layer(layer);
+    GW_REQUIRE(buf != nullptr, GW_ERR_INVALID_ARGUMENT, "buf is NULL");
+    c->load_state(layer, static_cast<const uint8_t*>(buf), size);
+  });
+}
+
 gw_status gw_layer_stats(gw_comm_t comm, const char* layer, gw_stats* stats) {
   return guarded("gw_layer_stats", [&] {
     gw::Communicator* c = checked(comm);

@@ -166,6 +166,41 @@ void Communicator::run(CallPlan& plan, const void* send, void* recv, size_t in_e
   }
 }
 
+namespace {
+// Checkpoint bytes: magic, version, layer-name hash, step, stats. Fixed
+// little-endian layout; later versions append (residuals, factors).
+constexpr uint32_t kStateMagic = 0x53545747u;  // "GWTS"
+constexpr uint32_t kStateVersion = 1;
+struct StateRecord {
+  uint32_t magic, version;
+  uint64_t name_hash, step;
+  LayerStats stats;
+};
+}  // namespace
+
+std::vector<uint8_t> Communicator::save_state(const char* name) {
+  const Layer& l = layer(name);
+  StateRecord rec{kStateMagic, kStateVersion, l.name_hash, l.step, l.stats};
+  std::vector<uint8_t> out(sizeof(rec));
+  std::memcpy(out.data(), &rec, sizeof(rec));
+  return out;
+}
+
+void Communicator::load_state(const char* name, const uint8_t* buf, size_t size) {
+  StateRecord rec;
+  GW_REQUIRE(size == sizeof(rec), GW_ERR_CORRUPT, "state for layer '", name, "' has ", size, " bytes, expected ",
+             sizeof(rec));
+  std::memcpy(&rec, buf, sizeof(rec));
+  GW_REQUIRE(rec.magic == kStateMagic, GW_ERR_CORRUPT, "state for layer '", name, "' is not a gradwire layer state");
+  GW_REQUIRE(rec.version == kStateVersion, GW_ERR_CORRUPT, "state for layer '", name, "' has version ", rec.version,
+             ", this library reads ", kStateVersion);
+  Layer& l = layer(name);
+  GW_REQUIRE(rec.name_hash == l.name_hash, GW_ERR_CORRUPT, "state given to layer '", name,
+             "' was saved from another layer");
+  l.step = rec.step;
+  l.stats = rec.stats;
+}
+
 LayerStats Communicator::layer_stats(const char* name) const {
   auto it = layers_.find(name);
   GW_REQUIRE(it != layers_.end(), GW_ERR_INVALID_ARGUMENT, "no layer named '", name, "' on this communicator");

@@ -41,6 +41,9 @@ class Communicator {
   void set_shape(const char* layer, const std::vector<int64_t>& dims);
   std::string spec_of(const char* layer);  // canonical spec a call of `count` elements would use
 
+  std::vector<uint8_t> save_state(const char* layer);
+  void load_state(const char* layer, const uint8_t* buf, size_t size);
+
   LayerStats layer_stats(const char* layer) const;
   LayerStats total_stats() const;
   void reset_stats();
