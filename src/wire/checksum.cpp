@@ -39,21 +39,70 @@ uint32_t crc32c_table(const unsigned char* p, size_t n, uint32_t crc) {
   return ~crc;
 }
 
+// zlib's crc32_combine for the Castagnoli polynomial: the CRC of A||B from
+// crc(A), crc(B) and |B|, by applying |B| zero bytes to crc(A) in GF(2).
+uint32_t gf2_times(const uint32_t* mat, uint32_t vec) {
+  uint32_t sum = 0;
+  for (int i = 0; vec; vec >>= 1, ++i)
+    if (vec & 1) sum ^= mat[i];
+  return sum;
+}
+void gf2_square(uint32_t* square, const uint32_t* mat) {
+  for (int n = 0; n < 32; ++n) square[n] = gf2_times(mat, mat[n]);
+}
+uint32_t crc32c_combine(uint32_t crc1, uint32_t crc2, size_t len2) {
+  if (len2 == 0) return crc1;
+  uint32_t even[32], odd[32];
+  odd[0] = 0x82F63B78u;  // the operator for one zero bit
+  for (int n = 1; n < 32; ++n) odd[n] = 1u << (n - 1);
+  gf2_square(even, odd);  // two zero bits
+  gf2_square(odd, even);  // four zero bits
+  do {
+    gf2_square(even, odd);
+    if (len2 & 1) crc1 = gf2_times(even, crc1);
+    len2 >>= 1;
+    if (!len2) break;
+    gf2_square(odd, even);
+    if (len2 & 1) crc1 = gf2_times(odd, crc1);
+    len2 >>= 1;
+  } while (len2);
+  return crc1 ^ crc2;
+}
+
 #if defined(__x86_64__)
-// One stream of 8-byte crc32 steps: about 8 GB/s, well above the links we
-// compress for; interleaved streams would be faster but need a combine step.
-__attribute__((target("sse4.2"))) uint32_t crc32c_hw(const unsigned char* p, size_t n, uint32_t crc) {
+__attribute__((target("sse4.2"))) uint32_t crc32c_hw_stream(const unsigned char* p, size_t n, uint32_t crc) {
   uint64_t c = ~crc;
-  while (n >= 8) {
+  for (; n >= 8; p += 8, n -= 8) {
     uint64_t v;
     std::memcpy(&v, p, 8);
     c = _mm_crc32_u64(c, v);
-    p += 8;
-    n -= 8;
   }
   uint32_t c32 = static_cast<uint32_t>(c);
   while (n--) c32 = _mm_crc32_u8(c32, *p++);
   return ~c32;
+}
+
+// The crc32 instruction has a latency of 3 cycles and a throughput of 1: three
+// independent streams over the thirds of a long buffer run about 3x faster
+// than one, and their CRCs are joined with crc32c_combine (cheap, once).
+__attribute__((target("sse4.2"))) uint32_t crc32c_hw(const unsigned char* p, size_t n, uint32_t crc) {
+  if (n < 3 * 4096) return crc32c_hw_stream(p, n, crc);
+  const size_t third = (n / 3) & ~static_cast<size_t>(7);
+  const unsigned char* b = p + third;
+  const unsigned char* c = p + 2 * third;
+  uint64_t ca = ~crc, cb = ~0u, cc = ~0u;
+  for (size_t k = 0; k < third; k += 8) {
+    uint64_t va, vb, vc;
+    std::memcpy(&va, p + k, 8);
+    std::memcpy(&vb, b + k, 8);
+    std::memcpy(&vc, c + k, 8);
+    ca = _mm_crc32_u64(ca, va);
+    cb = _mm_crc32_u64(cb, vb);
+    cc = _mm_crc32_u64(cc, vc);
+  }
+  uint32_t crc_a = ~static_cast<uint32_t>(ca), crc_b = ~static_cast<uint32_t>(cb);
+  uint32_t crc_c = crc32c_hw_stream(c + third, n - 3 * third, ~static_cast<uint32_t>(cc));
+  return crc32c_combine(crc32c_combine(crc_a, crc_b, third), crc_c, n - 2 * third);
 }
 #endif
 
