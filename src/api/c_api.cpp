@@ -63,8 +63,8 @@ void check_dtype_op(gw_dtype dtype, gw_op op) {
 
 void check_buffers(const void* send, const void* recv, size_t count, size_t out_multiple, gw_dtype dtype,
                    void* stream) {
-  GW_REQUIRE(stream == nullptr, GW_ERR_UNSUPPORTED,
-             "a CUDA stream was given, but device buffers are not supported by this build's MPI transport");
+  GW_REQUIRE(GW_HAVE_CUDA || stream == nullptr, GW_ERR_UNSUPPORTED,
+             "a CUDA stream was given, but this build of gradwire has no CUDA");
   const size_t elem = dtype == GW_FLOAT32 ? 4 : 2;
   // The largest buffer any rank touches must have a representable byte size.
   GW_REQUIRE(out_multiple == 0 || count <= (SIZE_MAX / 2) / elem / out_multiple, GW_ERR_INVALID_ARGUMENT,
@@ -203,7 +203,7 @@ gw_status gw_allreduce(gw_comm_t comm, const char* layer, const void* send, void
     check_layer(layer);
     check_dtype_op(dtype, op);
     check_buffers(send, recv, count, 1, dtype, stream);
-    c->allreduce({gw::LayerRef{layer, 0, count}}, send, recv, count, dtype, op);
+    c->allreduce({gw::LayerRef{layer, 0, count}}, send, recv, count, dtype, op, stream);
   });
 }
 
@@ -214,7 +214,7 @@ gw_status gw_allgather(gw_comm_t comm, const char* layer, const void* send, void
     check_layer(layer);
     check_dtype_op(dtype, GW_SUM);
     check_buffers(send, recv, count, static_cast<size_t>(c->size()), dtype, stream);
-    c->allgather(layer, send, recv, count, dtype);
+    c->allgather(layer, send, recv, count, dtype, stream);
   });
 }
 
@@ -242,7 +242,7 @@ gw_status gw_allreduce_multi(gw_comm_t comm, int num_layers, const char* const* 
       end = std::max(end, offsets[i] + counts[i]);
     }
     check_buffers(send, recv, end, 1, dtype, stream);
-    c->allreduce(refs, send, recv, end, dtype, op);
+    c->allreduce(refs, send, recv, end, dtype, op, stream);
   });
 }
 

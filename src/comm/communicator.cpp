@@ -69,7 +69,7 @@ std::string Communicator::spec_of(const char* name) {
 }
 
 void Communicator::allreduce(const std::vector<LayerRef>& refs, const void* send, void* recv, size_t total,
-                             gw_dtype dtype, gw_op op) {
+                             gw_dtype dtype, gw_op op, void* stream) {
   CallPlan plan;
   plan.kind = CallKind::kAllreduce;
   plan.op = op;
@@ -83,10 +83,11 @@ void Communicator::allreduce(const std::vector<LayerRef>& refs, const void* send
     s.count = r.count;
     plan.segments.push_back(std::move(s));
   }
-  run(plan, send, recv, total, total);
+  run(plan, send, recv, total, total, stream);
 }
 
-void Communicator::allgather(const char* name, const void* send, void* recv, size_t count, gw_dtype dtype) {
+void Communicator::allgather(const char* name, const void* send, void* recv, size_t count, gw_dtype dtype,
+                             void* stream) {
   CallPlan plan;
   plan.kind = CallKind::kAllgather;
   plan.op = GW_SUM;
@@ -98,10 +99,48 @@ void Communicator::allgather(const char* name, const void* send, void* recv, siz
   s.offset = 0;
   s.count = count;
   plan.segments.push_back(std::move(s));
-  run(plan, send, recv, count, count * static_cast<size_t>(size()));
+  run(plan, send, recv, count, count * static_cast<size_t>(size()), stream);
 }
 
-void Communicator::run(CallPlan& plan, const void* send, void* recv, size_t in_elems, size_t out_elems) {
+// Only the elements a call writes: every layer's range (allreduce leaves the
+// gaps between layers alone), or the whole output (allgather).
+template <typename F>
+void for_each_output_range(const CallPlan& plan, size_t out_elems, F&& f) {
+  if (plan.kind == CallKind::kAllgather) {
+    f(size_t(0), out_elems);
+    return;
+  }
+  for (const Segment& s : plan.segments) f(s.offset, s.count);
+}
+
+void Communicator::run(CallPlan& plan, const void* send, void* recv, size_t in_elems, size_t out_elems,
+                       void* stream) {
+  const bool send_dev = is_device_pointer(send), recv_dev = is_device_pointer(recv);
+  if (!send_dev && !recv_dev) return run_host(plan, send, recv, in_elems, out_elems);
+  GW_REQUIRE(!broken_, GW_ERR_COMM_BROKEN,
+             "the communicator was broken by an earlier timeout; destroy it and create a new one");
+  const size_t esize = dtype_size(plan.dtype);
+  const void* send_h = send_dev ? staging_.download(0, send, in_elems * esize, stream) : send;
+  void* recv_h = recv;
+  if (recv_dev && send == recv) {
+    recv_h = const_cast<void*>(send_h);  // in place: one staged copy
+  } else if (recv_dev) {
+    size_t covered = 0;
+    for_each_output_range(plan, out_elems, [&](size_t, size_t n) { covered += n; });
+    recv_h = covered == out_elems ? staging_.host(1, out_elems * esize)
+                                  : staging_.download(1, recv, out_elems * esize, stream);  // keeps the gaps
+  }
+  run_host(plan, send_h, recv_h, in_elems, out_elems);
+  if (recv_dev) {
+    for_each_output_range(plan, out_elems, [&](size_t first, size_t n) {
+      staging_.upload(static_cast<char*>(recv) + first * esize, static_cast<char*>(recv_h) + first * esize,
+                      n * esize, stream);
+    });
+    staging_.wait(stream);
+  }
+}
+
+void Communicator::run_host(CallPlan& plan, const void* send, void* recv, size_t in_elems, size_t out_elems) {
   GW_REQUIRE(!broken_, GW_ERR_COMM_BROKEN,
              "the communicator was broken by an earlier timeout; destroy it and create a new one");
   auto t0 = std::chrono::steady_clock::now();
@@ -145,14 +184,10 @@ void Communicator::run(CallPlan& plan, const void* send, void* recv, size_t in_e
     if (e.status() == GW_ERR_TIMEOUT) broken_ = true;
     throw;
   }
-  if (plan.dtype != GW_FLOAT32) {
-    if (plan.kind == CallKind::kAllgather) {
-      from_float(out, recv, out_elems, plan.dtype);
-    } else {  // only the layers' ranges: gaps between layers stay untouched
-      for (const Segment& s : plan.segments)
-        from_float(out + s.offset, static_cast<uint16_t*>(recv) + s.offset, s.count, plan.dtype);
-    }
-  }
+  if (plan.dtype != GW_FLOAT32)
+    for_each_output_range(plan, out_elems, [&](size_t first, size_t n) {
+      from_float(out + first, static_cast<uint16_t*>(recv) + first, n, plan.dtype);
+    });
   double total_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   for (size_t i = 0; i < plan.segments.size(); ++i) {
     Segment& s = plan.segments[i];

@@ -10,6 +10,7 @@
 #include "algo/collective.h"
 #include "algo/plan.h"
 #include "comm/config.h"
+#include "comm/device_staging.h"
 #include "comm/layer.h"
 #include "transport.h"
 
@@ -33,9 +34,10 @@ class Communicator {
   bool broken() const { return broken_; }
   const Config& config() const { return config_; }
 
+  // Host or device buffers (device ones are staged on `stream`, see device_staging.h).
   void allreduce(const std::vector<LayerRef>& layers, const void* send, void* recv, size_t total,
-                 gw_dtype dtype, gw_op op);
-  void allgather(const char* layer, const void* send, void* recv, size_t count, gw_dtype dtype);
+                 gw_dtype dtype, gw_op op, void* stream);
+  void allgather(const char* layer, const void* send, void* recv, size_t count, gw_dtype dtype, void* stream);
 
   void set_spec(const char* layer, const char* spec);
   void set_shape(const char* layer, const std::vector<int64_t>& dims);
@@ -53,12 +55,14 @@ class Communicator {
  private:
   Layer& layer(const std::string& name);
   std::shared_ptr<const Compressor> codec_for(const Layer& layer, size_t count, gw_dtype dtype) const;
-  void run(CallPlan& plan, const void* send, void* recv, size_t in_elems, size_t out_elems);
+  void run(CallPlan& plan, const void* send, void* recv, size_t in_elems, size_t out_elems, void* stream);
+  void run_host(CallPlan& plan, const void* send, void* recv, size_t in_elems, size_t out_elems);
 
   std::unique_ptr<Transport> transport_;
   Config config_;
   std::map<std::string, std::unique_ptr<Layer>> layers_;
   Workspace ws_;
+  DeviceStaging staging_;
   uint64_t seq_ = 0;
   bool broken_ = false;
 };
