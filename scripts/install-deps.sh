@@ -8,7 +8,8 @@ export DEBIAN_FRONTEND=noninteractive
 pkgs=(build-essential cmake ninja-build pkg-config git
       openmpi-bin libopenmpi-dev libzstd-dev libboost-dev
       libgtest-dev libbenchmark-dev
-      python3-matplotlib python3-numpy iproute2)
+      python3-matplotlib python3-numpy iproute2
+      python3-torch dataset-fashion-mnist)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

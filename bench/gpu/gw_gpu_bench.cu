@@ -1,0 +1,252 @@
+// gw-gpu-bench: GPU codec kernels against the device's copy bandwidth.
+//
+// For each buffer size (default 64 MiB and 256 MiB of float32 input) and codec,
+// times encode, decode and decode_add with CUDA events (median of --reps runs after
+// warm-up), each op paired with a device-to-device cudaMemcpyAsync of the input
+// size timed alternately with it, and reports
+//   GB/s = (bytes read + bytes written) / time,  frac = GB/s / copy GB/s
+// where a copy of B bytes moves 2B and
+//   encode     reads 4n, writes encoded_bytes(n)
+//   decode     reads encoded_bytes(n), writes 4n
+//   decode_add reads encoded_bytes(n) + 4n, writes 4n.
+// Inputs rotate among 3 buffer sets so the 50 MB L2 holds no previous run's data.
+// Also times the counter-based RNG alone (one rng_u32 per element, no memory
+// traffic) to show what stochastic rounding costs.
+//
+//   gw-gpu-bench [--sizes-mib 64,256] [--reps 30] [--specs maxmin:bits=4,bucket=512;fp16]
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/rng.h"
+#include "core/device_compressor.h"
+#include "spec/registry.h"
+
+namespace {
+
+#define CK(call)                                                                              \
+  do {                                                                                        \
+    cudaError_t e_ = (call);                                                                  \
+    if (e_ != cudaSuccess) {                                                                  \
+      std::fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #call, cudaGetErrorString(e_)); \
+      std::exit(2);                                                                           \
+    }                                                                                         \
+  } while (0)
+
+// Deterministic non-trivial data: per-element hash -> roughly N(0, 1)-shaped values
+// with a per-bucket-ish drift, no zeros.
+__global__ void fill_kernel(float* x, size_t n, uint64_t key) {
+  for (size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<size_t>(gridDim.x) * blockDim.x) {
+    const uint32_t i32 = static_cast<uint32_t>(i);
+    float a = gw::rng_uniform(key, i32), b = gw::rng_uniform(key ^ 0x1234567ull, i32);
+    float c = gw::rng_uniform(key + 99, i32 >> 9);
+    x[i] = (a + b - 1.0f) * 2.0f + (c - 0.5f) * 0.5f + 1e-3f;
+  }
+}
+
+// The RNG alone: what stochastic rounding costs per element, no memory traffic
+// beyond one word per thread.
+__global__ void rng_only_kernel(size_t n, uint64_t key, uint32_t* sink) {
+  uint32_t acc = 0;
+  const size_t t = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x;
+  const size_t stride = static_cast<size_t>(gridDim.x) * blockDim.x;
+  for (size_t i = t; i < n; i += stride) acc ^= gw::rng_u32(key, static_cast<uint32_t>(i)) >> 8;
+  if (acc == 0x12345678u) sink[t % 1024] = acc;  // keeps the loop alive; practically never stores
+}
+
+struct Timer {
+  cudaEvent_t a, b;
+  Timer() {
+    CK(cudaEventCreate(&a));
+    CK(cudaEventCreate(&b));
+  }
+  ~Timer() {
+    cudaEventDestroy(a);
+    cudaEventDestroy(b);
+  }
+  template <class F>
+  float ms(F&& f, cudaStream_t s) {
+    CK(cudaEventRecord(a, s));
+    f();
+    CK(cudaEventRecord(b, s));
+    CK(cudaEventSynchronize(b));
+    CK(cudaGetLastError());
+    float t = 0;
+    CK(cudaEventElapsedTime(&t, a, b));
+    return t;
+  }
+};
+
+float median(std::vector<float> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+struct Paired {
+  float op_ms, copy_ms;
+};
+
+// Alternates op and a copy of copy_bytes; medians of both.
+template <class Op>
+Paired time_paired(Op&& op, void* cdst, const void* csrc, size_t copy_bytes, int reps, cudaStream_t s) {
+  Timer t;
+  auto copy = [&] { CK(cudaMemcpyAsync(cdst, csrc, copy_bytes, cudaMemcpyDeviceToDevice, s)); };
+  for (int w = 0; w < 3; ++w) {
+    op(w);
+    copy();
+  }
+  CK(cudaStreamSynchronize(s));
+  std::vector<float> o, c;
+  for (int r = 0; r < reps; ++r) {
+    o.push_back(t.ms([&] { op(r); }, s));
+    c.push_back(t.ms(copy, s));
+  }
+  return {median(o), median(c)};
+}
+
+std::vector<std::string> split(const std::string& s, char sep) {
+  std::vector<std::string> out;
+  size_t p = 0;
+  while (p <= s.size()) {
+    size_t q = s.find(sep, p);
+    if (q == std::string::npos) q = s.size();
+    if (q > p) out.push_back(s.substr(p, q - p));
+    p = q + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<size_t> sizes_mib = {64, 256};
+  int reps = 30;
+  std::vector<std::string> specs = {"maxmin:bits=2,bucket=512", "maxmin:bits=4,bucket=512",
+                                    "maxmin:bits=8,bucket=512", "maxmin:bits=4,bucket=128",
+                                    "maxmin:bits=4,bucket=2048", "fp16", "bf16", "none"};
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string a = argv[i], v = argv[i + 1];
+    if (a == "--sizes-mib") {
+      sizes_mib.clear();
+      for (auto& s : split(v, ',')) sizes_mib.push_back(std::stoul(s));
+    } else if (a == "--reps") {
+      reps = std::max(3, std::atoi(v.c_str()));
+    } else if (a == "--specs") {
+      specs = split(v, ';');
+    } else {
+      std::fprintf(stderr, "unknown option %s\n", a.c_str());
+      return 1;
+    }
+  }
+  int ndev = 0;
+  if (cudaGetDeviceCount(&ndev) != cudaSuccess || ndev == 0) {
+    std::printf("gw-gpu-bench: no CUDA device: nothing measured\n");
+    return 0;
+  }
+  cudaDeviceProp prop;
+  CK(cudaGetDeviceProperties(&prop, 0));
+  std::printf("device: %s, %d SMs, L2 %.0f MB; median of %d runs; GB/s = (read + written) / time\n\n",
+              prop.name, prop.multiProcessorCount, prop.l2CacheSize / 1e6, reps);
+
+  cudaStream_t s;
+  CK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+  constexpr int kSets = 3;
+
+  for (size_t mib : sizes_mib) {
+    const size_t in_bytes = mib << 20, n = in_bytes / 4;
+    float* x[kSets];
+    float* acc[kSets];
+    uint8_t* pay[kSets];
+    for (int k = 0; k < kSets; ++k) {
+      CK(cudaMalloc(&x[k], in_bytes));
+      CK(cudaMalloc(&acc[k], in_bytes));
+      CK(cudaMalloc(&pay[k], in_bytes + 4096));  // >= any codec's payload here
+      fill_kernel<<<4096, 256, 0, s>>>(x[k], n, 1000 + k);
+      fill_kernel<<<4096, 256, 0, s>>>(acc[k], n, 2000 + k);
+    }
+    float* cdst;
+    CK(cudaMalloc(&cdst, in_bytes));
+    int* flag;
+    CK(cudaMalloc(&flag, sizeof(int)));
+    CK(cudaMemsetAsync(flag, 0, sizeof(int), s));
+    uint32_t* sink;
+    CK(cudaMalloc(&sink, 4096));
+    CK(cudaStreamSynchronize(s));
+
+    // Plain copy bandwidth (also the denominator of every row, re-measured per row).
+    Paired cp = time_paired([&](int r) { CK(cudaMemcpyAsync(cdst, x[r % kSets], in_bytes,
+                                                            cudaMemcpyDeviceToDevice, s)); },
+                            cdst, x[1], in_bytes, reps, s);
+    const double copy_gbs = 2.0 * in_bytes / (cp.copy_ms * 1e6);
+    std::printf("## %zu MiB float32 input (n = %zu)\n\ndevice-to-device copy: %.3f ms, %.0f GB/s (read + write)\n\n",
+                mib, n, cp.copy_ms, copy_gbs);
+
+    // The RNG alone.
+    Timer t;
+    const unsigned rng_grid = static_cast<unsigned>(prop.multiProcessorCount) * 8;
+    for (int w = 0; w < 3; ++w) rng_only_kernel<<<rng_grid, 256, 0, s>>>(n, 42, sink);
+    std::vector<float> rt;
+    for (int r = 0; r < reps; ++r)
+      rt.push_back(t.ms([&] { rng_only_kernel<<<rng_grid, 256, 0, s>>>(n, 42 + r, sink); }, s));
+    const float rng_ms = median(rt);
+    std::printf("RNG alone (rng_u32 per element, no loads/stores): %.3f ms = %.1f Gvalues/s "
+                "(%.0f%% of the copy time of the input)\n\n",
+                rng_ms, n / (rng_ms * 1e6), 100.0 * rng_ms / cp.copy_ms);
+
+    std::printf("| codec | payload MiB | op | ms | GB/s | copy GB/s (paired) | frac of copy |\n");
+    std::printf("|---|---:|---|---:|---:|---:|---:|\n");
+    for (const std::string& spec : specs) {
+      auto c = gw::make_compressor(spec);
+      auto d = gw::make_device_compressor(*c);
+      if (!d) {
+        std::printf("| %s | | (no GPU twin) | | | | |\n", spec.c_str());
+        continue;
+      }
+      const size_t pb = c->encoded_bytes(n);
+      for (int k = 0; k < kSets; ++k) d->encode(x[k], n, pay[k], 7 + k, flag, s);
+      CK(cudaStreamSynchronize(s));
+      struct OpDef {
+        const char* name;
+        double bytes;
+      } ops[] = {{"encode", 4.0 * n + pb}, {"decode", pb + 4.0 * n}, {"decode_add", pb + 8.0 * n}};
+      for (const OpDef& op : ops) {
+        auto run = [&](int r) {
+          const int k = r % kSets;
+          if (op.name[0] == 'e') {
+            d->encode(x[k], n, pay[(k + 1) % kSets], 7 + k, flag, s);
+          } else if (std::strcmp(op.name, "decode") == 0) {
+            d->decode(pay[k], pb, n, acc[k], s);
+          } else {
+            d->decode_add(pay[k], pb, n, acc[k], s);
+          }
+        };
+        Paired p = time_paired(run, cdst, x[1], in_bytes, reps, s);
+        const double gbs = op.bytes / (p.op_ms * 1e6), cgbs = 2.0 * in_bytes / (p.copy_ms * 1e6);
+        std::printf("| %s | %.1f | %s | %.3f | %.0f | %.0f | %.2f |\n", spec.c_str(), pb / 1048576.0, op.name,
+                    p.op_ms, gbs, cgbs, gbs / cgbs);
+      }
+      // Finite inputs: the flag must still be 0.
+      int h = 0;
+      CK(cudaMemcpy(&h, flag, sizeof(int), cudaMemcpyDeviceToHost));
+      if (h) std::printf("| %s | | WARNING: non-finite flag set on finite data | | | | |\n", spec.c_str());
+    }
+    std::printf("\n");
+    for (int k = 0; k < kSets; ++k) {
+      CK(cudaFree(x[k]));
+      CK(cudaFree(acc[k]));
+      CK(cudaFree(pay[k]));
+    }
+    CK(cudaFree(cdst));
+    CK(cudaFree(flag));
+    CK(cudaFree(sink));
+  }
+  CK(cudaStreamDestroy(s));
+  return 0;
+}

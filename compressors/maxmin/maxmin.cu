@@ -1,0 +1,392 @@
+// CUDA twin of the maxmin codec (maxmin.h): payloads byte-identical to the CPU
+// kernels for the same key, decode bit-identical.
+//
+// Mapping: one "team" of W threads per bucket, W a power of two with 4*W chunks of
+// 4 values >= the bucket (W = 4 for bucket 64, 32 for 512, 512 for 8192). Teams of
+// up to a warp share 256-thread blocks; larger teams are one block. Each thread
+// holds 4 chunks (16 values) in registers, so x is read once: coalesced 16-byte
+// loads when aligned, team min/max/non-finite reduction (shuffles, plus shared
+// memory across warps), then quantize and write whole bytes (see the encode
+// kernel for odd bit widths); no two threads write the same byte. Decode writes
+// one coalesced 16-byte store per chunk. The per-element float math is
+// maxmin_kernels.h's, written with explicit round-to-nearest intrinsics (no
+// contraction, no fast-math), so levels match the CPU bit for bit.
+#include <cfloat>
+#include <cstdint>
+#include <memory>
+
+#include "common/error.h"
+#include "common/rng.h"
+#include "core/device_compressor.h"
+#include "core/device_util.cuh"
+#include "maxmin/maxmin.h"
+
+namespace gw {
+namespace {
+
+constexpr int kChunksPerThread = 4;  // chunks of 4 consecutive values each thread holds
+constexpr int kSmallTeamBlock = 256;  // block size when teams are at most a warp
+
+struct DevLayout {
+  int bits;
+  uint32_t bucket;    // S
+  uint32_t packed;    // P = ceil(S * bits / 8)
+  uint32_t last_len;  // values in the last bucket
+  uint64_t nb;        // buckets
+  float levels_f;     // 2^bits - 1
+  int vec;            // 16-byte float access is possible (S % 4 == 0, buffer aligned)
+};
+
+template <int W>
+__host__ __device__ constexpr int block_threads() {
+  return W <= 32 ? kSmallTeamBlock : W;
+}
+
+// Team-wide min, max and "any non-finite". Every thread of the block must call it.
+template <int W>
+__device__ __forceinline__ void team_reduce(float& mn, float& mx, int& bad) {
+  constexpr int WW = W < 32 ? W : 32;
+#pragma unroll
+  for (int o = WW / 2; o > 0; o >>= 1) {
+    mn = fminf(mn, __shfl_xor_sync(0xffffffffu, mn, o));
+    mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, o));
+    bad |= __shfl_xor_sync(0xffffffffu, bad, o);
+  }
+  if constexpr (W > 32) {
+    constexpr int NW = W / 32;
+    __shared__ float s_mn[NW];
+    __shared__ float s_mx[NW];
+    __shared__ int s_bad[NW];
+    const int warp = threadIdx.x >> 5;
+    if ((threadIdx.x & 31) == 0) {
+      s_mn[warp] = mn;
+      s_mx[warp] = mx;
+      s_bad[warp] = bad;
+    }
+    __syncthreads();
+    mn = s_mn[0];
+    mx = s_mx[0];
+    bad = s_bad[0];
+#pragma unroll
+    for (int w = 1; w < NW; ++w) {
+      mn = fminf(mn, s_mn[w]);
+      mx = fmaxf(mx, s_mx[w]);
+      bad |= s_bad[w];
+    }
+  }
+}
+
+// Values in chunk c (4 values from 4c) of a bucket of len values.
+__device__ __forceinline__ int chunk_count(uint32_t c, uint32_t len) {
+  const uint32_t e = c * 4u;
+  return e < len ? static_cast<int>(min(4u, len - e)) : 0;
+}
+
+// Chunk c = k*W + t of the team's bucket is thread t's k-th chunk: every load and
+// store instruction of a warp covers consecutive 16-byte pieces (full sectors).
+// A chunk's 4 levels are 4*bits bits at bit 4*bits*c of the bucket's level bytes:
+// whole bytes for even bits; for odd bits two neighbouring chunks (threads t, t+1)
+// make whole bytes, and the even thread writes them.
+// The kernel is bound by integer issue as much as by memory (the RNG alone is about
+// 30% of the copy time of the input), so the per-element work avoids the integer
+// pipe where an exact float or multiply-add form exists:
+//   - NaN/Inf detection: fma(v, 0, s) stays finite unless some v is NaN or +-Inf;
+//   - trunc(t) for t in [0, 255]: the low bits of t + 2^23 rounded down (one FADD);
+//   - packing: level q goes in with one IMAD, acc += bits(t + 2^23) * 2^(q*bits),
+//     the 2^23 offsets removed once per chunk (wrap-around arithmetic is exact);
+//   - full buckets (len a multiple of the team's span) skip the per-value bounds.
+template <int W, bool FULL>
+__device__ __forceinline__ void encode_bucket(const float* __restrict__ v, uint8_t* __restrict__ out,
+                                              const DevLayout& L, uint64_t key, int* __restrict__ nonfinite,
+                                              uint64_t j, uint32_t len, uint32_t t, bool valid) {
+  constexpr int K = kChunksPerThread;
+  float val[K][4];
+  float mn = INFINITY, mx = -INFINITY, nf = 0.0f;
+#pragma unroll
+  for (int k = 0; k < K; ++k) {
+    const uint32_t e = (k * W + t) * 4u;
+    const int c = FULL ? 4 : chunk_count(k * W + t, len);
+    if (c == 4 && L.vec) {
+      const float4 a = __ldcs(reinterpret_cast<const float4*>(v + e));
+      val[k][0] = a.x, val[k][1] = a.y, val[k][2] = a.z, val[k][3] = a.w;
+    } else {
+#pragma unroll
+      for (int q = 0; q < 4; ++q) val[k][q] = q < c ? v[e + q] : 0.0f;
+    }
+#pragma unroll
+    for (int q = 0; q < 4; ++q) {
+      if (FULL || q < c) {
+        mn = fminf(mn, val[k][q]);
+        mx = fmaxf(mx, val[k][q]);
+        nf = __fmaf_rn(val[k][q], 0.0f, nf);  // NaN once some value is NaN or +-Inf
+      }
+    }
+  }
+  int bad = (__float_as_uint(nf) & 0x7fffffffu) != 0u;  // finite values leave +-0
+  team_reduce<W>(mn, mx, bad);
+  // Teams past the end (len 0) write nothing but stay for the shuffles below.
+
+  // bucket_params() of maxmin_kernels.h.
+  float pmin, scale, inv;
+  if (bad) {
+    pmin = __uint_as_float(0x7fc00000u);
+    scale = 0.0f;
+    inv = 0.0f;
+  } else {
+    pmin = __fadd_rn(mn, 0.0f);  // -0 -> +0
+    float s = __fdiv_rn(__fsub_rn(mx, pmin), L.levels_f);
+    if (!(s >= FLT_MIN)) {
+      s = 0.0f;
+    } else if (s > FLT_MAX) {
+      s = FLT_MAX;
+    }
+    scale = s;
+    inv = s > 0.0f ? __fdiv_rn(1.0f, s) : 0.0f;
+  }
+  if (valid && t == 0) {
+    const uint64_t h = static_cast<uint64_t>(__float_as_uint(pmin)) |
+                       (static_cast<uint64_t>(__float_as_uint(scale)) << 32);
+    devutil::store_bytes(out + 8 * j, h, 8);
+    if (bad && nonfinite) *nonfinite = 1;
+  }
+
+  const int bits = L.bits;
+  uint32_t mul[4], off4 = 0;  // mul[q] = 2^(q*bits); off4 = 0x4b000000 * sum(mul)
+#pragma unroll
+  for (int q = 0; q < 4; ++q) {
+    mul[q] = 1u << (q * bits);
+    off4 += 0x4b000000u * mul[q];
+  }
+  uint8_t* dst = out + 8 * L.nb + j * L.packed;
+  const uint32_t i0 = static_cast<uint32_t>(j * L.bucket);  // element index mod 2^32
+#pragma unroll
+  for (int k = 0; k < K; ++k) {
+    const uint32_t c = k * W + t;
+    const int cnt = FULL ? 4 : chunk_count(c, len);
+    uint32_t acc = 0;
+    if (!bad) {
+      const uint32_t base = i0 + c * 4u;
+#pragma unroll
+      for (int q = 0; q < 4; ++q) {
+        if (FULL || q < cnt) {
+          // quantize_one() of maxmin_kernels.h: t = min(fma(x - min, inv, u), L),
+          // level = trunc(t) = bits(t + 2^23 rounded down) - 0x4b000000.
+          const float d = __fsub_rn(val[k][q], pmin);
+          const float u = __fmul_rn(__uint2float_rn(rng_u32(key, base + q) >> 8), kRngUnit);
+          float tq = __fmaf_rn(d, inv, u);
+          tq = tq < L.levels_f ? tq : L.levels_f;
+          acc += __float_as_uint(__fadd_rd(tq, 8388608.0f)) * mul[q];
+          if (!FULL) acc -= 0x4b000000u * mul[q];
+        }
+      }
+      if (FULL) acc -= off4;
+    }
+    if (!(bits & 1)) {
+      if (FULL || cnt > 0)
+        devutil::store_bytes(dst + c * static_cast<uint32_t>(bits / 2), acc, FULL ? bits / 2 : (cnt * bits + 7) / 8);
+    } else {
+      const uint32_t next = __shfl_down_sync(0xffffffffu, acc, 1);  // chunk c + 1 (thread t + 1)
+      if ((t & 1) == 0 && (FULL || cnt > 0)) {
+        const int total = FULL ? 8 : cnt + chunk_count(c + 1, len);
+        const uint64_t pair = static_cast<uint64_t>(acc) | (static_cast<uint64_t>(next) << (4 * bits));
+        devutil::store_bytes(dst + (c / 2) * static_cast<uint32_t>(bits), pair, (total * bits + 7) / 8);
+      }
+    }
+  }
+}
+
+template <int W>
+__global__ void __launch_bounds__(block_threads<W>())
+    maxmin_encode_kernel(const float* __restrict__ x, uint8_t* __restrict__ out, DevLayout L, uint64_t key,
+                         int* __restrict__ nonfinite) {
+  constexpr int TPB = block_threads<W>();
+  const uint32_t t = threadIdx.x % W;
+  const uint64_t j = static_cast<uint64_t>(blockIdx.x) * (TPB / W) + threadIdx.x / W;
+  const bool valid = j < L.nb;
+  const uint32_t len = !valid ? 0u : (j + 1 == L.nb ? L.last_len : L.bucket);
+  // Full: every chunk of every thread holds 4 values. Uniform across the warp
+  // except where a warp holds the last bucket (then all its teams take the
+  // general path, which is always correct).
+  const bool full = __all_sync(0xffffffffu, len == 4u * kChunksPerThread * W);
+  if (full) {
+    encode_bucket<W, true>(x + j * L.bucket, out, L, key, nonfinite, j, len, t, valid);
+  } else {
+    encode_bucket<W, false>(x + j * L.bucket, out, L, key, nonfinite, j, len, t, valid);
+  }
+}
+
+template <int W, bool ADD>
+__global__ void __launch_bounds__(block_threads<W>())
+    maxmin_decode_kernel(const uint8_t* __restrict__ in, float* __restrict__ out, DevLayout L) {
+  constexpr int K = kChunksPerThread;
+  constexpr int TPB = block_threads<W>();
+  const uint32_t t = threadIdx.x % W;
+  const uint64_t j = static_cast<uint64_t>(blockIdx.x) * (TPB / W) + threadIdx.x / W;
+  if (j >= L.nb) return;
+  const uint32_t len = j + 1 == L.nb ? L.last_len : L.bucket;
+  const uint64_t h = devutil::load_bytes(in + 8 * j, 8);
+  const float pmin = __uint_as_float(static_cast<uint32_t>(h));
+  const float scale = __uint_as_float(static_cast<uint32_t>(h >> 32));
+  const uint8_t* src = in + 8 * L.nb + j * L.packed;
+  float* o = out + j * L.bucket;
+  const int bits = L.bits;
+  const uint32_t mask = (1u << bits) - 1u;
+#pragma unroll
+  for (int k = 0; k < K; ++k) {
+    const uint32_t c = k * W + t;
+    const int cnt = chunk_count(c, len);
+    if (cnt == 0) break;
+    const uint32_t bit0 = c * 4u * static_cast<uint32_t>(bits);
+    const int sh = static_cast<int>(bit0 & 7u);
+    const uint32_t acc = static_cast<uint32_t>(
+        devutil::load_bytes(src + (bit0 >> 3), (sh + cnt * bits + 7) / 8) >> sh);
+    float r[4];
+#pragma unroll
+    for (int q = 0; q < 4; ++q) {
+      const uint32_t lv = (acc >> (q * bits)) & mask;
+      // dequantize_one(): fma(scale, float(level), min); float(level) exactly, by
+      // the 2^23 trick (level < 256).
+      const float lf = __fsub_rn(__uint_as_float(0x4b000000u | lv), 8388608.0f);
+      r[q] = __fmaf_rn(scale, lf, pmin);
+    }
+    const uint32_t e = c * 4u;
+    if (cnt == 4 && L.vec) {
+      float4* p = reinterpret_cast<float4*>(o + e);
+      float4 a = make_float4(r[0], r[1], r[2], r[3]);
+      if (ADD) {
+        const float4 a0 = *p;
+        a = make_float4(__fadd_rn(a0.x, a.x), __fadd_rn(a0.y, a.y), __fadd_rn(a0.z, a.z), __fadd_rn(a0.w, a.w));
+      }
+      __stcs(p, a);
+    } else {
+#pragma unroll
+      for (int q = 0; q < 4; ++q) {
+        if (q < cnt) o[e + q] = ADD ? __fadd_rn(o[e + q], r[q]) : r[q];
+      }
+    }
+  }
+}
+
+DevLayout layout_for(const MaxMinParams& p, size_t n) {
+  DevLayout L;
+  L.bits = p.bits;
+  L.bucket = static_cast<uint32_t>(p.bucket);
+  L.packed = static_cast<uint32_t>((static_cast<size_t>(p.bucket) * p.bits + 7) / 8);
+  L.nb = (n + L.bucket - 1) / L.bucket;
+  L.last_len = static_cast<uint32_t>(n - (L.nb - 1) * L.bucket);
+  L.levels_f = static_cast<float>((1u << p.bits) - 1u);
+  L.vec = 0;
+  return L;
+}
+
+// Smallest power-of-two team (at least 4) with kChunksPerThread * W chunks of 4
+// covering a bucket: 4 for bucket 64, 32 for 512, 512 for 8192.
+int team_width(int bucket) {
+  const int chunks = (bucket + 3) / 4;
+  const int need = (chunks + kChunksPerThread - 1) / kChunksPerThread;
+  int w = 4;
+  while (w < need) w *= 2;
+  return w;
+}
+
+template <int W>
+unsigned grid_of(uint64_t nb) {
+  constexpr int per_block = block_threads<W>() / W;
+  return static_cast<unsigned>((nb + per_block - 1) / per_block);
+}
+
+template <int W>
+void launch_encode(const float* x, uint8_t* out, const DevLayout& L, uint64_t key, int* nf, cudaStream_t s) {
+  maxmin_encode_kernel<W><<<grid_of<W>(L.nb), block_threads<W>(), 0, s>>>(x, out, L, key, nf);
+}
+
+template <int W>
+void launch_decode(const uint8_t* in, float* out, const DevLayout& L, bool add, cudaStream_t s) {
+  if (add) {
+    maxmin_decode_kernel<W, true><<<grid_of<W>(L.nb), block_threads<W>(), 0, s>>>(in, out, L);
+  } else {
+    maxmin_decode_kernel<W, false><<<grid_of<W>(L.nb), block_threads<W>(), 0, s>>>(in, out, L);
+  }
+}
+
+#define GW_MAXMIN_DISPATCH(w, CALL) \
+  switch (w) {                      \
+    case 4:                         \
+      CALL(4);                      \
+      break;                        \
+    case 8:                         \
+      CALL(8);                      \
+      break;                        \
+    case 16:                        \
+      CALL(16);                     \
+      break;                        \
+    case 32:                        \
+      CALL(32);                     \
+      break;                        \
+    case 64:                        \
+      CALL(64);                     \
+      break;                        \
+    case 128:                       \
+      CALL(128);                    \
+      break;                        \
+    case 256:                       \
+      CALL(256);                    \
+      break;                        \
+    default:                        \
+      CALL(512);                    \
+      break;                        \
+  }
+
+class MaxMinDevice final : public DeviceCompressor {
+ public:
+  explicit MaxMinDevice(const MaxMinCompressor& c) : c_(c), w_(team_width(c.params().bucket)) {}
+  const Compressor& host() const override { return c_; }
+
+  size_t encode(const float* d_x, size_t n, uint8_t* d_out, uint64_t rng_key, int* d_nonfinite,
+                void* stream) const override {
+    if (n == 0) return 0;
+    DevLayout L = layout_for(c_.params(), n);
+    L.vec = (L.bucket % 4 == 0 && devutil::aligned(d_x, 16)) ? 1 : 0;
+    cudaStream_t s = devutil::as_stream(stream);
+#define GW_CALL(W) launch_encode<W>(d_x, d_out, L, rng_key, d_nonfinite, s)
+    GW_MAXMIN_DISPATCH(w_, GW_CALL)
+#undef GW_CALL
+    devutil::check_launch("maxmin encode");
+    return c_.encoded_bytes(n);
+  }
+
+  void decode(const uint8_t* d_in, size_t bytes, size_t n, float* d_out, void* stream) const override {
+    run_decode(d_in, bytes, n, d_out, false, stream);
+  }
+  void decode_add(const uint8_t* d_in, size_t bytes, size_t n, float* d_acc, void* stream) const override {
+    run_decode(d_in, bytes, n, d_acc, true, stream);
+  }
+
+ private:
+  void run_decode(const uint8_t* in, size_t bytes, size_t n, float* out, bool add, void* stream) const {
+    const size_t want = c_.encoded_bytes(n);
+    GW_REQUIRE(bytes == want, GW_ERR_CORRUPT, "maxmin: payload of ", bytes, " bytes for ", n, " values (want ",
+               want, " for ", c_.spec(), ")");
+    if (n == 0) return;
+    DevLayout L = layout_for(c_.params(), n);
+    L.vec = (L.bucket % 4 == 0 && devutil::aligned(out, 16)) ? 1 : 0;
+    cudaStream_t s = devutil::as_stream(stream);
+#define GW_CALL(W) launch_decode<W>(in, out, L, add, s)
+    GW_MAXMIN_DISPATCH(w_, GW_CALL)
+#undef GW_CALL
+    devutil::check_launch(add ? "maxmin decode_add" : "maxmin decode");
+  }
+
+  const MaxMinCompressor& c_;
+  int w_;
+};
+
+}  // namespace
+
+std::unique_ptr<DeviceCompressor> make_device_maxmin(const Compressor& c) {
+  const auto* m = dynamic_cast<const MaxMinCompressor*>(&c);
+  if (!m) return nullptr;
+  return std::make_unique<MaxMinDevice>(*m);
+}
+
+}  // namespace gw

@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# GPU check + benchmark in one go, for a machine with an NVIDIA GPU (H100/H200):
+# configure and build (CMake + Ninja, CUDA arch 90), run the GPU unit tests
+# (gw_unit_tests --gtest_filter='Gpu*'), optionally the same under
+# compute-sanitizer, the multi-rank device-buffer tests (ranks sharing the GPU
+# over the MPI transport, np 2..4), run gw-gpu-bench, and write a markdown report.
+#
+#   scripts/gpu_run.sh OUT_DIR [BUILD_DIR]
+#
+# OUT_DIR receives report.md (date, commit, GPU, commands, test summary, bench
+# tables) and the full logs. Environment:
+#   GW_COMMIT      commit to name in the report when the tree has no .git
+#   GW_ARCH        CUDA architectures (default 90)
+#   GW_SANITIZE=0  skip the compute-sanitizer pass (default: run it on the small tests)
+#   GW_BENCH_ARGS  extra arguments for gw-gpu-bench (e.g. "--sizes-mib 64,256 --reps 30")
+set -uo pipefail
+
+out=${1:?usage: scripts/gpu_run.sh OUT_DIR [BUILD_DIR]}
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build=${2:-$root/build-gpu}
+arch=${GW_ARCH:-90}
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+log() { echo "[gpu_run] $*" | tee -a "$out/run.log"; }
+
+commit=${GW_COMMIT:-$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)}
+dirty=$(git -C "$root" status --porcelain 2>/dev/null | grep -c . || true)
+gpu=$(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null | head -1)
+[ -n "$gpu" ] || gpu="(nvidia-smi found no GPU)"
+log "commit $commit, GPU: $gpu"
+
+# ---- build --------------------------------------------------------------------------
+export PATH=/usr/local/cuda/bin:$PATH
+t0=$(date +%s)
+cfg=(cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DGW_WITH_CUDA=ON
+     -DGW_CUDA_ARCHITECTURES="$arch" -DGW_BUILD_TESTS=ON -DGW_BUILD_BENCH=ON)
+log "${cfg[*]}"
+"${cfg[@]}" >"$out/build.log" 2>&1 || { log "configure failed"; tail -30 "$out/build.log"; exit 1; }
+targets=(gw_unit_tests gw-gpu-bench)
+[ -f "$build/tests/CTestTestfile.cmake" ] && grep -q mpi_device_buffers "$build/tests/CTestTestfile.cmake" &&
+  targets+=(gw_mpi_device_buffers_test)
+log "cmake --build $build --target ${targets[*]}"
+cmake --build "$build" --target "${targets[@]}" -- -j"$(nproc)" >>"$out/build.log" 2>&1 ||
+  { log "build failed"; grep -E "error|FAILED" "$out/build.log" | head -40; exit 1; }
+bench_bin=$build/bin/gw-gpu-bench
+t1=$(date +%s)
+log "build took $((t1 - t0)) s"
+
+# ---- tests --------------------------------------------------------------------------
+test_cmd=("$build/bin/gw_unit_tests" --gtest_filter='Gpu*' --gtest_color=no)
+log "${test_cmd[*]}"
+"${test_cmd[@]}" >"$out/tests.log" 2>&1
+test_rc=$?
+log "tests rc=$test_rc: $(grep -E '^\[  (PASSED|FAILED) +\] [0-9]+ tests?[,.]|^\[  SKIPPED \] [0-9]+ tests?,' "$out/tests.log" | tr '\n' ' ')"
+
+san_rc=skipped
+if [ "${GW_SANITIZE:-1}" != 0 ] && command -v compute-sanitizer >/dev/null; then
+  san_cmd=(compute-sanitizer --tool memcheck --error-exitcode 9 "$build/bin/gw_unit_tests" --gtest_color=no
+           --gtest_filter='GpuParity.MaxMinPayloadsAndDecodesMatchCpu:GpuParity.NonFiniteFlag:GpuParity.FlagIsSticky*')
+  log "timeout 150 ${san_cmd[*]}"
+  timeout 150 "${san_cmd[@]}" >"$out/sanitizer.log" 2>&1
+  san_rc=$?
+  log "compute-sanitizer memcheck rc=$san_rc: $(grep -E 'ERROR SUMMARY' "$out/sanitizer.log" | tail -1)"
+fi
+
+# ---- ranks sharing the GPU over MPI (device buffers staged through pinned memory) ----
+mpi_rc=skipped
+if [ -x "$build/bin/gw_mpi_device_buffers_test" ]; then
+  mpi_rc=0
+  for np in 2 3 4; do
+    log "tests/mpirun.sh $np gw_mpi_device_buffers_test"
+    "$root/tests/mpirun.sh" "$np" "$build/bin/gw_mpi_device_buffers_test" --gtest_color=no \
+      >"$out/mpi_device_np$np.log" 2>&1 || mpi_rc=$?
+    log "  np=$np: $(grep -E '^\[  (PASSED|FAILED|SKIPPED) +\] [0-9]+ tests?' "$out/mpi_device_np$np.log" | tr '\n' ' ')"
+  done
+fi
+
+# ---- benchmark ----------------------------------------------------------------------
+bench_run=("$bench_bin" ${GW_BENCH_ARGS:-})
+log "${bench_run[*]}"
+"${bench_run[@]}" >"$out/bench.md" 2>&1
+bench_rc=$?
+log "bench rc=$bench_rc"
+
+# ---- report -------------------------------------------------------------------------
+{
+  echo "# gradwire GPU codec kernels: parity tests and bandwidth"
+  echo
+  echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+  echo "- commit: $commit$([ "${dirty:-0}" != 0 ] && echo " (+ uncommitted changes)")"
+  echo "- GPU (nvidia-smi): $gpu"
+  echo "- nvcc: $(nvcc --version | grep -o 'release [0-9.]*, V[0-9.]*' | head -1); arch sm_$arch"
+  echo "- command: \`scripts/gpu_run.sh OUT\` (configure: \`$(echo "${cfg[*]}" | sed "s|$build|BUILD|g; s|$root|.|g")\`)"
+  echo
+  echo "## Tests: \`gw_unit_tests --gtest_filter='Gpu*'\` (rc $test_rc)"
+  echo
+  echo '```'
+  grep -E '^\[ *(OK|FAILED|SKIPPED|PASSED) *\]|^\[==========\]' "$out/tests.log"
+  echo '```'
+  echo
+  echo "compute-sanitizer memcheck on the small parity tests: rc $san_rc" \
+       "$( [ -f "$out/sanitizer.log" ] && grep -E 'ERROR SUMMARY' "$out/sanitizer.log" | tail -1)"
+  echo
+  echo "## Device buffers over MPI, ranks sharing the GPU (rc $mpi_rc)"
+  echo
+  echo '```'
+  for np in 2 3 4; do
+    [ -f "$out/mpi_device_np$np.log" ] &&
+      echo "np=$np: $(grep -E '^\[  (PASSED|FAILED|SKIPPED) +\] [0-9]+ tests?' "$out/mpi_device_np$np.log" | tr '\n' ' ')"
+  done
+  echo '```'
+  echo
+  echo "## Bandwidth: \`gw-gpu-bench ${GW_BENCH_ARGS:-}\` (rc $bench_rc)"
+  echo
+  cat "$out/bench.md"
+} >"$out/report.md"
+log "wrote $out/report.md"
+cat "$out/report.md"
+[ "$test_rc" = 0 ] && [ "$bench_rc" = 0 ] && { [ "$mpi_rc" = 0 ] || [ "$mpi_rc" = skipped ]; }

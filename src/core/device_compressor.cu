@@ -1,0 +1,96 @@
+// make_device_compressor and the small device helpers (CUDA builds; the stub in
+// device_compressor_stub.cpp serves builds without CUDA).
+#include "core/device_compressor.h"
+
+#include <cuda_runtime.h>
+
+#include <atomic>
+#include <string>
+
+#include "common/error.h"
+#include "core/device_util.cuh"
+
+namespace gw {
+
+// Defined next to each codec: compressors/<name>/<name>.cu. nullptr when c is not
+// that codec.
+std::unique_ptr<DeviceCompressor> make_device_none(const Compressor& c);
+std::unique_ptr<DeviceCompressor> make_device_fp16(const Compressor& c);
+std::unique_ptr<DeviceCompressor> make_device_bf16(const Compressor& c);
+std::unique_ptr<DeviceCompressor> make_device_maxmin(const Compressor& c);
+
+std::unique_ptr<DeviceCompressor> make_device_compressor(const Compressor& c) {
+  using Factory = std::unique_ptr<DeviceCompressor> (*)(const Compressor&);
+  for (Factory f : {make_device_none, make_device_fp16, make_device_bf16, make_device_maxmin}) {
+    if (auto d = f(c)) return d;
+  }
+  return nullptr;
+}
+
+namespace devutil {
+int sm_count() {
+  constexpr int kMaxDevices = 64;
+  static std::atomic<int> cache[kMaxDevices];  // 0 = not read yet
+  int dev = 0;
+  check(cudaGetDevice(&dev), "cudaGetDevice");
+  if (dev >= 0 && dev < kMaxDevices) {
+    int v = cache[dev].load(std::memory_order_relaxed);
+    if (v > 0) return v;
+  }
+  int v = 0;
+  check(cudaDeviceGetAttribute(&v, cudaDevAttrMultiProcessorCount, dev), "cudaDeviceGetAttribute");
+  if (v <= 0) v = 1;
+  if (dev >= 0 && dev < kMaxDevices) cache[dev].store(v, std::memory_order_relaxed);
+  return v;
+}
+}  // namespace devutil
+
+namespace device {
+
+int device_count() {
+  int n = 0;
+  if (cudaGetDeviceCount(&n) != cudaSuccess) {
+    (void)cudaGetLastError();  // no driver / no device: not an error for the caller
+    return 0;
+  }
+  return n;
+}
+
+const char* device_name() {
+  static std::string name;
+  if (name.empty() && device_count() > 0) {
+    cudaDeviceProp p;
+    if (cudaGetDeviceProperties(&p, 0) == cudaSuccess) name = p.name;
+  }
+  return name.c_str();
+}
+
+void* alloc(size_t bytes) {
+  void* p = nullptr;
+  devutil::check(cudaMalloc(&p, bytes > 0 ? bytes : 1), "cudaMalloc");
+  return p;
+}
+
+void release(void* p) {
+  if (p) devutil::check(cudaFree(p), "cudaFree");
+}
+
+void copy_to_device(void* d_dst, const void* h_src, size_t bytes) {
+  if (bytes) devutil::check(cudaMemcpy(d_dst, h_src, bytes, cudaMemcpyHostToDevice), "cudaMemcpy H2D");
+}
+
+void copy_to_host(void* h_dst, const void* d_src, size_t bytes) {
+  if (bytes) devutil::check(cudaMemcpy(h_dst, d_src, bytes, cudaMemcpyDeviceToHost), "cudaMemcpy D2H");
+}
+
+void fill(void* d_dst, int byte, size_t bytes) {
+  if (bytes) devutil::check(cudaMemset(d_dst, byte, bytes), "cudaMemset");
+}
+
+void synchronize() {
+  devutil::check(cudaDeviceSynchronize(), "cudaDeviceSynchronize");
+  devutil::check(cudaGetLastError(), "kernel");
+}
+
+}  // namespace device
+}  // namespace gw
