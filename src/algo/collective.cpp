@@ -32,9 +32,9 @@ struct Exchange {
 
 class CollectiveRun {
  public:
-  CollectiveRun(Transport& t, Workspace& ws, const CallPlan& plan, const Config& cfg, uint64_t seq,
+  CollectiveRun(Transport& t, Workspace& ws, DataOps& ops, const CallPlan& plan, const Config& cfg, uint64_t seq,
                 const float* in, float* out, const std::string& what)
-      : t_(t), ws_(ws), plan_(plan), cfg_(cfg), seq_(seq), in_(in), out_(out), what_(what),
+      : t_(t), ws_(ws), ops_(ops), plan_(plan), cfg_(cfg), seq_(seq), in_(in), out_(out), what_(what),
         rank_(t.rank()), n_(t.size()) {
     result_.per_segment.resize(plan.segments.size());
     const bool sra = plan.algorithm == Algorithm::kSra;
@@ -83,6 +83,7 @@ class CollectiveRun {
 
   Transport& t_;
   Workspace& ws_;
+  DataOps& ops_;
   const CallPlan& plan_;
   const Config& cfg_;
   const uint64_t seq_;
@@ -137,12 +138,14 @@ size_t CollectiveRun::encode_into(size_t i, int part, uint8_t* payload, uint16_t
       phase = kPhaseGather;
     }
     auto t0 = Clock::now();
-    bool nonfinite = false;
-    off += seg.codec->encode(src + first, count, payload + off, rng_key(p, first, phase), &nonfinite);
+    off += ops_.encode(*seg.codec, src + first, count, payload + off, rng_key(p, first, phase));
     result_.per_segment[p.segment].encode_s += seconds_since(t0);
-    if (nonfinite) *flags |= kFlagNonfinite;
     progress_others(i);  // keep earlier rounds moving on the wire
   }
+  auto t0 = Clock::now();
+  if (ops_.finish_encodes()) *flags |= kFlagNonfinite;
+  if (!plan_.rounds[e.round].pieces.empty())  // device encodes complete here
+    result_.per_segment[plan_.rounds[e.round].pieces[0].segment].encode_s += seconds_since(t0);
   return off;
 }
 
@@ -159,10 +162,9 @@ void CollectiveRun::prepare(size_t i) {
     // From whom we receive which part: scatter -> our part; gather -> the owner's.
     int part = e.type == ExType::kScatter ? rank_ : peer;
     size_t cap = sizeof(MessageHeader) + payload_bytes(e, part);
-    if (set.recv[peer].size() < cap) set.recv[peer].resize(cap);
     P2POp op;
     op.is_send = false;
-    op.buf = set.recv[peer].data();
+    op.buf = set.recv[peer].reserve(cap, ws_.pinned);
     op.bytes = cap;
     op.peer = peer;
     op.tag = tag_of(i);
@@ -184,22 +186,21 @@ void CollectiveRun::launch(size_t i) {
     if (per_peer ? dst == rank_ : dst != 0) continue;
     int part = e.type == ExType::kScatter ? dst : rank_;
     size_t payload = abort ? 0 : payload_bytes(e, part);
-    std::vector<uint8_t>& msg = set.send[dst];
-    if (msg.size() < sizeof(MessageHeader) + payload) msg.resize(sizeof(MessageHeader) + payload);
+    uint8_t* msg = set.send[dst].reserve(sizeof(MessageHeader) + payload, ws_.pinned);
     uint16_t flags = abort ? kFlagAbort : 0;
     if (!abort) {
-      size_t wrote = encode_into(i, part, msg.data() + sizeof(MessageHeader), &flags);
+      size_t wrote = encode_into(i, part, msg + sizeof(MessageHeader), &flags);
       if (wrote != payload) fail(GW_ERR_INTERNAL, "encoder wrote ", wrote, " bytes, planned ", payload);
       if ((flags & kFlagNonfinite) && e.type != ExType::kGather) nonfinite_ranks_.insert(rank_);
     }
     if (!abort) attribute(e, part, per_peer ? 1 : static_cast<uint64_t>(n_ - 1), true);
-    write_header(msg.data(), plan_.fingerprint, seq_, static_cast<uint32_t>(i), rank_, flags, abort_status, payload,
+    write_header(msg, plan_.fingerprint, seq_, static_cast<uint32_t>(i), rank_, flags, abort_status, payload,
                  cfg_.checksum);
     for (int peer = 0; peer < n_; ++peer) {
       if (peer == rank_ || (per_peer && peer != dst)) continue;
       P2POp op;
       op.is_send = true;
-      op.buf = msg.data();
+      op.buf = msg;
       op.bytes = sizeof(MessageHeader) + payload;
       op.peer = peer;
       op.tag = tag_of(i);
@@ -290,43 +291,42 @@ void CollectiveRun::process(size_t i) {
       for (int src = 0; src < n_; ++src) {
         const uint8_t* in = payload_of(src) + offset[src];
         offset[src] += bytes;
-        if (plan_.kind == CallKind::kAllgather) {
-          codec.decode(in, bytes, p.count, out_ + static_cast<size_t>(src) * plan_.total + p.begin);
-        } else if (src == 0) {
-          codec.decode(in, bytes, p.count, out_ + p.begin);
-        } else {
-          codec.decode_add(in, bytes, p.count, out_ + p.begin);
-        }
+        if (plan_.kind == CallKind::kAllgather)
+          ops_.decode(codec, in, bytes, p.count, out_ + static_cast<size_t>(src) * plan_.total + p.begin, false);
+        else
+          ops_.decode(codec, in, bytes, p.count, out_ + p.begin, src != 0);
       }
-      if (avg && n_ > 1)
-        for (size_t k = 0; k < p.count; ++k) out_[p.begin + k] *= inv_n;
+      if (avg && n_ > 1) ops_.scale(out_ + p.begin, p.count, inv_n);
     } else if (e.type == ExType::kScatter) {
       // Owner of part rank_: own raw values plus every peer's decoded part, in rank order.
       size_t first, count;
       piece_part(p, rank_, n_, &first, &count);
       size_t bytes = codec.encoded_bytes(count);
       float* acc = out_ + first;
-      if (in_ != out_ && count) std::memcpy(acc, in_ + first, count * sizeof(float));
+      ops_.copy(acc, in_ + first, count);
       for (int src = 0; src < n_; ++src) {
         if (src == rank_) continue;
-        codec.decode_add(payload_of(src) + offset[src], bytes, count, acc);
+        ops_.decode(codec, payload_of(src) + offset[src], bytes, count, acc, true);
         offset[src] += bytes;
       }
-      if (avg)
-        for (size_t k = 0; k < count; ++k) acc[k] *= inv_n;
+      if (avg) ops_.scale(acc, count, inv_n);
     } else {
       // Gather: every part, from its owner's re-encoded payload (own one too).
       for (int src = 0; src < n_; ++src) {
         size_t first, count;
         piece_part(p, src, n_, &first, &count);
         size_t bytes = codec.encoded_bytes(count);
-        codec.decode(payload_of(src) + offset[src], bytes, count, out_ + first);
+        ops_.decode(codec, payload_of(src) + offset[src], bytes, count, out_ + first, false);
         offset[src] += bytes;
       }
     }
     result_.per_segment[p.segment].decode_s += seconds_since(t0);
     progress_others(i);
   }
+  auto t0 = Clock::now();
+  ops_.finish_decodes();  // device decodes have read the host payloads
+  if (!plan_.rounds[e.round].pieces.empty())
+    result_.per_segment[plan_.rounds[e.round].pieces[0].segment].decode_s += seconds_since(t0);
 }
 
 CallResult CollectiveRun::run() {
@@ -372,9 +372,27 @@ CallResult CollectiveRun::run() {
 
 }  // namespace
 
-CallResult run_collective(Transport& transport, Workspace& ws, const CallPlan& plan, const Config& config,
-                          uint64_t seq, const float* in, float* out, const std::string& what) {
-  CollectiveRun run(transport, ws, plan, config, seq, in, out, what);
+size_t max_message_payload(const CallPlan& plan, int n) {
+  size_t most = 0;
+  for (const Round& r : plan.rounds) {
+    for (int part = 0; part < n; ++part) {
+      size_t whole = 0, split = 0;
+      for (const Piece& p : r.pieces) {
+        const Compressor& c = *plan.segments[p.segment].codec;
+        size_t first, count;
+        piece_part(p, part, n, &first, &count);
+        whole += c.encoded_bytes(p.count);
+        split += c.encoded_bytes(count);
+      }
+      most = std::max(most, plan.algorithm == Algorithm::kSra ? split : whole);
+    }
+  }
+  return most;
+}
+
+CallResult run_collective(Transport& transport, Workspace& ws, DataOps& ops, const CallPlan& plan,
+                          const Config& config, uint64_t seq, const float* in, float* out, const std::string& what) {
+  CollectiveRun run(transport, ws, ops, plan, config, seq, in, out, what);
   return run.run();
 }
 

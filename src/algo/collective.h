@@ -16,6 +16,8 @@
 #include <string>
 #include <vector>
 
+#include "algo/data_ops.h"
+#include "algo/host_bytes.h"
 #include "algo/plan.h"
 #include "comm/config.h"
 #include "transport.h"
@@ -25,20 +27,26 @@ namespace gw {
 // Grow-only buffers reused call after call (no allocation once warm).
 struct Workspace {
   struct MessageSet {
-    std::vector<std::vector<uint8_t>> send;  // one per peer (SRA scatter) or one for all
-    std::vector<std::vector<uint8_t>> recv;  // one per peer
+    std::vector<HostBytes> send;  // one per peer (SRA scatter) or one for all
+    std::vector<HostBytes> recv;  // one per peer
     std::unique_ptr<Batch> batch;
   };
   MessageSet sets[2][2];  // [scatter/allgather, gather-back][round parity]
+  bool pinned = false;    // message buffers page-locked (device data)
   std::vector<float> in32, out32;  // fp16/bf16 calls work in fp32
+  std::unique_ptr<DataOps> host_ops, device_ops;
 };
 
 struct CallResult {
   std::vector<LayerStats> per_segment;  // stats of this call, one per plan segment
 };
 
+// The largest payload of one message of the plan (for sizing DataOps staging).
+size_t max_message_payload(const CallPlan& plan, int world_size);
+
 // Throws gw::Error on failure (after the protocol above has run its course).
-CallResult run_collective(Transport& transport, Workspace& ws, const CallPlan& plan, const Config& config,
-                          uint64_t seq, const float* in, float* out, const std::string& what);
+// in/out live where `ops` works (host or device).
+CallResult run_collective(Transport& transport, Workspace& ws, DataOps& ops, const CallPlan& plan,
+                          const Config& config, uint64_t seq, const float* in, float* out, const std::string& what);
 
 }  // namespace gw

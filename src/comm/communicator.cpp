@@ -115,10 +115,25 @@ void for_each_output_range(const CallPlan& plan, size_t out_elems, F&& f) {
 
 void Communicator::run(CallPlan& plan, const void* send, void* recv, size_t in_elems, size_t out_elems,
                        void* stream) {
-  const bool send_dev = is_device_pointer(send), recv_dev = is_device_pointer(recv);
-  if (!send_dev && !recv_dev) return run_host(plan, send, recv, in_elems, out_elems);
   GW_REQUIRE(!broken_, GW_ERR_COMM_BROKEN,
              "the communicator was broken by an earlier timeout; destroy it and create a new one");
+  plan_call(plan);
+  const bool send_dev = is_device_pointer(send), recv_dev = is_device_pointer(recv);
+  if (!send_dev && !recv_dev) return run_host(plan, send, recv, in_elems, out_elems);
+
+  // Device data: encode and decode on the GPU and stage only the compressed
+  // payloads through pinned host memory, when every codec has a CUDA twin.
+  ws_.pinned = true;
+  if (send_dev && recv_dev && plan.dtype == GW_FLOAT32) {
+    if (!ws_.device_ops) ws_.device_ops = make_device_ops();
+    std::vector<const Compressor*> codecs;
+    for (const Segment& s : plan.segments) codecs.push_back(s.codec.get());
+    const size_t most = max_message_payload(plan, size());
+    if (ws_.device_ops && ws_.device_ops->prepare(codecs, stream, most, most * static_cast<size_t>(size())))
+      return execute(plan, static_cast<const float*>(send), static_cast<float*>(recv), *ws_.device_ops);
+  }
+  // Otherwise (fp16/bf16 data, a codec without a GPU twin, mixed pointers):
+  // stage the whole buffers and run the host path on them.
   const size_t esize = dtype_size(plan.dtype);
   const void* send_h = send_dev ? staging_.download(0, send, in_elems * esize, stream) : send;
   void* recv_h = recv;
@@ -140,10 +155,7 @@ void Communicator::run(CallPlan& plan, const void* send, void* recv, size_t in_e
   }
 }
 
-void Communicator::run_host(CallPlan& plan, const void* send, void* recv, size_t in_elems, size_t out_elems) {
-  GW_REQUIRE(!broken_, GW_ERR_COMM_BROKEN,
-             "the communicator was broken by an earlier timeout; destroy it and create a new one");
-  auto t0 = std::chrono::steady_clock::now();
+void Communicator::plan_call(CallPlan& plan) const {
   const int n = size();
   // Algorithm: allgather-based sends (n-1) payloads per rank and quantizes
   // once; SRA sends 2(n-1)/n payloads but quantizes twice. At n <= 2 the bytes
@@ -156,16 +168,10 @@ void Communicator::run_host(CallPlan& plan, const void* send, void* recv, size_t
     plan.algorithm = (n >= 3 && plan.total * dtype_size(plan.dtype) >= (256u << 10)) ? Algorithm::kSra
                                                                                    : Algorithm::kAllgather;
   }
-  const size_t chunk_elems = std::max<size_t>(config_.chunk_bytes / sizeof(float), 1);
-  build_rounds(plan, chunk_elems);
+  build_rounds(plan, std::max<size_t>(config_.chunk_bytes / sizeof(float), 1));
+}
 
-  const uint64_t seq = seq_++;
-  std::string what = plan.segments.size() == 1
-                         ? concat_parts(plan.kind == CallKind::kAllreduce ? "allreduce" : "allgather", " of layer '",
-                                        plan.segments[0].layer->name, "' (call #", seq, ")")
-                         : concat_parts("allreduce of ", plan.segments.size(), " layers starting at '",
-                                        plan.segments.empty() ? "" : plan.segments[0].layer->name, "' (call #", seq,
-                                        ")");
+void Communicator::run_host(CallPlan& plan, const void* send, void* recv, size_t in_elems, size_t out_elems) {
   // fp16/bf16 buffers are widened to fp32 for the codecs and narrowed at the end.
   const float* in = static_cast<const float*>(send);
   float* out = static_cast<float*>(recv);
@@ -176,18 +182,31 @@ void Communicator::run_host(CallPlan& plan, const void* send, void* recv, size_t
     in = ws_.in32.data();
     out = ws_.out32.data();
   }
+  if (!ws_.host_ops) ws_.host_ops = make_host_ops();
+  execute(plan, in, out, *ws_.host_ops);
+  if (plan.dtype != GW_FLOAT32)
+    for_each_output_range(plan, out_elems, [&](size_t first, size_t n) {
+      from_float(out + first, static_cast<uint16_t*>(recv) + first, n, plan.dtype);
+    });
+}
+
+void Communicator::execute(CallPlan& plan, const float* in, float* out, DataOps& ops) {
+  auto t0 = std::chrono::steady_clock::now();
+  const uint64_t seq = seq_++;
+  std::string what = plan.segments.size() == 1
+                         ? concat_parts(plan.kind == CallKind::kAllreduce ? "allreduce" : "allgather", " of layer '",
+                                        plan.segments[0].layer->name, "' (call #", seq, ")")
+                         : concat_parts("allreduce of ", plan.segments.size(), " layers starting at '",
+                                        plan.segments.empty() ? "" : plan.segments[0].layer->name, "' (call #", seq,
+                                        ")");
   CallResult result;
   try {
-    result = run_collective(*transport_, ws_, plan, config_, seq, in, out, what);
+    result = run_collective(*transport_, ws_, ops, plan, config_, seq, in, out, what);
   } catch (const Error& e) {
     for (Segment& s : plan.segments) s.layer->step++;
     if (e.status() == GW_ERR_TIMEOUT) broken_ = true;
     throw;
   }
-  if (plan.dtype != GW_FLOAT32)
-    for_each_output_range(plan, out_elems, [&](size_t first, size_t n) {
-      from_float(out + first, static_cast<uint16_t*>(recv) + first, n, plan.dtype);
-    });
   double total_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   for (size_t i = 0; i < plan.segments.size(); ++i) {
     Segment& s = plan.segments[i];

@@ -1,0 +1,46 @@
+// Where a call's data lives and how the codecs run on it. The collective
+// algorithm (collective.cpp) speaks only to this interface: messages (header +
+// payload) are always in host memory, the transport's; the layer data — the
+// input, the output, the owner's reduction — lives on the host (HostOps: the
+// CPU codecs) or on a GPU (device ops: the CUDA twins on the caller's stream,
+// with only compressed payloads crossing PCIe).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "core/compressor.h"
+
+namespace gw {
+
+class DataOps {
+ public:
+  virtual ~DataOps() = default;
+  // Before a call: the codecs it uses, the caller's stream, and the most payload
+  // bytes encoded between two finish_encodes() / decoded between two
+  // finish_decodes(). Buffers grow here, never during the call. False when a
+  // codec cannot run where the data lives (no GPU twin).
+  virtual bool prepare(const std::vector<const Compressor*>& codecs, void* stream, size_t encode_bytes,
+                       size_t decode_bytes) = 0;
+  // Encodes x[0..n) into host memory `out` (codec.encoded_bytes(n) bytes); it
+  // is there once finish_encodes() returns.
+  virtual size_t encode(const Compressor& codec, const float* x, size_t n, uint8_t* out, uint64_t rng_key) = 0;
+  // Completes the encodes issued so far; true when some input was NaN/Inf.
+  virtual bool finish_encodes() = 0;
+  // Decodes a host payload into out[0..n) (add: out += decoded).
+  virtual void decode(const Compressor& codec, const uint8_t* in, size_t bytes, size_t n, float* out,
+                      bool add) = 0;
+  // After this, the host payloads given to decode() may be reused.
+  virtual void finish_decodes() = 0;
+  virtual void copy(float* dst, const float* src, size_t n) = 0;
+  virtual void scale(float* x, size_t n, float factor) = 0;
+};
+
+std::unique_ptr<DataOps> make_host_ops();
+
+// Device data (CUDA twins on the caller's stream); null without CUDA.
+std::unique_ptr<DataOps> make_device_ops();
+
+}  // namespace gw

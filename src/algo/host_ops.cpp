@@ -1,0 +1,42 @@
+#include <cstring>
+
+#include "algo/data_ops.h"
+
+namespace gw {
+namespace {
+
+class HostOps final : public DataOps {
+ public:
+  bool prepare(const std::vector<const Compressor*>&, void*, size_t, size_t) override { return true; }
+  size_t encode(const Compressor& codec, const float* x, size_t n, uint8_t* out, uint64_t rng_key) override {
+    bool nf = false;
+    size_t bytes = codec.encode(x, n, out, rng_key, &nf);
+    nonfinite_ |= nf;
+    return bytes;
+  }
+  bool finish_encodes() override {
+    bool nf = nonfinite_;
+    nonfinite_ = false;
+    return nf;
+  }
+  void decode(const Compressor& codec, const uint8_t* in, size_t bytes, size_t n, float* out, bool add) override {
+    if (add) codec.decode_add(in, bytes, n, out);
+    else codec.decode(in, bytes, n, out);
+  }
+  void finish_decodes() override {}
+  void copy(float* dst, const float* src, size_t n) override {
+    if (dst != src && n) std::memmove(dst, src, n * sizeof(float));
+  }
+  void scale(float* x, size_t n, float factor) override {
+    for (size_t i = 0; i < n; ++i) x[i] *= factor;
+  }
+
+ private:
+  bool nonfinite_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<DataOps> make_host_ops() { return std::unique_ptr<DataOps>(new HostOps()); }
+
+}  // namespace gw
