@@ -38,7 +38,7 @@ log "${cfg[*]}"
 "${cfg[@]}" >"$out/build.log" 2>&1 || { log "configure failed"; tail -30 "$out/build.log"; exit 1; }
 targets=(gw_unit_tests gw-gpu-bench)
 [ -f "$build/tests/CTestTestfile.cmake" ] && grep -q mpi_device_buffers "$build/tests/CTestTestfile.cmake" &&
-  targets+=(gw_mpi_device_buffers_test)
+  targets+=(gw_mpi_device_buffers_test gw-perf)
 log "cmake --build $build --target ${targets[*]}"
 cmake --build "$build" --target "${targets[@]}" -- -j"$(nproc)" >>"$out/build.log" 2>&1 ||
   { log "build failed"; grep -E "error|FAILED" "$out/build.log" | head -40; exit 1; }
@@ -82,6 +82,21 @@ log "${bench_run[*]}"
 bench_rc=$?
 log "bench rc=$bench_rc"
 
+# ---- gw-perf on device buffers, ranks sharing the GPU over MPI -------------------------
+# Pipelined (default chunk_bytes) and not (one round: chunk_bytes=1G), with the
+# host-staged plain MPI_Allreduce interleaved as the baseline.
+perf_rc=skipped
+if [ -x "$build/bin/gw-perf" ] && [ "${GW_PERF:-1}" != 0 ]; then
+  perf_rc=0
+  perf=("$root/tests/mpirun.sh" 2 "$build/bin/gw-perf" --device --check --iters "${GW_PERF_ITERS:-5}" --warmup 2)
+  log "${perf[*]} (pipelined, then one round)"
+  "${perf[@]}" --compressor "maxmin:bits=4;maxmin:bits=8;none" --sizes "${GW_PERF_SIZES:-4K,64K,1M,64M,256M,1G}" \
+    --json "$out/perf_device.json" >"$out/perf_device.txt" 2>&1 || perf_rc=$?
+  "${perf[@]}" --compressor "maxmin:bits=4" --sizes 64M,1G --config "chunk_bytes=1G" \
+    --json "$out/perf_device_one_round.json" >"$out/perf_device_one_round.txt" 2>&1 || perf_rc=$?
+  log "gw-perf rc=$perf_rc"
+fi
+
 # ---- report -------------------------------------------------------------------------
 {
   echo "# gradwire GPU codec kernels: parity tests and bandwidth"
@@ -110,10 +125,20 @@ log "bench rc=$bench_rc"
   done
   echo '```'
   echo
+  for f in perf_device perf_device_one_round; do
+    [ -f "$out/$f.txt" ] || continue
+    echo "## gw-perf, device buffers, np=2 sharing the GPU ($f, rc $perf_rc)"
+    echo
+    echo '```'
+    grep -v '^# env' "$out/$f.txt"
+    echo '```'
+    echo
+  done
   echo "## Bandwidth: \`gw-gpu-bench ${GW_BENCH_ARGS:-}\` (rc $bench_rc)"
   echo
   cat "$out/bench.md"
 } >"$out/report.md"
 log "wrote $out/report.md"
 cat "$out/report.md"
-[ "$test_rc" = 0 ] && [ "$bench_rc" = 0 ] && { [ "$mpi_rc" = 0 ] || [ "$mpi_rc" = skipped ]; }
+[ "$test_rc" = 0 ] && [ "$bench_rc" = 0 ] && { [ "$mpi_rc" = 0 ] || [ "$mpi_rc" = skipped ]; } &&
+  { [ "$perf_rc" = 0 ] || [ "$perf_rc" = skipped ]; }

@@ -43,6 +43,7 @@
 
 #include <unistd.h>  // environ
 
+#include "device_memory.h"
 #include "gradwire/gradwire.h"
 
 namespace {
@@ -175,6 +176,7 @@ struct Options {
   int iters = 20;
   int warmup = 5;
   bool check = false;
+  bool device = false;  // --device: buffers in GPU memory
   std::string json_path;
   std::string algorithm;  // empty: leave it to the config / library default
   std::string config;
@@ -194,6 +196,8 @@ void print_help() {
       "                               a range steps x2 (or xF), default 1K:64M\n"
       "  --iters K                    timed iterations per row (default 20)\n"
       "  --warmup W                   untimed iterations first (default 5)\n"
+      "  --device                     buffers in GPU memory (MPI transport; baseline = copy to host,\n"
+      "                               MPI_Allreduce, copy back, as with a host-only MPI)\n"
       "  --check                      measure rel_err against the exact fp64 mean and fail\n"
       "                               above a sanity bound (none 1e-6, fp16 1e-2, bf16 5e-2,\n"
       "                               bits=1: 4, bits=2: 1.5, topk/randomk/powersgd: finite\n"
@@ -269,6 +273,8 @@ Options parse_args(int argc, char** argv) {
       o.warmup = to_int(value(), "--warmup");
     } else if (a == "--check") {
       o.check = true;
+    } else if (a == "--device") {
+      o.device = true;
     } else if (a == "--max-err") {
       std::string v = value();
       char* end = nullptr;
@@ -453,6 +459,15 @@ int main(int argc, char** argv) {
     dtmp.resize(std::min<size_t>(max_count, size_t(1) << 22));
   }
   std::fill(out.begin(), out.end(), 0.0f);  // touch the pages before timing
+  // --device: gradwire gets device pointers; the baseline is what a user of a
+  // host-only MPI does with them: copy down, MPI_Allreduce, copy up.
+  void* d_send = nullptr;
+  void* d_out = nullptr;
+  if (o.device) {
+    if (!perf::device_available()) usage_error("--device: no CUDA device (or gradwire was built without CUDA)");
+    d_send = perf::device_alloc(max_count * sizeof(float));
+    d_out = perf::device_alloc(max_count * sizeof(float));
+  }
 
   // ---- header -------------------------------------------------------------------
   char host[MPI_MAX_PROCESSOR_NAME] = {0};
@@ -481,8 +496,8 @@ int main(int argc, char** argv) {
                 mpi_first_line.c_str());
     std::printf("# date: %s\n", now_string().c_str());
     std::printf("# np: %d  hosts: %s\n", g_size, host_list.c_str());
-    std::printf("# transport: %s  op: %s  dtype: float32  config: \"%s\"\n", o.transport.c_str(),
-                o.op == GW_AVG ? "avg" : "sum", config.c_str());
+    std::printf("# transport: %s  buffers: %s  op: %s  dtype: float32  config: \"%s\"\n", o.transport.c_str(),
+                o.device ? "device" : "host", o.op == GW_AVG ? "avg" : "sum", config.c_str());
     if (!o.label.empty()) std::printf("# label: %s\n", o.label.c_str());
     for (char** e = environ; e && *e; ++e) {
       if (std::strncmp(*e, "GW_", 3) == 0) std::printf("# env: %s\n", *e);
@@ -510,6 +525,9 @@ int main(int argc, char** argv) {
     const size_t count = static_cast<size_t>(size / sizeof(float));
     const uint64_t bytes = static_cast<uint64_t>(count) * sizeof(float);
     fill_input(send.data(), count, o.seed, g_rank);
+    if (o.device) perf::copy_to_device(d_send, send.data(), count * sizeof(float));
+    const void* gw_send = o.device ? d_send : static_cast<const void*>(send.data());
+    void* gw_out = o.device ? d_out : static_cast<void*>(out.data());
 
     if (o.check) {
       // Exact result in fp64: MPI_Allreduce(SUM) of double copies, chunked.
@@ -545,12 +563,13 @@ int main(int argc, char** argv) {
           MPI_Barrier(MPI_COMM_WORLD);
           double t0 = MPI_Wtime();
           if (do_base) {
+            if (o.device) perf::copy_to_host(send.data(), d_send, count * sizeof(float));
             check_mpi(MPI_Allreduce(send.data(), out.data(), static_cast<int>(count), MPI_FLOAT, MPI_SUM,
                                     MPI_COMM_WORLD),
                       "MPI_Allreduce (baseline)");
+            if (o.device) perf::copy_to_device(d_out, out.data(), count * sizeof(float));
           } else {
-            check_gw(gw_allreduce(comm, layer, send.data(), out.data(), count, GW_FLOAT32, o.op, nullptr),
-                     "gw_allreduce");
+            check_gw(gw_allreduce(comm, layer, gw_send, gw_out, count, GW_FLOAT32, o.op, nullptr), "gw_allreduce");
           }
           double dt = MPI_Wtime() - t0;
           if (it >= o.warmup) (do_base ? t_base : t_gw)[static_cast<size_t>(it - o.warmup)] = dt;
@@ -560,11 +579,11 @@ int main(int argc, char** argv) {
       // iterations, so when checking, make one more (untimed) compressed call.
       if (o.check && (total_iters - 1) % 2 != 0) {
         check_gw(gw_layer_stats(comm, layer, &s1), "gw_layer_stats");
-        check_gw(gw_allreduce(comm, layer, send.data(), out.data(), count, GW_FLOAT32, o.op, nullptr),
-                 "gw_allreduce");
+        check_gw(gw_allreduce(comm, layer, gw_send, gw_out, count, GW_FLOAT32, o.op, nullptr), "gw_allreduce");
       } else {
         check_gw(gw_layer_stats(comm, layer, &s1), "gw_layer_stats");
       }
+      if (o.device && o.check) perf::copy_to_host(out.data(), d_out, count * sizeof(float));
 
       check_mpi(MPI_Allreduce(t_gw.data(), t_gw_max.data(), o.iters, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD),
                 "MPI_Allreduce (times)");
@@ -693,6 +712,8 @@ int main(int argc, char** argv) {
   }
 
   check_gw(gw_comm_destroy(comm), "gw_comm_destroy");
+  perf::device_free(d_send);
+  perf::device_free(d_out);
   int fail_local = any_fail ? 1 : 0, fail_any = 0;
   MPI_Allreduce(&fail_local, &fail_any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
   MPI_Finalize();

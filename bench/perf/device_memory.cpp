@@ -1,0 +1,50 @@
+#include "device_memory.h"
+
+#include <cstdio>
+#include <cstdlib>
+
+#include "gradwire/gw_config.h"
+
+#if GW_HAVE_CUDA
+#include <cuda_runtime.h>
+
+namespace perf {
+namespace {
+void check(cudaError_t e, const char* what) {
+  if (e == cudaSuccess) return;
+  std::fprintf(stderr, "gw-perf: %s failed: %s\n", what, cudaGetErrorString(e));
+  std::exit(2);
+}
+}  // namespace
+
+bool device_available() {
+  int n = 0;
+  bool ok = cudaGetDeviceCount(&n) == cudaSuccess && n > 0;
+  cudaGetLastError();
+  return ok;
+}
+void* device_alloc(size_t bytes) {
+  void* p = nullptr;
+  check(cudaMalloc(&p, bytes ? bytes : 1), "cudaMalloc");
+  return p;
+}
+void device_free(void* p) { cudaFree(p); }
+void copy_to_device(void* dst, const void* src, size_t bytes) {
+  check(cudaMemcpy(dst, src, bytes, cudaMemcpyHostToDevice), "cudaMemcpy (to device)");
+}
+void copy_to_host(void* dst, const void* src, size_t bytes) {
+  check(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost), "cudaMemcpy (to host)");
+}
+}  // namespace perf
+
+#else
+
+namespace perf {
+bool device_available() { return false; }
+void* device_alloc(size_t) { return nullptr; }
+void device_free(void*) {}
+void copy_to_device(void*, const void*, size_t) {}
+void copy_to_host(void*, const void*, size_t) {}
+}  // namespace perf
+
+#endif
