@@ -130,7 +130,9 @@ int main(int argc, char** argv) {
   int reps = 30;
   std::vector<std::string> specs = {"maxmin:bits=2,bucket=512", "maxmin:bits=4,bucket=512",
                                     "maxmin:bits=8,bucket=512", "maxmin:bits=4,bucket=128",
-                                    "maxmin:bits=4,bucket=2048", "fp16", "bf16", "none"};
+                                    "maxmin:bits=4,bucket=2048", "qsgd:bits=4,bucket=512",
+                                    "qsgd:bits=8,bucket=512", "nuq:bits=4,bucket=512",
+                                    "nuq:bits=8,bucket=512", "fp16", "bf16", "none"};
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i], v = argv[i + 1];
     if (a == "--sizes-mib") {

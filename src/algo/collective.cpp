@@ -280,6 +280,10 @@ void CollectiveRun::process(size_t i) {
     if (src == rank_) return set.send[e.type == ExType::kScatter ? src : 0].data() + sizeof(MessageHeader);
     return set.recv[src].data() + sizeof(MessageHeader);
   };
+  for (int src = 0; src < n_; ++src) {  // each message goes to where the data lives in one piece
+    if (e.type == ExType::kScatter && src == rank_) continue;  // the owner's own part is raw data
+    ops_.stage(payload_of(src), payload_bytes(e, e.type == ExType::kScatter ? rank_ : src));
+  }
   const bool avg = plan_.kind == CallKind::kAllreduce && plan_.op == GW_AVG;
   const float inv_n = 1.0f / static_cast<float>(n_);
   std::vector<size_t> offset(n_, 0);  // per source: where the current piece starts

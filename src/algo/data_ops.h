@@ -29,6 +29,9 @@ class DataOps {
   virtual size_t encode(const Compressor& codec, const float* x, size_t n, uint8_t* out, uint64_t rng_key) = 0;
   // Completes the encodes issued so far; true when some input was NaN/Inf.
   virtual bool finish_encodes() = 0;
+  // Announces a received message payload that decode() will read piece by
+  // piece: device ops copy it to the GPU once instead of once per piece.
+  virtual void stage(const uint8_t* payload, size_t bytes) = 0;
   // Decodes a host payload into out[0..n) (add: out += decoded).
   virtual void decode(const Compressor& codec, const uint8_t* in, size_t bytes, size_t n, float* out,
                       bool add) = 0;

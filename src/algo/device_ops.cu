@@ -24,8 +24,10 @@ size_t round_up(size_t x) { return (x + kAlign - 1) & ~(kAlign - 1); }
 
 class DeviceOps final : public DataOps {
  public:
+  // Every call ends with its work complete (finish_* synchronize), and
+  // cudaFree waits for the device anyway: the caller's stream, which may be
+  // gone by now, is never touched outside a call.
   ~DeviceOps() override {
-    if (stream_set_) cudaStreamSynchronize(stream_);  // nothing may still use the staging buffers
     cudaFree(d_enc_);
     cudaFree(d_dec_);
     cudaFree(d_flag_);
@@ -39,9 +41,7 @@ class DeviceOps final : public DataOps {
       if (!twin) return false;
       twins_[c] = std::move(twin);
     }
-    if (stream_set_ && stream_ != devutil::as_stream(stream)) cudaStreamSynchronize(stream_);
     stream_ = devutil::as_stream(stream);
-    stream_set_ = true;
     grow(&d_enc_, &enc_cap_, round_up(encode_bytes) + kAlign, "encode staging");
     grow(&d_dec_, &dec_cap_, round_up(decode_bytes) + kAlign, "decode staging");
     if (!d_flag_) {
@@ -50,6 +50,7 @@ class DeviceOps final : public DataOps {
     }
     enc_used_ = dec_used_ = 0;
     pending_out_ = nullptr;
+    staged_.clear();
     return true;
   }
 
@@ -79,13 +80,24 @@ class DeviceOps final : public DataOps {
     return flag != 0;
   }
 
-  void decode(const Compressor& codec, const uint8_t* in, size_t bytes, size_t n, float* out, bool add) override {
-    GW_REQUIRE(dec_used_ + round_up(bytes) <= dec_cap_, GW_ERR_INTERNAL, "device decode staging too small");
-    uint8_t* d_in = d_dec_ + dec_used_;
-    dec_used_ += round_up(bytes);
+  void stage(const uint8_t* payload, size_t bytes) override {
+    if (dec_used_ + round_up(bytes) > dec_cap_) finish_decodes();  // staging full: let it drain first
+    GW_REQUIRE(round_up(bytes) <= dec_cap_, GW_ERR_INTERNAL, "device decode staging smaller than one message");
     if (bytes)
-      devutil::check(cudaMemcpyAsync(d_in, in, bytes, cudaMemcpyHostToDevice, stream_),
+      devutil::check(cudaMemcpyAsync(d_dec_ + dec_used_, payload, bytes, cudaMemcpyHostToDevice, stream_),
                      "cudaMemcpyAsync (payload to device)");
+    staged_.push_back({payload, bytes, d_dec_ + dec_used_});
+    dec_used_ += round_up(bytes);
+  }
+
+  void decode(const Compressor& codec, const uint8_t* in, size_t bytes, size_t n, float* out, bool add) override {
+    const uint8_t* d_in = nullptr;
+    for (const Staged& m : staged_)
+      if (in >= m.host && in + bytes <= m.host + m.bytes) d_in = m.device + (in - m.host);
+    if (!d_in) {  // not announced: stage just this payload
+      stage(in, bytes);
+      d_in = staged_.back().device;
+    }
     const DeviceCompressor& twin = *twins_.at(&codec);
     if (add) twin.decode_add(d_in, bytes, n, out, stream_);
     else twin.decode(d_in, bytes, n, out, stream_);
@@ -94,6 +106,7 @@ class DeviceOps final : public DataOps {
   void finish_decodes() override {
     devutil::check(cudaStreamSynchronize(stream_), "cudaStreamSynchronize (payloads consumed)");
     dec_used_ = 0;
+    staged_.clear();
   }
 
   void copy(float* dst, const float* src, size_t n) override {
@@ -111,22 +124,26 @@ class DeviceOps final : public DataOps {
  private:
   void grow(uint8_t** p, size_t* cap, size_t want, const char* what) {
     if (*cap >= want) return;
-    devutil::check(cudaStreamSynchronize(stream_), "cudaStreamSynchronize (before growing staging)");
-    cudaFree(*p);
+    cudaFree(*p);  // waits for the device: nothing still reads the old buffer
     *p = nullptr;
     *cap = 0;
     devutil::check(cudaMalloc(p, want), what);
     *cap = want;
   }
 
-  cudaStream_t stream_ = nullptr;
-  bool stream_set_ = false;
+  cudaStream_t stream_ = nullptr;  // the current call's stream
   uint8_t* d_enc_ = nullptr;
   uint8_t* d_dec_ = nullptr;
   int* d_flag_ = nullptr;
   int flag_host_ = 0;
   size_t enc_cap_ = 0, dec_cap_ = 0, enc_used_ = 0, dec_used_ = 0;
   uint8_t* pending_out_ = nullptr;
+  struct Staged {
+    const uint8_t* host;
+    size_t bytes;
+    uint8_t* device;
+  };
+  std::vector<Staged> staged_;  // payloads copied to the device since finish_decodes()
   std::map<const Compressor*, std::unique_ptr<DeviceCompressor>> twins_;
 };
 

@@ -19,6 +19,7 @@ class HostOps final : public DataOps {
     nonfinite_ = false;
     return nf;
   }
+  void stage(const uint8_t*, size_t) override {}
   void decode(const Compressor& codec, const uint8_t* in, size_t bytes, size_t n, float* out, bool add) override {
     if (add) codec.decode_add(in, bytes, n, out);
     else codec.decode(in, bytes, n, out);

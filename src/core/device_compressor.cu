@@ -18,10 +18,13 @@ std::unique_ptr<DeviceCompressor> make_device_none(const Compressor& c);
 std::unique_ptr<DeviceCompressor> make_device_fp16(const Compressor& c);
 std::unique_ptr<DeviceCompressor> make_device_bf16(const Compressor& c);
 std::unique_ptr<DeviceCompressor> make_device_maxmin(const Compressor& c);
+std::unique_ptr<DeviceCompressor> make_device_qsgd(const Compressor& c);
+std::unique_ptr<DeviceCompressor> make_device_nuq(const Compressor& c);
 
 std::unique_ptr<DeviceCompressor> make_device_compressor(const Compressor& c) {
   using Factory = std::unique_ptr<DeviceCompressor> (*)(const Compressor&);
-  for (Factory f : {make_device_none, make_device_fp16, make_device_bf16, make_device_maxmin}) {
+  for (Factory f : {make_device_none, make_device_fp16, make_device_bf16, make_device_maxmin, make_device_qsgd,
+                    make_device_nuq}) {
     if (auto d = f(c)) return d;
   }
   return nullptr;
