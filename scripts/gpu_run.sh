@@ -64,6 +64,17 @@ if [ "${GW_SANITIZE:-1}" != 0 ] && command -v compute-sanitizer >/dev/null; then
 fi
 
 # ---- ranks sharing the GPU over MPI (device buffers staged through pinned memory) ----
+# Several processes on one GPU time-slice between CUDA contexts unless the MPS
+# daemon merges them; with GW_MPS=1 (default) it is started for the multi-rank
+# runs and stopped at the end.
+mps=off
+if [ "${GW_MPS:-1}" != 0 ] && command -v nvidia-cuda-mps-control >/dev/null; then
+  if nvidia-cuda-mps-control -d >>"$out/run.log" 2>&1; then
+    mps=on
+    trap 'echo quit | nvidia-cuda-mps-control >/dev/null 2>&1' EXIT
+  fi
+fi
+log "CUDA MPS: $mps"
 mpi_rc=skipped
 if [ -x "$build/bin/gw_mpi_device_buffers_test" ]; then
   mpi_rc=0
@@ -116,7 +127,7 @@ fi
   echo "compute-sanitizer memcheck on the small parity tests: rc $san_rc" \
        "$( [ -f "$out/sanitizer.log" ] && grep -E 'ERROR SUMMARY' "$out/sanitizer.log" | tail -1)"
   echo
-  echo "## Device buffers over MPI, ranks sharing the GPU (rc $mpi_rc)"
+  echo "## Device buffers over MPI, ranks sharing the GPU (rc $mpi_rc, CUDA MPS $mps)"
   echo
   echo '```'
   for np in 2 3 4; do
@@ -127,7 +138,7 @@ fi
   echo
   for f in perf_device perf_device_one_round; do
     [ -f "$out/$f.txt" ] || continue
-    echo "## gw-perf, device buffers, np=2 sharing the GPU ($f, rc $perf_rc)"
+    echo "## gw-perf, device buffers, np=2 sharing the GPU ($f, rc $perf_rc, CUDA MPS $mps)"
     echo
     echo '```'
     grep -v '^# env' "$out/$f.txt"
