@@ -49,6 +49,8 @@ def main(folder):
     for k in ("date", "commit", "machine", "mpi", "torch"):
         if k in meta:
             md.append("- %s: %s" % (k, meta[k]))
+    if "note" in meta:
+        md.append("- note: %s" % meta["note"])
     if "load_start" in meta:
         md.append("- load average at start: %s" % meta["load_start"])
     any_run = next((r for reg in runs.values() for r in reg.values()), None)

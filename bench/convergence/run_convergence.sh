@@ -63,7 +63,7 @@ commit="$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo none)"
 {
   echo "date=$(date '+%Y-%m-%d %H:%M:%S %Z')"
   echo "commit=$commit"
-  echo "machine=$(uname -srm), $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')), $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo) RAM"
+  echo "machine=$(uname -srm), $(nproc --all) cores ($(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')), $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo) RAM"
   echo "mpi=$(mpirun --version 2>/dev/null | head -1)"
   echo "torch=$("$py" -c 'import torch; print(torch.__version__)')"
   echo "load_start=$(cut -d' ' -f1-3 /proc/loadavg)"
