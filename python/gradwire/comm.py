@@ -61,21 +61,13 @@ def _is_torch(x):
     return type(x).__module__.split(".")[0] == "torch"
 
 
-def _stream(x):
-    """The cudaStream_t (as an int) gradwire must order its work on: the tensor's
-    device's current PyTorch stream, or None for host data."""
-    if _is_torch(x) and x.device.type == "cuda":
-        import torch
-        return torch.cuda.current_stream(x.device).cuda_stream
-    return None
-
-
 def _buffer(x, rank=None, function=None):
-    """(address, element count, gw_dtype) of a CPU or CUDA torch tensor or numpy array."""
+    """(address, element count, gw_dtype) of a CPU torch tensor or numpy array."""
     if _is_torch(x):
-        if x.device.type not in ("cpu", "cuda"):
-            raise GradwireError(9, "%s tensors are not supported: pass a CPU or CUDA tensor"
-                                % x.device.type.upper(), function=function, rank=rank)
+        if x.device.type != "cpu":
+            raise GradwireError(9, "%s tensors are not supported by the Python binding yet (the GPU path "
+                                "is not wired up): pass a CPU tensor" % x.device.type.upper(),
+                                function=function, rank=rank)
         dt = _torch_dtypes().get(x.dtype)
         if dt is None:
             raise TypeError("gradwire: dtype %s is not supported (float32, float16, bfloat16)" % x.dtype)
@@ -180,7 +172,7 @@ class Communicator:
     def allreduce(self, tensor, layer, op="avg"):
         """In place: tensor <- op over ranks (compressed with the layer's spec). Returns tensor."""
         ptr, n, dt = _buffer(tensor, self.rank, "gw_allreduce")
-        self._check(self._lib.gw_allreduce(self._h(), layer.encode(), ptr, ptr, n, dt, _op(op), _stream(tensor)),
+        self._check(self._lib.gw_allreduce(self._h(), layer.encode(), ptr, ptr, n, dt, _op(op), None),
                     "gw_allreduce", layer)
         return tensor
 
@@ -189,12 +181,10 @@ class Communicator:
         ptr, n, dt = _buffer(tensor, self.rank, "gw_allgather")
         if out is None:
             out = _empty_like_gathered(tensor, self.size)
-            if _is_torch(tensor):
-                out = out.to(tensor.device)
         optr, on, odt = _buffer(out, self.rank, "gw_allgather")
         if on != n * self.size or odt != dt:
             raise ValueError("gradwire: allgather out must hold size * numel elements of the same dtype")
-        self._check(self._lib.gw_allgather(self._h(), layer.encode(), ptr, optr, n, dt, _stream(tensor)), "gw_allgather", layer)
+        self._check(self._lib.gw_allgather(self._h(), layer.encode(), ptr, optr, n, dt, None), "gw_allgather", layer)
         return out
 
     def allreduce_multi(self, buffer, layers, offsets, counts, op="avg"):
@@ -209,8 +199,7 @@ class Communicator:
         for o, c in zip(offsets, counts):
             if o < 0 or c < 0 or o + c > n:
                 raise ValueError("gradwire: layer range [%d, %d) outside the buffer of %d elements" % (o, o + c, n))
-        self._check(self._lib.gw_allreduce_multi(self._h(), k, names, offs, cnts, ptr, ptr, dt, _op(op),
-                                                 _stream(buffer)),
+        self._check(self._lib.gw_allreduce_multi(self._h(), k, names, offs, cnts, ptr, ptr, dt, _op(op), None),
                     "gw_allreduce_multi", layers[0] if k == 1 else None)
         return buffer
 

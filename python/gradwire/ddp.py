@@ -219,8 +219,8 @@ def gradwire_hook(state, bucket):
     import torch
 
     buf = bucket.buffer() if hasattr(bucket, "buffer") else bucket.get_tensor()
-    if buf.device.type not in ("cpu", "cuda"):
-        raise GradwireError(9, "the DDP hook supports CPU and CUDA gradients (bucket on %s)" % buf.device,
+    if buf.device.type != "cpu":
+        raise GradwireError(9, "the DDP hook supports CPU gradients only for now (bucket on %s)" % buf.device,
                             function="gradwire_hook", rank=state.comm.rank)
     if not buf.is_contiguous():
         buf = buf.contiguous()
@@ -231,10 +231,7 @@ def gradwire_hook(state, bucket):
     k, names, offs, cnts, pynames, _, _ = state._plan(bucket, buf)
     c = state.comm
     ptr = buf.data_ptr()
-    # CUDA buckets: gradwire works on the current stream and returns with the
-    # result in place (the MPI transport synchronizes it).
-    stream = torch.cuda.current_stream(buf.device).cuda_stream if buf.device.type == "cuda" else None
-    c._check(c._lib.gw_allreduce_multi(c._h(), k, names, offs, cnts, ptr, ptr, dt, _lib.GW_AVG, stream),
+    c._check(c._lib.gw_allreduce_multi(c._h(), k, names, offs, cnts, ptr, ptr, dt, _lib.GW_AVG, None),
              "gw_allreduce_multi", pynames[0] if k == 1 else None)
     fut = torch.futures.Future()
     fut.set_result(buf)
