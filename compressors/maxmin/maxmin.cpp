@@ -48,7 +48,7 @@ bool encode_scalar(const Layout& L, const float* x, size_t n, uint8_t* out, uint
     }
     for (size_t k = 0; k < len; ++k)
       lv[k] = static_cast<uint8_t>(quantize_one(v[k], p, levels_f, key, static_cast<uint32_t>(i0 + k)));
-    pack_generic(lv, len, L.bits, dst);
+    bitpack::pack(lv, len, L.bits, dst);
   }
   return any_bad;
 }
@@ -66,7 +66,7 @@ void decode_scalar(const Layout& L, const uint8_t* in, size_t n, float* out, boo
     const uint8_t* src = levels_base + j * L.packed_bucket;
     float* o = out + i0;
     for (size_t k = 0; k < len; ++k) {
-      float val = dequantize_one(level_at(src, k, L.bits), p);
+      float val = dequantize_one(bitpack::code_at(src, k, L.bits), p);
       o[k] = add ? o[k] + val : val;
     }
   }

@@ -1,20 +1,21 @@
 // CUDA twin of the maxmin codec (maxmin.h): payloads byte-identical to the CPU
 // kernels for the same key, decode bit-identical.
 //
-// Mapping: one "team" of W threads per bucket, W a power of two with 4*W chunks of
-// 4 values >= the bucket (W = 4 for bucket 64, 32 for 512, 512 for 8192). Teams of
-// up to a warp share 256-thread blocks; larger teams are one block. Each thread
-// holds 4 chunks (16 values) in registers, so x is read once: coalesced 16-byte
-// loads when aligned, team min/max/non-finite reduction (shuffles, plus shared
-// memory across warps), then quantize and write whole bytes (see the encode
-// kernel for odd bit widths); no two threads write the same byte. Decode writes
-// one coalesced 16-byte store per chunk. The per-element float math is
-// maxmin_kernels.h's, written with explicit round-to-nearest intrinsics (no
-// contraction, no fast-math), so levels match the CPU bit for bit.
+// Mapping (common/bitpack.cuh): one "team" of W threads per bucket, W a power of
+// two with 4*W chunks of 4 values >= the bucket (W = 4 for bucket 64, 32 for 512,
+// 512 for 8192). Teams of up to a warp share 256-thread blocks; larger teams are
+// one block. Each thread holds 4 chunks (16 values) in registers, so x is read
+// once: coalesced 16-byte loads when aligned, team min/max/non-finite reduction
+// (shuffles, plus shared memory across warps), then quantize and write whole
+// bytes (see common/bitpack.cuh for odd bit widths); no two threads write the same
+// byte. Decode writes one coalesced 16-byte store per chunk. The per-element float
+// math is maxmin_kernels.h's, written with explicit round-to-nearest intrinsics
+// (no contraction, no fast-math), so levels match the CPU bit for bit.
 #include <cfloat>
 #include <cstdint>
 #include <memory>
 
+#include "common/bitpack.cuh"
 #include "common/error.h"
 #include "common/rng.h"
 #include "core/device_compressor.h"
@@ -24,8 +25,9 @@
 namespace gw {
 namespace {
 
-constexpr int kChunksPerThread = 4;  // chunks of 4 consecutive values each thread holds
-constexpr int kSmallTeamBlock = 256;  // block size when teams are at most a warp
+using bitpack::block_threads;
+using bitpack::chunk_count;
+using bitpack::kChunksPerThread;
 
 struct DevLayout {
   int bits;
@@ -36,11 +38,6 @@ struct DevLayout {
   float levels_f;     // 2^bits - 1
   int vec;            // 16-byte float access is possible (S % 4 == 0, buffer aligned)
 };
-
-template <int W>
-__host__ __device__ constexpr int block_threads() {
-  return W <= 32 ? kSmallTeamBlock : W;
-}
 
 // Team-wide min, max and "any non-finite". Every thread of the block must call it.
 template <int W>
@@ -76,17 +73,8 @@ __device__ __forceinline__ void team_reduce(float& mn, float& mx, int& bad) {
   }
 }
 
-// Values in chunk c (4 values from 4c) of a bucket of len values.
-__device__ __forceinline__ int chunk_count(uint32_t c, uint32_t len) {
-  const uint32_t e = c * 4u;
-  return e < len ? static_cast<int>(min(4u, len - e)) : 0;
-}
-
-// Chunk c = k*W + t of the team's bucket is thread t's k-th chunk: every load and
-// store instruction of a warp covers consecutive 16-byte pieces (full sectors).
-// A chunk's 4 levels are 4*bits bits at bit 4*bits*c of the bucket's level bytes:
-// whole bytes for even bits; for odd bits two neighbouring chunks (threads t, t+1)
-// make whole bytes, and the even thread writes them.
+// Chunk c = k*W + t of the team's bucket is thread t's k-th chunk; its 4 levels
+// are packed and written as common/bitpack.cuh lays out.
 // The kernel is bound by integer issue as much as by memory (the RNG alone is about
 // 30% of the copy time of the input), so the per-element work avoids the integer
 // pipe where an exact float or multiply-add form exists:
@@ -104,15 +92,7 @@ __device__ __forceinline__ void encode_bucket(const float* __restrict__ v, uint8
   float mn = INFINITY, mx = -INFINITY, nf = 0.0f;
 #pragma unroll
   for (int k = 0; k < K; ++k) {
-    const uint32_t e = (k * W + t) * 4u;
-    const int c = FULL ? 4 : chunk_count(k * W + t, len);
-    if (c == 4 && L.vec) {
-      const float4 a = __ldcs(reinterpret_cast<const float4*>(v + e));
-      val[k][0] = a.x, val[k][1] = a.y, val[k][2] = a.z, val[k][3] = a.w;
-    } else {
-#pragma unroll
-      for (int q = 0; q < 4; ++q) val[k][q] = q < c ? v[e + q] : 0.0f;
-    }
+    const int c = bitpack::load_chunk<FULL>(v, k * W + t, len, L, val[k]);
 #pragma unroll
     for (int q = 0; q < 4; ++q) {
       if (FULL || q < c) {
@@ -181,17 +161,7 @@ __device__ __forceinline__ void encode_bucket(const float* __restrict__ v, uint8
       }
       if (FULL) acc -= off4;
     }
-    if (!(bits & 1)) {
-      if (FULL || cnt > 0)
-        devutil::store_bytes(dst + c * static_cast<uint32_t>(bits / 2), acc, FULL ? bits / 2 : (cnt * bits + 7) / 8);
-    } else {
-      const uint32_t next = __shfl_down_sync(0xffffffffu, acc, 1);  // chunk c + 1 (thread t + 1)
-      if ((t & 1) == 0 && (FULL || cnt > 0)) {
-        const int total = FULL ? 8 : cnt + chunk_count(c + 1, len);
-        const uint64_t pair = static_cast<uint64_t>(acc) | (static_cast<uint64_t>(next) << (4 * bits));
-        devutil::store_bytes(dst + (c / 2) * static_cast<uint32_t>(bits), pair, (total * bits + 7) / 8);
-      }
-    }
+    bitpack::store_chunk_codes<FULL>(dst, acc, c, cnt, len, t, bits);
   }
 }
 
@@ -236,10 +206,7 @@ __global__ void __launch_bounds__(block_threads<W>())
     const uint32_t c = k * W + t;
     const int cnt = chunk_count(c, len);
     if (cnt == 0) break;
-    const uint32_t bit0 = c * 4u * static_cast<uint32_t>(bits);
-    const int sh = static_cast<int>(bit0 & 7u);
-    const uint32_t acc = static_cast<uint32_t>(
-        devutil::load_bytes(src + (bit0 >> 3), (sh + cnt * bits + 7) / 8) >> sh);
+    const uint32_t acc = bitpack::load_chunk_codes(src, c, cnt, bits);
     float r[4];
 #pragma unroll
     for (int q = 0; q < 4; ++q) {
@@ -249,21 +216,7 @@ __global__ void __launch_bounds__(block_threads<W>())
       const float lf = __fsub_rn(__uint_as_float(0x4b000000u | lv), 8388608.0f);
       r[q] = __fmaf_rn(scale, lf, pmin);
     }
-    const uint32_t e = c * 4u;
-    if (cnt == 4 && L.vec) {
-      float4* p = reinterpret_cast<float4*>(o + e);
-      float4 a = make_float4(r[0], r[1], r[2], r[3]);
-      if (ADD) {
-        const float4 a0 = *p;
-        a = make_float4(__fadd_rn(a0.x, a.x), __fadd_rn(a0.y, a.y), __fadd_rn(a0.z, a.z), __fadd_rn(a0.w, a.w));
-      }
-      __stcs(p, a);
-    } else {
-#pragma unroll
-      for (int q = 0; q < 4; ++q) {
-        if (q < cnt) o[e + q] = ADD ? __fadd_rn(o[e + q], r[q]) : r[q];
-      }
-    }
+    bitpack::store_chunk<ADD>(o, c, r, cnt, L);
   }
 }
 
@@ -279,21 +232,7 @@ DevLayout layout_for(const MaxMinParams& p, size_t n) {
   return L;
 }
 
-// Smallest power-of-two team (at least 4) with kChunksPerThread * W chunks of 4
-// covering a bucket: 4 for bucket 64, 32 for 512, 512 for 8192.
-int team_width(int bucket) {
-  const int chunks = (bucket + 3) / 4;
-  const int need = (chunks + kChunksPerThread - 1) / kChunksPerThread;
-  int w = 4;
-  while (w < need) w *= 2;
-  return w;
-}
-
-template <int W>
-unsigned grid_of(uint64_t nb) {
-  constexpr int per_block = block_threads<W>() / W;
-  return static_cast<unsigned>((nb + per_block - 1) / per_block);
-}
+using bitpack::grid_of;
 
 template <int W>
 void launch_encode(const float* x, uint8_t* out, const DevLayout& L, uint64_t key, int* nf, cudaStream_t s) {
@@ -309,37 +248,10 @@ void launch_decode(const uint8_t* in, float* out, const DevLayout& L, bool add, 
   }
 }
 
-#define GW_MAXMIN_DISPATCH(w, CALL) \
-  switch (w) {                      \
-    case 4:                         \
-      CALL(4);                      \
-      break;                        \
-    case 8:                         \
-      CALL(8);                      \
-      break;                        \
-    case 16:                        \
-      CALL(16);                     \
-      break;                        \
-    case 32:                        \
-      CALL(32);                     \
-      break;                        \
-    case 64:                        \
-      CALL(64);                     \
-      break;                        \
-    case 128:                       \
-      CALL(128);                    \
-      break;                        \
-    case 256:                       \
-      CALL(256);                    \
-      break;                        \
-    default:                        \
-      CALL(512);                    \
-      break;                        \
-  }
-
 class MaxMinDevice final : public DeviceCompressor {
  public:
-  explicit MaxMinDevice(const MaxMinCompressor& c) : c_(c), w_(team_width(c.params().bucket)) {}
+  explicit MaxMinDevice(const MaxMinCompressor& c)
+      : c_(c), w_(bitpack::team_width(static_cast<size_t>(c.params().bucket))) {}
   const Compressor& host() const override { return c_; }
 
   size_t encode(const float* d_x, size_t n, uint8_t* d_out, uint64_t rng_key, int* d_nonfinite,
@@ -349,7 +261,7 @@ class MaxMinDevice final : public DeviceCompressor {
     L.vec = (L.bucket % 4 == 0 && devutil::aligned(d_x, 16)) ? 1 : 0;
     cudaStream_t s = devutil::as_stream(stream);
 #define GW_CALL(W) launch_encode<W>(d_x, d_out, L, rng_key, d_nonfinite, s)
-    GW_MAXMIN_DISPATCH(w_, GW_CALL)
+    GW_TEAM_WIDTH_DISPATCH(w_, GW_CALL)
 #undef GW_CALL
     devutil::check_launch("maxmin encode");
     return c_.encoded_bytes(n);
@@ -372,7 +284,7 @@ class MaxMinDevice final : public DeviceCompressor {
     L.vec = (L.bucket % 4 == 0 && devutil::aligned(out, 16)) ? 1 : 0;
     cudaStream_t s = devutil::as_stream(stream);
 #define GW_CALL(W) launch_decode<W>(in, out, L, add, s)
-    GW_MAXMIN_DISPATCH(w_, GW_CALL)
+    GW_TEAM_WIDTH_DISPATCH(w_, GW_CALL)
 #undef GW_CALL
     devutil::check_launch(add ? "maxmin decode_add" : "maxmin decode");
   }

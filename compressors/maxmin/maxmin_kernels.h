@@ -1,5 +1,6 @@
 // Internal to the maxmin codec: the per-bucket math shared by the scalar, AVX2
 // and AVX-512 kernels (see maxmin.h for the formulas and the payload layout).
+// Levels are packed with common/bitpack.h.
 #pragma once
 
 #include <cfloat>
@@ -8,6 +9,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "common/bitpack.h"
 #include "common/rng.h"
 
 namespace gw {
@@ -65,37 +67,6 @@ inline uint32_t quantize_one(float x, const BucketParams& p, float levels_f, uin
 
 inline float dequantize_one(uint32_t level, const BucketParams& p) {
   return std::fma(p.scale, static_cast<float>(level), p.min);
-}
-
-// LSB-first bit packing of len byte-levels into ceil(len*bits/8) bytes.
-inline void pack_generic(const uint8_t* lv, size_t len, int bits, uint8_t* out) {
-  uint32_t acc = 0;
-  int have = 0;
-  for (size_t k = 0; k < len; ++k) {
-    acc |= static_cast<uint32_t>(lv[k]) << have;
-    have += bits;
-    while (have >= 8) {
-      *out++ = static_cast<uint8_t>(acc);
-      acc >>= 8;
-      have -= 8;
-    }
-  }
-  if (have > 0) *out = static_cast<uint8_t>(acc);
-}
-
-// Level k of a packed bucket (reads only the bytes that hold it).
-inline uint32_t level_at(const uint8_t* packed, size_t k, int bits) {
-  size_t bit = k * static_cast<size_t>(bits);
-  size_t byte = bit >> 3;
-  unsigned shift = static_cast<unsigned>(bit & 7);
-  uint32_t v = packed[byte] >> shift;
-  if (shift + static_cast<unsigned>(bits) > 8) v |= static_cast<uint32_t>(packed[byte + 1]) << (8 - shift);
-  return v & ((1u << bits) - 1u);
-}
-
-// Unpacks levels [k0, k1) of a packed bucket into lv[0..k1-k0).
-inline void unpack_generic(const uint8_t* packed, size_t k0, size_t k1, int bits, uint8_t* lv) {
-  for (size_t k = k0; k < k1; ++k) lv[k - k0] = static_cast<uint8_t>(level_at(packed, k, bits));
 }
 
 // Kernels over a whole buffer. encode returns true when some value was NaN/Inf.

@@ -51,7 +51,7 @@ bool encode_scalar_t(const Layout& L, const float* x, size_t n, uint8_t* out, ui
     for (size_t k = 0; k < len; ++k)
       lv[k] = static_cast<uint8_t>(
           quantize_one<K>(v[k], p, L.s, sf, c_lo, L.bits, key, static_cast<uint32_t>(i0 + k)));
-    pack_generic(lv, len, L.bits, dst);
+    bitpack::pack(lv, len, L.bits, dst);
   }
   return any_bad;
 }
@@ -69,7 +69,7 @@ void decode_scalar_t(const Layout& L, const uint8_t* in, size_t n, float* out, b
     const uint8_t* src = codes_base + j * L.packed_bucket;
     float* o = out + i0;
     for (size_t k = 0; k < len; ++k) {
-      const float val = dequantize_one<K>(code_at(src, k, L.bits), p, L.s, L.bits);
+      const float val = dequantize_one<K>(bitpack::code_at(src, k, L.bits), p, L.s, L.bits);
       o[k] = add ? o[k] + val : val;
     }
   }

@@ -1,10 +1,11 @@
 // CUDA twin of the qsgd and nuq codecs (qsgd.h, nuq/nuq.h): payloads
 // byte-identical to the CPU kernels for the same key, decodes bit-identical.
 //
-// Mapping (as maxmin.cu): one "team" of W threads per bucket, W a power of two
-// with 4*W chunks of 4 values >= the bucket (W = 4 for bucket 64, 32 for 512, 512
-// for 8192). Teams of up to a warp share 256-thread blocks; larger teams are one
-// block. Each thread holds 4 chunks (16 values) in registers, so x is read once:
+// Mapping (common/bitpack.cuh, as maxmin.cu): one "team" of W threads per bucket,
+// W a power of two with 4*W chunks of 4 values >= the bucket (W = 4 for bucket 64,
+// 32 for 512, 512 for 8192). Teams of up to a warp share 256-thread blocks; larger
+// teams are one block. Each thread holds 4 chunks (16 values) in registers, so x
+// is read once:
 // team max|v| / non-finite reduction, then (l2 norm) the team sum of the integer
 // squares (uint64, exact: any order gives qsgd_kernels.h's sum), then quantize and
 // write whole bytes (odd bit widths: two neighbouring chunks, written by the even
@@ -16,6 +17,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "common/bitpack.cuh"
 #include "common/error.h"
 #include "common/rng.h"
 #include "core/device_compressor.h"
@@ -27,8 +29,9 @@ namespace gw {
 namespace qsgd {
 namespace {
 
-constexpr int kChunksPerThread = 4;   // chunks of 4 consecutive values each thread holds
-constexpr int kSmallTeamBlock = 256;  // block size when teams are at most a warp
+using bitpack::block_threads;
+using bitpack::chunk_count;
+using bitpack::kChunksPerThread;
 
 struct DevLayout {
   int bits;
@@ -41,11 +44,6 @@ struct DevLayout {
   float c_lo;         // 2^(s-1) (nuq)
   int vec;            // 16-byte float access is possible (S % 4 == 0, buffer aligned)
 };
-
-template <int W>
-__host__ __device__ constexpr int block_threads() {
-  return W <= 32 ? kSmallTeamBlock : W;
-}
 
 // Team-wide max and "any non-finite". Every thread of the block must call it.
 template <int W>
@@ -94,12 +92,6 @@ __device__ __forceinline__ void team_sum(unsigned long long& v) {
   }
 }
 
-// Values in chunk c (4 values from 4c) of a bucket of len values.
-__device__ __forceinline__ int chunk_count(uint32_t c, uint32_t len) {
-  const uint32_t e = c * 4u;
-  return e < len ? static_cast<int>(min(4u, len - e)) : 0;
-}
-
 // quantize_one() of qsgd_kernels.h.
 template <int KIND>
 __device__ __forceinline__ uint32_t quantize_dev(float x, float inv, const DevLayout& L, uint64_t key, uint32_t i) {
@@ -127,11 +119,8 @@ __device__ __forceinline__ uint32_t quantize_dev(float x, float inv, const DevLa
   return l | (l ? (xb >> 31) << (L.bits - 1) : 0u);
 }
 
-// Chunk c = k*W + t of the team's bucket is thread t's k-th chunk: every load and
-// store instruction of a warp covers consecutive 16-byte pieces. A chunk's 4 codes
-// are 4*bits bits at bit 4*bits*c of the bucket's code bytes: whole bytes for even
-// bits; for odd bits two neighbouring chunks (threads t, t+1) make whole bytes,
-// and the even thread writes them.
+// Chunk c = k*W + t of the team's bucket is thread t's k-th chunk; its 4 codes
+// are packed and written as common/bitpack.cuh lays out.
 template <int W, int KIND, bool FULL>
 __device__ __forceinline__ void encode_bucket(const float* __restrict__ v, uint8_t* __restrict__ out,
                                               const DevLayout& L, uint64_t key, int* __restrict__ nonfinite,
@@ -141,15 +130,7 @@ __device__ __forceinline__ void encode_bucket(const float* __restrict__ v, uint8
   float amax = 0.0f, nf = 0.0f;
 #pragma unroll
   for (int k = 0; k < K; ++k) {
-    const uint32_t e = (k * W + t) * 4u;
-    const int c = FULL ? 4 : chunk_count(k * W + t, len);
-    if (c == 4 && L.vec) {
-      const float4 a = __ldcs(reinterpret_cast<const float4*>(v + e));
-      val[k][0] = a.x, val[k][1] = a.y, val[k][2] = a.z, val[k][3] = a.w;
-    } else {
-#pragma unroll
-      for (int q = 0; q < 4; ++q) val[k][q] = q < c ? v[e + q] : 0.0f;
-    }
+    const int c = bitpack::load_chunk<FULL>(v, k * W + t, len, L, val[k]);
 #pragma unroll
     for (int q = 0; q < 4; ++q) {
       if (FULL || q < c) {
@@ -205,17 +186,7 @@ __device__ __forceinline__ void encode_bucket(const float* __restrict__ v, uint8
         if (FULL || q < cnt) acc |= quantize_dev<KIND>(val[k][q], p.inv, L, key, base + q) << (q * bits);
       }
     }
-    if (!(bits & 1)) {
-      if (FULL || cnt > 0)
-        devutil::store_bytes(dst + c * static_cast<uint32_t>(bits / 2), acc, FULL ? bits / 2 : (cnt * bits + 7) / 8);
-    } else {
-      const uint32_t next = __shfl_down_sync(0xffffffffu, acc, 1);  // chunk c + 1 (thread t + 1)
-      if ((t & 1) == 0 && (FULL || cnt > 0)) {
-        const int total = FULL ? 8 : cnt + chunk_count(c + 1, len);
-        const uint64_t pair = static_cast<uint64_t>(acc) | (static_cast<uint64_t>(next) << (4 * bits));
-        devutil::store_bytes(dst + (c / 2) * static_cast<uint32_t>(bits), pair, (total * bits + 7) / 8);
-      }
-    }
+    bitpack::store_chunk_codes<FULL>(dst, acc, c, cnt, len, t, bits);
   }
 }
 
@@ -258,28 +229,11 @@ __global__ void __launch_bounds__(block_threads<W>())
     const uint32_t c = k * W + t;
     const int cnt = chunk_count(c, len);
     if (cnt == 0) break;
-    const uint32_t bit0 = c * 4u * static_cast<uint32_t>(bits);
-    const int sh = static_cast<int>(bit0 & 7u);
-    const uint32_t acc =
-        static_cast<uint32_t>(devutil::load_bytes(src + (bit0 >> 3), (sh + cnt * bits + 7) / 8) >> sh);
+    const uint32_t acc = bitpack::load_chunk_codes(src, c, cnt, bits);
     float r[4];
 #pragma unroll
     for (int q = 0; q < 4; ++q) r[q] = dequantize_one<KIND>((acc >> (q * bits)) & mask, p, L.s, bits);
-    const uint32_t e = c * 4u;
-    if (cnt == 4 && L.vec) {
-      float4* pp = reinterpret_cast<float4*>(o + e);
-      float4 a = make_float4(r[0], r[1], r[2], r[3]);
-      if (ADD) {
-        const float4 a0 = *pp;
-        a = make_float4(__fadd_rn(a0.x, a.x), __fadd_rn(a0.y, a.y), __fadd_rn(a0.z, a.z), __fadd_rn(a0.w, a.w));
-      }
-      __stcs(pp, a);
-    } else {
-#pragma unroll
-      for (int q = 0; q < 4; ++q) {
-        if (q < cnt) o[e + q] = ADD ? __fadd_rn(o[e + q], r[q]) : r[q];
-      }
-    }
+    bitpack::store_chunk<ADD>(o, c, r, cnt, L);
   }
 }
 
@@ -297,21 +251,7 @@ DevLayout dev_layout(const Layout& H, size_t n) {
   return L;
 }
 
-// Smallest power-of-two team (at least 4) with kChunksPerThread * W chunks of 4
-// covering a bucket: 4 for bucket 64, 32 for 512, 512 for 8192.
-int team_width(size_t bucket) {
-  const int chunks = static_cast<int>((bucket + 3) / 4);
-  const int need = (chunks + kChunksPerThread - 1) / kChunksPerThread;
-  int w = 4;
-  while (w < need) w *= 2;
-  return w;
-}
-
-template <int W>
-unsigned grid_of(uint64_t nb) {
-  constexpr int per_block = block_threads<W>() / W;
-  return static_cast<unsigned>((nb + per_block - 1) / per_block);
-}
+using bitpack::grid_of;
 
 template <int W>
 void launch_encode(int kind, const float* x, uint8_t* out, const DevLayout& L, uint64_t key, int* nf,
@@ -344,37 +284,9 @@ void launch_decode(int kind, const uint8_t* in, float* out, const DevLayout& L, 
   }
 }
 
-#define GW_QSGD_DISPATCH(w, CALL) \
-  switch (w) {                    \
-    case 4:                       \
-      CALL(4);                    \
-      break;                      \
-    case 8:                       \
-      CALL(8);                    \
-      break;                      \
-    case 16:                      \
-      CALL(16);                   \
-      break;                      \
-    case 32:                      \
-      CALL(32);                   \
-      break;                      \
-    case 64:                      \
-      CALL(64);                   \
-      break;                      \
-    case 128:                     \
-      CALL(128);                  \
-      break;                      \
-    case 256:                     \
-      CALL(256);                  \
-      break;                      \
-    default:                      \
-      CALL(512);                  \
-      break;                      \
-  }
-
 class QuantDevice final : public DeviceCompressor {
  public:
-  QuantDevice(const Compressor& c, const Layout& L) : c_(c), L_(L), w_(team_width(L.bucket)) {}
+  QuantDevice(const Compressor& c, const Layout& L) : c_(c), L_(L), w_(bitpack::team_width(L.bucket)) {}
   const Compressor& host() const override { return c_; }
 
   size_t encode(const float* d_x, size_t n, uint8_t* d_out, uint64_t rng_key, int* d_nonfinite,
@@ -384,7 +296,7 @@ class QuantDevice final : public DeviceCompressor {
     L.vec = (L.bucket % 4 == 0 && devutil::aligned(d_x, 16)) ? 1 : 0;
     cudaStream_t s = devutil::as_stream(stream);
 #define GW_CALL(W) launch_encode<W>(L_.kind, d_x, d_out, L, rng_key, d_nonfinite, s)
-    GW_QSGD_DISPATCH(w_, GW_CALL)
+    GW_TEAM_WIDTH_DISPATCH(w_, GW_CALL)
 #undef GW_CALL
     devutil::check_launch(L_.kind == NUQ ? "nuq encode" : "qsgd encode");
     return L_.total_bytes(n);
@@ -407,7 +319,7 @@ class QuantDevice final : public DeviceCompressor {
     L.vec = (L.bucket % 4 == 0 && devutil::aligned(out, 16)) ? 1 : 0;
     cudaStream_t s = devutil::as_stream(stream);
 #define GW_CALL(W) launch_decode<W>(L_.kind, in, out, L, add, s)
-    GW_QSGD_DISPATCH(w_, GW_CALL)
+    GW_TEAM_WIDTH_DISPATCH(w_, GW_CALL)
 #undef GW_CALL
     devutil::check_launch(add ? "qsgd/nuq decode_add" : "qsgd/nuq decode");
   }

@@ -7,6 +7,8 @@
 #if GW_QSGD_X86
 #include <immintrin.h>
 
+#include "common/bitpack_avx2.h"
+
 #define GW_T __attribute__((target("avx2,fma")))
 #define GW_TI __attribute__((target("avx2,fma"), always_inline)) inline
 
@@ -17,18 +19,9 @@ namespace {
 // Software prefetch distance of the streaming loops (floats ahead of the current one).
 constexpr size_t kPrefetchFloats = 2048;
 
-GW_TI void prefetch_ahead(const float* p, size_t ahead) {
-  uintptr_t a = reinterpret_cast<uintptr_t>(p) + 4 * ahead;
-  __builtin_prefetch(reinterpret_cast<const void*>(a), 0, 3);
-  __builtin_prefetch(reinterpret_cast<const void*>(a + 64), 0, 3);
-}
-
-GW_TI float hmax(__m256 v) {
-  __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  m = _mm_max_ps(m, _mm_movehl_ps(m, m));
-  m = _mm_max_ss(m, _mm_shuffle_ps(m, m, 1));
-  return _mm_cvtss_f32(m);
-}
+namespace simd = bitpack::avx2;
+using bitpack::prefetch_ahead;
+using simd::hmax;
 
 // max|v| and "some value is NaN/Inf" of v[0..len), len >= 1.
 GW_TI void absmax(const float* v, size_t len, float* amax_out, bool* bad_out) {
@@ -122,7 +115,6 @@ GW_TI void quantize(const float* v, size_t len, const BucketParams& p, const Lay
   c.kbias = _mm256_set1_epi32(static_cast<int>(L.s) - 127);
   c.one_i = _mm256_set1_epi32(1);
   c.sshift = _mm_cvtsi32_si128(L.bits - 1);
-  const __m256i perm = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
   const __m256i eight = _mm256_set1_epi32(8);
   __m256i idx = _mm256_add_epi32(_mm256_set1_epi32(static_cast<int>(i0 + static_cast<uint32_t>(key))),
                                  _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
@@ -136,38 +128,11 @@ GW_TI void quantize(const float* v, size_t len, const BucketParams& p, const Lay
     idx = _mm256_add_epi32(idx, eight);
     __m256i d = quant8<K>(v + k + 24, idx, c);
     idx = _mm256_add_epi32(idx, eight);
-    __m256i w = _mm256_packus_epi16(_mm256_packus_epi32(a, b), _mm256_packus_epi32(cc, d));
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(lv + k), _mm256_permutevar8x32_epi32(w, perm));
+    simd::store_bytes32(lv + k, a, b, cc, d);
   }
   const float sf = static_cast<float>(L.s), c_lo = nuq_c_lo(L.s);
   for (; k < len; ++k)
     lv[k] = static_cast<uint8_t>(quantize_one<K>(v[k], p, L.s, sf, c_lo, L.bits, key, i0 + static_cast<uint32_t>(k)));
-}
-
-GW_TI void pack(const uint8_t* lv, size_t len, int bits, uint8_t* out) {
-  size_t k = 0;
-  if (bits == 4) {
-    const __m256i lo = _mm256_set1_epi16(0xff);
-    for (; k + 32 <= len; k += 32) {
-      __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(lv + k));
-      __m256i t = _mm256_and_si256(_mm256_or_si256(v, _mm256_srli_epi16(v, 4)), lo);
-      __m256i p = _mm256_permute4x64_epi64(_mm256_packus_epi16(t, t), 0x08);
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(out + k / 2), _mm256_castsi256_si128(p));
-    }
-  } else if (bits == 2) {
-    const __m256i gather = _mm256_setr_epi8(0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 0, 4, 8, 12,
-                                            -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1);
-    const __m256i lanes = _mm256_setr_epi32(0, 4, 0, 0, 0, 0, 0, 0);
-    for (; k + 32 <= len; k += 32) {
-      __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(lv + k));
-      __m256i y = _mm256_or_si256(v, _mm256_srli_epi32(v, 6));
-      y = _mm256_or_si256(y, _mm256_srli_epi32(y, 12));
-      y = _mm256_permutevar8x32_epi32(_mm256_shuffle_epi8(y, gather), lanes);
-      _mm_storel_epi64(reinterpret_cast<__m128i*>(out + k / 4), _mm256_castsi256_si128(y));
-    }
-  }
-  // k * bits is a multiple of 8 here: the rest starts on a byte boundary.
-  pack_generic(lv + k, len - k, bits, out + k * static_cast<size_t>(bits) / 8);
 }
 
 template <int K, int B, bool kAdd>
@@ -179,29 +144,11 @@ GW_TI void dequant_bucket(const uint8_t* src, size_t len, const Layout& L, const
   const __m256i gbias = _mm256_set1_epi32(127 - static_cast<int>(L.s));
   const __m128i sshift = _mm_cvtsi32_si128(bits - 1);
   const __m256i zero = _mm256_setzero_si256();
-  const uint8_t* lsrc = src;
-  if (B == 0) {  // bit widths without a vector unpacker: bytes first
-    unpack_generic(src, len, bits, lv);
-    lsrc = lv;
-  }
+  const uint8_t* lsrc = bitpack::unpack_source<B>(src, len, bits, lv);
   size_t k = 0;
   for (; k + 8 <= len; k += 8) {
     if (kAdd && (k % 32) == 0) prefetch_ahead(o + k, kPrefetchFloats);  // the accumulator streams
-    __m256i cd;
-    if (B == 4) {
-      uint32_t w;
-      memcpy(&w, src + k / 2, 4);
-      cd = _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32(static_cast<int>(w)),
-                                              _mm256_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28)),
-                            _mm256_set1_epi32(15));
-    } else if (B == 2) {
-      uint16_t w;
-      memcpy(&w, src + k / 4, 2);
-      cd = _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32(w), _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14)),
-                            _mm256_set1_epi32(3));
-    } else {  // B == 8 or bytes in lv
-      cd = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(lsrc + k)));
-    }
+    const __m256i cd = simd::codes8<B>(lsrc, k);
     const __m256i l = _mm256_and_si256(cd, lmask);
     const __m256i sg = _mm256_slli_epi32(_mm256_srl_epi32(cd, sshift), 31);
     __m256 mag;
@@ -217,101 +164,21 @@ GW_TI void dequant_bucket(const uint8_t* src, size_t len, const Layout& L, const
     _mm256_storeu_ps(o + k, val);
   }
   for (; k < len; ++k) {
-    const float val = dequantize_one<K>(code_at(src, k, bits), p, L.s, bits);
+    const float val = dequantize_one<K>(bitpack::code_at(src, k, bits), p, L.s, bits);
     o[k] = kAdd ? o[k] + val : val;
   }
 }
 
-template <int K, int B, bool kAdd>
-GW_T void decode_all(const Layout& L, const uint8_t* in, size_t n, float* out) {
-  const size_t nb = L.num_buckets(n);
-  const uint8_t* codes_base = in + 4 * nb;
-  alignas(64) uint8_t lv[8192 + 64];
-  for (size_t j = 0; j < nb; ++j) {
-    const size_t i0 = j * L.bucket;
-    const size_t len = std::min(L.bucket, n - i0);
-    float scale;
-    memcpy(&scale, in + 4 * j, 4);
-    const BucketParams p = decode_params(scale, L.s);
-    dequant_bucket<K, B, kAdd>(codes_base + j * L.packed_bucket, len, L, p, out + i0, lv);
-  }
-}
-
-template <int K, bool kAdd>
-void decode_bits(const Layout& L, const uint8_t* in, size_t n, float* out) {
-  switch (L.bits) {
-    case 8:
-      return decode_all<K, 8, kAdd>(L, in, n, out);
-    case 4:
-      return decode_all<K, 4, kAdd>(L, in, n, out);
-    case 2:
-      return decode_all<K, 2, kAdd>(L, in, n, out);
-    default:
-      return decode_all<K, 0, kAdd>(L, in, n, out);
-  }
-}
-
-template <int K>
-GW_T bool encode_t(const Layout& L, const float* x, size_t n, uint8_t* out, uint64_t key) {
-  const size_t nb = L.num_buckets(n);
-  uint8_t* codes_base = out + 4 * nb;
-  alignas(64) uint8_t lv[8192 + 64];
-  bool any_bad = false;
-  for (size_t j = 0; j < nb; ++j) {
-    const size_t i0 = j * L.bucket;
-    const size_t len = std::min(L.bucket, n - i0);
-    const float* v = x + i0;
-    float amax;
-    bool bad;
-    absmax(v, len, &amax, &bad);
-    float raw = amax;
-    if (!bad && K != QSGD_MAX) {
-      const int e = amax_exponent(amax);
-      raw = l2_from_sum(sumsq(v, len, sumsq_factor(e)) - len * kMagicBits, e);
-    }
-    const BucketParams p = bucket_params(static_cast<Kind>(K), raw, bad, L.s);
-    memcpy(out + 4 * j, &p.scale, 4);
-    uint8_t* dst = codes_base + j * L.packed_bucket;
-    if (bad) {
-      any_bad = true;
-      memset(dst, 0, L.packed_bytes(len));
-      continue;
-    }
-    if (L.bits == 8) {
-      quantize<K>(v, len, p, L, key, static_cast<uint32_t>(i0), dst);
-    } else {
-      quantize<K>(v, len, p, L, key, static_cast<uint32_t>(i0), lv);
-      pack(lv, len, L.bits, dst);
-    }
-  }
-  return any_bad;
-}
+#include "qsgd/qsgd_simd_loops.inc"
 
 }  // namespace
 
 bool encode_avx2(const Layout& L, const float* x, size_t n, uint8_t* out, uint64_t key) {
-  switch (L.kind) {
-    case QSGD_MAX:
-      return encode_t<QSGD_MAX>(L, x, n, out, key);
-    case NUQ:
-      return encode_t<NUQ>(L, x, n, out, key);
-    default:
-      return encode_t<QSGD_L2>(L, x, n, out, key);
-  }
+  return encode_kinds(L, x, n, out, key);
 }
 
 void decode_avx2(const Layout& L, const uint8_t* in, size_t n, float* out, bool add) {
-  if (L.kind == NUQ) {
-    if (add)
-      decode_bits<NUQ, true>(L, in, n, out);
-    else
-      decode_bits<NUQ, false>(L, in, n, out);
-  } else {
-    if (add)
-      decode_bits<QSGD_L2, true>(L, in, n, out);
-    else
-      decode_bits<QSGD_L2, false>(L, in, n, out);
-  }
+  decode_kinds(L, in, n, out, add);
 }
 
 }  // namespace qsgd

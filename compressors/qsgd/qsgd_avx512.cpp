@@ -12,6 +12,8 @@
 #if GW_QSGD_X86
 #include <immintrin.h>
 
+#include "common/bitpack_avx512.h"
+
 #define GW_T __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma")))
 #define GW_TI __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma"), always_inline)) inline
 
@@ -22,13 +24,8 @@ namespace {
 // Software prefetch distance of the streaming loops (floats ahead of the current one).
 constexpr size_t kPrefetchFloats = 2048;
 
-// Prefetches the two cache lines `ahead` floats after p (a hint: the address may
-// lie past the buffer's end, so it is formed as an integer and never dereferenced).
-GW_TI void prefetch_ahead(const float* p, size_t ahead) {
-  uintptr_t a = reinterpret_cast<uintptr_t>(p) + 4 * ahead;
-  __builtin_prefetch(reinterpret_cast<const void*>(a), 0, 3);
-  __builtin_prefetch(reinterpret_cast<const void*>(a + 64), 0, 3);
-}
+namespace simd = bitpack::avx512;
+using bitpack::prefetch_ahead;
 
 // max|v| and "some value is NaN/Inf" of v[0..len), len >= 1.
 GW_TI void absmax(const float* v, size_t len, float* amax_out, bool* bad_out) {
@@ -127,39 +124,15 @@ GW_TI void quantize(const float* v, size_t len, const BucketParams& p, const Lay
     idx = _mm512_add_epi32(idx, sixteen);
     __m512i b = quant16<K>(v + k + 16, idx, c);
     idx = _mm512_add_epi32(idx, sixteen);
-    // codes <= 255: two saturating packs keep them; fix the 128-bit lane order.
-    __m512i w = _mm512_packus_epi32(a, b);
-    __m256i lo = _mm512_cvtepi16_epi8(w);
-    __m256i ord = _mm256_permutevar8x32_epi32(lo, _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7));
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(lv + k), ord);
+    simd::store_bytes32(lv + k, a, b);  // codes <= 255
   }
   for (; k + 16 <= len; k += 16) {
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(lv + k), _mm512_cvtepi32_epi8(quant16<K>(v + k, idx, c)));
+    simd::store_bytes16(lv + k, quant16<K>(v + k, idx, c));
     idx = _mm512_add_epi32(idx, sixteen);
   }
   const float sf = static_cast<float>(L.s), c_lo = nuq_c_lo(L.s);
   for (; k < len; ++k)
     lv[k] = static_cast<uint8_t>(quantize_one<K>(v[k], p, L.s, sf, c_lo, L.bits, key, i0 + static_cast<uint32_t>(k)));
-}
-
-GW_TI void pack(const uint8_t* lv, size_t len, int bits, uint8_t* out) {
-  size_t k = 0;
-  if (bits == 4) {
-    for (; k + 64 <= len; k += 64) {
-      __m512i v = _mm512_loadu_si512(lv + k);
-      __m512i t = _mm512_or_si512(v, _mm512_srli_epi16(v, 4));
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + k / 2), _mm512_cvtepi16_epi8(t));
-    }
-  } else if (bits == 2) {
-    for (; k + 64 <= len; k += 64) {
-      __m512i v = _mm512_loadu_si512(lv + k);
-      __m512i y = _mm512_or_si512(v, _mm512_srli_epi32(v, 6));
-      y = _mm512_or_si512(y, _mm512_srli_epi32(y, 12));
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(out + k / 4), _mm512_cvtepi32_epi8(y));
-    }
-  }
-  // k * bits is a multiple of 8 here: the rest starts on a byte boundary.
-  pack_generic(lv + k, len - k, bits, out + k * static_cast<size_t>(bits) / 8);
 }
 
 template <int K, int B, bool kAdd>
@@ -170,33 +143,11 @@ GW_TI void dequant_bucket(const uint8_t* src, size_t len, const Layout& L, const
   const __m512i lmask = _mm512_set1_epi32((1 << (bits - 1)) - 1);
   const __m512i gbias = _mm512_set1_epi32(127 - static_cast<int>(L.s));
   const __m128i sshift = _mm_cvtsi32_si128(bits - 1);
-  const uint8_t* lsrc = src;
-  if (B == 0) {  // bit widths without a vector unpacker: bytes first
-    unpack_generic(src, len, bits, lv);
-    lsrc = lv;
-  }
+  const uint8_t* lsrc = bitpack::unpack_source<B>(src, len, bits, lv);
   size_t k = 0;
   for (; k + 16 <= len; k += 16) {
     if (kAdd && (k % 32) == 0) prefetch_ahead(o + k, kPrefetchFloats);  // the accumulator streams
-    __m512i cd;
-    if (B == 4) {
-      uint64_t w;
-      memcpy(&w, src + k / 2, 8);
-      __m512i x = _mm512_permutexvar_epi32(_mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1),
-                                           _mm512_castsi128_si512(_mm_cvtsi64_si128(static_cast<long long>(w))));
-      cd = _mm512_and_si512(
-          _mm512_srlv_epi32(x, _mm512_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28, 0, 4, 8, 12, 16, 20, 24, 28)),
-          _mm512_set1_epi32(15));
-    } else if (B == 2) {
-      uint32_t w;
-      memcpy(&w, src + k / 4, 4);
-      cd = _mm512_and_si512(
-          _mm512_srlv_epi32(_mm512_set1_epi32(static_cast<int>(w)),
-                            _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30)),
-          _mm512_set1_epi32(3));
-    } else {  // B == 8 or bytes in lv
-      cd = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(lsrc + k)));
-    }
+    const __m512i cd = simd::codes16<B>(lsrc, k);
     const __m512i l = _mm512_and_si512(cd, lmask);
     const __m512i sg = _mm512_slli_epi32(_mm512_srl_epi32(cd, sshift), 31);
     __m512 mag;
@@ -211,101 +162,21 @@ GW_TI void dequant_bucket(const uint8_t* src, size_t len, const Layout& L, const
     _mm512_storeu_ps(o + k, val);
   }
   for (; k < len; ++k) {
-    const float val = dequantize_one<K>(code_at(src, k, bits), p, L.s, bits);
+    const float val = dequantize_one<K>(bitpack::code_at(src, k, bits), p, L.s, bits);
     o[k] = kAdd ? o[k] + val : val;
   }
 }
 
-template <int K, int B, bool kAdd>
-GW_T void decode_all(const Layout& L, const uint8_t* in, size_t n, float* out) {
-  const size_t nb = L.num_buckets(n);
-  const uint8_t* codes_base = in + 4 * nb;
-  alignas(64) uint8_t lv[8192 + 64];
-  for (size_t j = 0; j < nb; ++j) {
-    const size_t i0 = j * L.bucket;
-    const size_t len = std::min(L.bucket, n - i0);
-    float scale;
-    memcpy(&scale, in + 4 * j, 4);
-    const BucketParams p = decode_params(scale, L.s);
-    dequant_bucket<K, B, kAdd>(codes_base + j * L.packed_bucket, len, L, p, out + i0, lv);
-  }
-}
-
-template <int K, bool kAdd>
-void decode_bits(const Layout& L, const uint8_t* in, size_t n, float* out) {
-  switch (L.bits) {
-    case 8:
-      return decode_all<K, 8, kAdd>(L, in, n, out);
-    case 4:
-      return decode_all<K, 4, kAdd>(L, in, n, out);
-    case 2:
-      return decode_all<K, 2, kAdd>(L, in, n, out);
-    default:
-      return decode_all<K, 0, kAdd>(L, in, n, out);
-  }
-}
-
-template <int K>
-GW_T bool encode_t(const Layout& L, const float* x, size_t n, uint8_t* out, uint64_t key) {
-  const size_t nb = L.num_buckets(n);
-  uint8_t* codes_base = out + 4 * nb;
-  alignas(64) uint8_t lv[8192 + 64];
-  bool any_bad = false;
-  for (size_t j = 0; j < nb; ++j) {
-    const size_t i0 = j * L.bucket;
-    const size_t len = std::min(L.bucket, n - i0);
-    const float* v = x + i0;
-    float amax;
-    bool bad;
-    absmax(v, len, &amax, &bad);
-    float raw = amax;
-    if (!bad && K != QSGD_MAX) {
-      const int e = amax_exponent(amax);
-      raw = l2_from_sum(sumsq(v, len, sumsq_factor(e)) - len * kMagicBits, e);
-    }
-    const BucketParams p = bucket_params(static_cast<Kind>(K), raw, bad, L.s);
-    memcpy(out + 4 * j, &p.scale, 4);
-    uint8_t* dst = codes_base + j * L.packed_bucket;
-    if (bad) {
-      any_bad = true;
-      memset(dst, 0, L.packed_bytes(len));
-      continue;
-    }
-    if (L.bits == 8) {
-      quantize<K>(v, len, p, L, key, static_cast<uint32_t>(i0), dst);
-    } else {
-      quantize<K>(v, len, p, L, key, static_cast<uint32_t>(i0), lv);
-      pack(lv, len, L.bits, dst);
-    }
-  }
-  return any_bad;
-}
+#include "qsgd/qsgd_simd_loops.inc"
 
 }  // namespace
 
 bool encode_avx512(const Layout& L, const float* x, size_t n, uint8_t* out, uint64_t key) {
-  switch (L.kind) {
-    case QSGD_MAX:
-      return encode_t<QSGD_MAX>(L, x, n, out, key);
-    case NUQ:
-      return encode_t<NUQ>(L, x, n, out, key);
-    default:
-      return encode_t<QSGD_L2>(L, x, n, out, key);
-  }
+  return encode_kinds(L, x, n, out, key);
 }
 
 void decode_avx512(const Layout& L, const uint8_t* in, size_t n, float* out, bool add) {
-  if (L.kind == NUQ) {
-    if (add)
-      decode_bits<NUQ, true>(L, in, n, out);
-    else
-      decode_bits<NUQ, false>(L, in, n, out);
-  } else {
-    if (add)
-      decode_bits<QSGD_L2, true>(L, in, n, out);
-    else
-      decode_bits<QSGD_L2, false>(L, in, n, out);
-  }
+  decode_kinds(L, in, n, out, add);
 }
 
 }  // namespace qsgd

@@ -9,6 +9,7 @@
 // where there is a multiply-add, so payloads and decodes are bit-identical. The
 // bucket math that is not per element (l2 norm from the exact integer sum of
 // squares, scale, 1/scale) is GW_HOST_DEVICE and shared with the GPU as is.
+// Codes are packed with common/bitpack.h.
 #pragma once
 
 #include <cfloat>
@@ -18,6 +19,7 @@
 #include <cstring>
 #include <memory>
 
+#include "common/bitpack.h"
 #include "common/rng.h"
 
 namespace gw {
@@ -221,36 +223,6 @@ GW_HOST_DEVICE inline float dequantize_one(uint32_t code, const BucketParams& p,
 
 // 2^(s-1): the nuq probability factor below the smallest nonzero level.
 GW_HOST_DEVICE inline float nuq_c_lo(uint32_t s) { return u2f((s - 1u + 127u) << 23); }
-
-// LSB-first bit packing of len byte-codes into ceil(len*bits/8) bytes.
-inline void pack_generic(const uint8_t* lv, size_t len, int bits, uint8_t* out) {
-  uint32_t acc = 0;
-  int have = 0;
-  for (size_t k = 0; k < len; ++k) {
-    acc |= static_cast<uint32_t>(lv[k]) << have;
-    have += bits;
-    while (have >= 8) {
-      *out++ = static_cast<uint8_t>(acc);
-      acc >>= 8;
-      have -= 8;
-    }
-  }
-  if (have > 0) *out = static_cast<uint8_t>(acc);
-}
-
-// Code k of a packed bucket (reads only the bytes that hold it).
-inline uint32_t code_at(const uint8_t* packed, size_t k, int bits) {
-  size_t bit = k * static_cast<size_t>(bits);
-  size_t byte = bit >> 3;
-  unsigned shift = static_cast<unsigned>(bit & 7);
-  uint32_t v = packed[byte] >> shift;
-  if (shift + static_cast<unsigned>(bits) > 8) v |= static_cast<uint32_t>(packed[byte + 1]) << (8 - shift);
-  return v & ((1u << bits) - 1u);
-}
-
-inline void unpack_generic(const uint8_t* packed, size_t len, int bits, uint8_t* lv) {
-  for (size_t k = 0; k < len; ++k) lv[k] = static_cast<uint8_t>(code_at(packed, k, bits));
-}
 
 // Kernels over a whole buffer (n >= 1). encode returns true when some value was NaN/Inf.
 bool encode_scalar(const Layout& L, const float* x, size_t n, uint8_t* out, uint64_t key);

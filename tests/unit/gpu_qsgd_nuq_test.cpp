@@ -16,82 +16,21 @@
 #include <vector>
 
 #include "codec_test_util.h"
-#include "common/error.h"
-#include "core/device_compressor.h"
-#include "gradwire/gw_config.h"
+#include "gpu_test_util.h"
 #include "spec/registry.h"
 
 namespace gw {
 namespace {
 
-using test::bits_of;
+using test::check_decode;
+using test::DevBuf;
+using test::encode_both;
+using test::first_diff;
 using test::float_of;
-
-const float kNaN = std::numeric_limits<float>::quiet_NaN();
-const float kInf = std::numeric_limits<float>::infinity();
-constexpr size_t kGuard = 64;  // poisoned bytes after every device buffer
-constexpr uint8_t kPoison = 0xee;
-
-bool have_gpu() { return device::device_count() > 0; }
-
-#define GW_SKIP_WITHOUT_GPU()                                                                        \
-  do {                                                                                               \
-    if (!have_gpu())                                                                                 \
-      GTEST_SKIP() << "no CUDA device on this machine (GW_HAVE_CUDA=" << GW_HAVE_CUDA                \
-                   << "): GPU parity not checked here; run scripts/gpu_run.sh on a GPU machine"; \
-  } while (0)
-
-// A device buffer of `bytes` usable bytes plus kGuard poisoned guard bytes, at a
-// `shift` of 0..15 bytes from the allocation's start (unaligned paths).
-class DevBuf {
- public:
-  DevBuf(size_t bytes, size_t shift = 0) : bytes_(bytes), shift_(shift) {
-    base_ = static_cast<uint8_t*>(device::alloc(bytes + shift + kGuard));
-    device::fill(base_, kPoison, bytes + shift + kGuard);
-  }
-  ~DevBuf() {
-    try {
-      device::release(base_);
-    } catch (...) {
-    }
-  }
-  DevBuf(const DevBuf&) = delete;
-  DevBuf& operator=(const DevBuf&) = delete;
-
-  uint8_t* bytes() { return base_ + shift_; }
-  float* floats() { return reinterpret_cast<float*>(base_ + shift_); }
-  void upload(const void* h, size_t n) { device::copy_to_device(bytes(), h, n); }
-  std::vector<uint8_t> download() const {
-    std::vector<uint8_t> h(bytes_);
-    device::copy_to_host(h.data(), base_ + shift_, bytes_);
-    return h;
-  }
-  std::vector<float> download_floats() const {
-    std::vector<float> f(bytes_ / 4);
-    device::copy_to_host(f.data(), base_ + shift_, 4 * f.size());
-    return f;
-  }
-  bool guard_intact() const {
-    std::vector<uint8_t> g(kGuard);
-    device::copy_to_host(g.data(), base_ + shift_ + bytes_, kGuard);
-    for (uint8_t b : g)
-      if (b != kPoison) return false;
-    return true;
-  }
-
- private:
-  uint8_t* base_ = nullptr;
-  size_t bytes_;
-  size_t shift_;
-};
-
-std::vector<float> gaussian(size_t n, uint32_t seed, float sigma = 1.0f, float mean = 0.0f) {
-  std::mt19937 gen(seed);
-  std::normal_distribution<float> d(mean, sigma);
-  std::vector<float> v(n);
-  for (auto& x : v) x = d(gen);
-  return v;
-}
+using test::gaussian;
+using test::kInf;
+using test::kNaN;
+using test::Pair;
 
 // The special cases of qsgd.h sprinkled in: zero runs of both signs, huge values
 // (the l2 norm overflows and saturates), subnormals and tiny values (scale < 2^-118),
@@ -123,69 +62,6 @@ std::vector<float> tricky(size_t n, uint32_t seed) {
   return v;
 }
 
-struct Pair {
-  std::vector<uint8_t> cpu, gpu;
-  bool cpu_nonfinite = false;
-  int gpu_nonfinite = 0;
-};
-
-Pair encode_both(const Compressor& c, const DeviceCompressor& d, const std::vector<float>& x, uint64_t key,
-                 size_t in_shift = 0, size_t out_shift = 0) {
-  Pair r;
-  const size_t n = x.size();
-  const size_t bytes = c.encoded_bytes(n);
-  EXPECT_EQ(d.encoded_bytes(n), bytes);
-  r.cpu.assign(bytes, 0);
-  EXPECT_EQ(c.encode(x.data(), n, r.cpu.data(), key, &r.cpu_nonfinite), bytes);
-
-  DevBuf dx(4 * n, in_shift), dout(bytes, out_shift), dflag(sizeof(int));
-  dx.upload(x.data(), 4 * n);
-  device::fill(dflag.bytes(), 0, sizeof(int));
-  EXPECT_EQ(d.encode(dx.floats(), n, dout.bytes(), key, reinterpret_cast<int*>(dflag.bytes()), nullptr), bytes);
-  device::synchronize();
-  r.gpu = dout.download();
-  device::copy_to_host(&r.gpu_nonfinite, dflag.bytes(), sizeof(int));
-  EXPECT_TRUE(dout.guard_intact()) << c.spec() << " n=" << n << ": GPU encode wrote past encoded_bytes";
-  return r;
-}
-
-size_t first_diff(const std::vector<uint8_t>& a, const std::vector<uint8_t>& b) {
-  for (size_t i = 0; i < a.size() && i < b.size(); ++i)
-    if (a[i] != b[i]) return i;
-  return a.size() == b.size() ? SIZE_MAX : std::min(a.size(), b.size());
-}
-
-size_t first_diff_bits(const std::vector<float>& a, const std::vector<float>& b) {
-  for (size_t i = 0; i < a.size() && i < b.size(); ++i)
-    if (bits_of(a[i]) != bits_of(b[i]) && !(std::isnan(a[i]) && std::isnan(b[i]))) return i;
-  return a.size() == b.size() ? SIZE_MAX : std::min(a.size(), b.size());
-}
-
-void check_decode(const Compressor& c, const DeviceCompressor& d, const std::vector<uint8_t>& payload, size_t n,
-                  uint32_t seed, size_t in_shift = 0, size_t out_shift = 0) {
-  const std::string what = c.spec() + " n=" + std::to_string(n) + " seed=" + std::to_string(seed) +
-                           " shifts=" + std::to_string(in_shift) + "/" + std::to_string(out_shift);
-  std::vector<float> cpu_out(n), cpu_acc = gaussian(n, seed, 2.0f);
-  const std::vector<float> acc0 = cpu_acc;
-  c.decode(payload.data(), payload.size(), n, cpu_out.data());
-  c.decode_add(payload.data(), payload.size(), n, cpu_acc.data());
-
-  DevBuf din(payload.size(), in_shift), dout(4 * n, out_shift), dacc(4 * n, out_shift);
-  din.upload(payload.data(), payload.size());
-  dacc.upload(acc0.data(), 4 * n);
-  d.decode(din.bytes(), payload.size(), n, dout.floats(), nullptr);
-  d.decode_add(din.bytes(), payload.size(), n, dacc.floats(), nullptr);
-  device::synchronize();
-  const std::vector<float> gpu_out = dout.download_floats(), gpu_acc = dacc.download_floats();
-  size_t i = first_diff_bits(cpu_out, gpu_out);
-  EXPECT_EQ(i, SIZE_MAX) << what << ": decode differs at " << i << " cpu=" << cpu_out[i] << " gpu=" << gpu_out[i];
-  i = first_diff_bits(cpu_acc, gpu_acc);
-  EXPECT_EQ(i, SIZE_MAX) << what << ": decode_add differs at " << i << " cpu=" << cpu_acc[i]
-                         << " gpu=" << gpu_acc[i];
-  EXPECT_TRUE(dout.guard_intact()) << what << ": decode wrote past n";
-  EXPECT_TRUE(dacc.guard_intact()) << what << ": decode_add wrote past n";
-}
-
 std::vector<std::string> kinds(int bits, int bucket) {
   const std::string b = "bits=" + std::to_string(bits) + ",bucket=" + std::to_string(bucket);
   return {"qsgd:" + b + ",norm=l2", "qsgd:" + b + ",norm=max", "nuq:" + b};
@@ -194,40 +70,11 @@ std::vector<std::string> kinds(int bits, int bucket) {
 // ---- tests that run everywhere -------------------------------------------------
 
 TEST(GpuQsgdNuqFactory, TwinsExistExactlyWhenBuiltWithCuda) {
-  for (const char* spec : {"qsgd", "qsgd:bits=2,bucket=64,norm=max", "nuq", "nuq:bits=8,bucket=8192"}) {
-    auto c = make_compressor(spec);
-    auto d = make_device_compressor(*c);
-    if (GW_HAVE_CUDA) {
-      ASSERT_NE(d, nullptr) << spec;
-      EXPECT_EQ(&d->host(), c.get());
-      EXPECT_EQ(d->encoded_bytes(1000), c->encoded_bytes(1000)) << spec;
-    } else {
-      EXPECT_EQ(d, nullptr) << spec << ": a build without CUDA has no device codecs";
-    }
-  }
+  test::expect_twins_exactly_with_cuda({"qsgd", "qsgd:bits=2,bucket=64,norm=max", "nuq", "nuq:bits=8,bucket=8192"});
 }
 
 TEST(GpuQsgdNuqFactory, PayloadSizeIsCheckedOnTheHostBeforeAnyLaunch) {
-  for (const char* spec : {"qsgd:bits=3,bucket=100", "nuq:bits=5,bucket=100"}) {
-    auto c = make_compressor(spec);
-    auto d = make_device_compressor(*c);
-    if (!d) GTEST_SKIP() << "build without CUDA: no device codecs to check";
-    const size_t n = 1000, bytes = c->encoded_bytes(n);
-    for (size_t wrong : {bytes - 1, bytes + 1, size_t{0}}) {
-      try {
-        d->decode(nullptr, wrong, n, nullptr, nullptr);
-        ADD_FAILURE() << spec << ": decode accepted " << wrong << " bytes";
-      } catch (const Error& e) {
-        EXPECT_EQ(e.status(), GW_ERR_CORRUPT) << spec;
-      }
-      try {
-        d->decode_add(nullptr, wrong, n, nullptr, nullptr);
-        ADD_FAILURE() << spec << ": decode_add accepted " << wrong << " bytes";
-      } catch (const Error& e) {
-        EXPECT_EQ(e.status(), GW_ERR_CORRUPT) << spec;
-      }
-    }
-  }
+  test::expect_payload_size_checked_on_host({"qsgd:bits=3,bucket=100", "nuq:bits=5,bucket=100"});
 }
 
 // ---- tests that need a GPU --------------------------------------------------------

@@ -22,50 +22,13 @@
 namespace gw {
 namespace {
 
-const float kNaN = std::numeric_limits<float>::quiet_NaN();
-const float kInf = std::numeric_limits<float>::infinity();
-
-std::vector<float> gaussian(size_t n, uint32_t seed, float sigma = 1.0f) {
-  std::mt19937 gen(seed);
-  std::normal_distribution<float> d(0.0f, sigma);
-  std::vector<float> v(n);
-  for (auto& x : v) x = d(gen);
-  return v;
-}
-
-struct Encoded {
-  std::vector<uint8_t> bytes;
-  bool nonfinite = false;
-};
-
-Encoded encode(const Compressor& c, const std::vector<float>& x, uint64_t key) {
-  Encoded e;
-  const size_t cap = c.encoded_bytes(x.size());
-  e.bytes.assign(cap + 16, 0xee);  // guard bytes after the payload
-  const size_t got = c.encode(x.data(), x.size(), e.bytes.data(), key, &e.nonfinite);
-  EXPECT_EQ(got, cap);
-  for (size_t i = cap; i < cap + 16; ++i) EXPECT_EQ(e.bytes[i], 0xee) << "wrote past encoded_bytes";
-  e.bytes.resize(cap);
-  return e;
-}
-
-std::vector<float> decode(const Compressor& c, const Encoded& e, size_t n) {
-  std::vector<float> out(n + 4, 12345.0f);
-  c.decode(e.bytes.data(), e.bytes.size(), n, out.data());
-  for (size_t i = n; i < n + 4; ++i) EXPECT_EQ(out[i], 12345.0f) << "wrote past n";
-  out.resize(n);
-  return out;
-}
-
-gw_status status_of(const std::function<void()>& f, std::string* what = nullptr) {
-  try {
-    f();
-  } catch (const Error& e) {
-    if (what) *what = e.what();
-    return e.status();
-  }
-  return GW_SUCCESS;
-}
+using test::decode;
+using test::encode;
+using test::Encoded;
+using test::gaussian;
+using test::kInf;
+using test::kNaN;
+using test::status_of;
 
 float scale_of(const Encoded& e, size_t bucket_index) {
   float v;
@@ -488,35 +451,8 @@ TEST(QsgdNuq, EveryPathBitIdentical) {
             x[5] = std::numeric_limits<float>::denorm_min();
           }
           std::vector<float> acc0 = gaussian(n, 9);
-          Encoded ref;
-          std::vector<float> ref_dec, ref_acc;
-          for (CpuIsa isa : isas) {
-            test::IsaGuard guard(isa);
-            Encoded e = encode(*c, x, 0x123456789abcdefull + bits);
-            std::vector<float> y = decode(*c, e, n);
-            std::vector<float> acc = acc0;
-            c->decode_add(e.bytes.data(), e.bytes.size(), n, acc.data());
-            if (isa == CpuIsa::SCALAR) {
-              ref = e;
-              ref_dec = y;
-              ref_acc = acc;
-              continue;
-            }
-            ASSERT_EQ(e.bytes, ref.bytes) << cpu_isa_name(isa);
-            ASSERT_TRUE(test::same_bits(y, ref_dec)) << cpu_isa_name(isa);
-            ASSERT_TRUE(test::same_bits(acc, ref_acc)) << cpu_isa_name(isa);
-            // Decoding a random (untrusted) payload is path-independent too.
-            std::vector<uint8_t> junk(e.bytes.size());
-            std::mt19937 g(static_cast<uint32_t>(n + bits));
-            for (auto& b : junk) b = static_cast<uint8_t>(g());
-            std::vector<float> j1(n), j2(n);
-            c->decode(junk.data(), junk.size(), n, j1.data());
-            {
-              test::IsaGuard scalar(CpuIsa::SCALAR);
-              c->decode(junk.data(), junk.size(), n, j2.data());
-            }
-            ASSERT_TRUE(test::same_bits(j1, j2)) << cpu_isa_name(isa);
-          }
+          ASSERT_NO_FATAL_FAILURE(test::expect_every_path_matches_scalar(*c, x, 0x123456789abcdefull + bits, acc0,
+                                                                         static_cast<uint32_t>(n + bits)));
         }
       }
     }

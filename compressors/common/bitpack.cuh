@@ -1,0 +1,154 @@
+// Device side of bitpack.h for the bucket quantizers' CUDA twins (maxmin.cu,
+// qsgd.cu): the team-per-bucket mapping they share, and the chunk loads, stores
+// and B-bit code packing / unpacking. Only mechanics: each codec keeps its own
+// per-bucket math (reductions, scale, levels) and its kernels.
+//
+// Mapping: one "team" of W threads per bucket, W a power of two with
+// kChunksPerThread * W chunks of 4 values >= the bucket (W = 4 for bucket 64, 32
+// for 512, 512 for 8192). Teams of up to a warp share kSmallTeamBlock-thread
+// blocks; larger teams are one block. Chunk c = k*W + t of a bucket is thread t's
+// k-th chunk, so every load and store instruction of a warp covers consecutive
+// 16-byte pieces. A chunk's 4 codes are 4*bits bits at bit 4*bits*c of the
+// bucket's code bytes (LSB first, as bitpack.h): whole bytes for even bits; for
+// odd bits two neighbouring chunks (threads t, t+1) make whole bytes, and the even
+// thread writes them. No two threads write the same byte.
+// Header-only (nvcc): compressors/*/*.cu globbing finds nothing to build here.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "core/device_util.cuh"
+
+namespace gw {
+namespace bitpack {
+
+constexpr int kChunksPerThread = 4;   // chunks of 4 consecutive values each thread holds
+constexpr int kSmallTeamBlock = 256;  // block size when teams are at most a warp
+
+template <int W>
+__host__ __device__ constexpr int block_threads() {
+  return W <= 32 ? kSmallTeamBlock : W;
+}
+
+// Smallest power-of-two team (at least 4) with kChunksPerThread * W chunks of 4
+// covering a bucket: 4 for bucket 64, 32 for 512, 512 for 8192.
+inline int team_width(size_t bucket) {
+  const int chunks = static_cast<int>((bucket + 3) / 4);
+  const int need = (chunks + kChunksPerThread - 1) / kChunksPerThread;
+  int w = 4;
+  while (w < need) w *= 2;
+  return w;
+}
+
+// Blocks for nb buckets with teams of W threads.
+template <int W>
+unsigned grid_of(uint64_t nb) {
+  constexpr int per_block = block_threads<W>() / W;
+  return static_cast<unsigned>((nb + per_block - 1) / per_block);
+}
+
+// CALL(W) with the compile-time team width W equal to the runtime w (4..512).
+#define GW_TEAM_WIDTH_DISPATCH(w, CALL) \
+  switch (w) {                          \
+    case 4:                             \
+      CALL(4);                          \
+      break;                            \
+    case 8:                             \
+      CALL(8);                          \
+      break;                            \
+    case 16:                            \
+      CALL(16);                         \
+      break;                            \
+    case 32:                            \
+      CALL(32);                         \
+      break;                            \
+    case 64:                            \
+      CALL(64);                         \
+      break;                            \
+    case 128:                           \
+      CALL(128);                        \
+      break;                            \
+    case 256:                           \
+      CALL(256);                        \
+      break;                            \
+    default:                            \
+      CALL(512);                        \
+      break;                            \
+  }
+
+// Values in chunk c (4 values from 4c) of a bucket of len values.
+__device__ __forceinline__ int chunk_count(uint32_t c, uint32_t len) {
+  const uint32_t e = c * 4u;
+  return e < len ? static_cast<int>(min(4u, len - e)) : 0;
+}
+
+// Loads chunk c of the bucket v (len values) into val (zeros past the end):
+// one streaming 16-byte load when whole and L.vec (the codec's device layout says
+// 16-byte float access is possible). FULL: the chunk is known to be whole.
+// Returns its value count.
+template <bool FULL, class DevLayout>
+__device__ __forceinline__ int load_chunk(const float* __restrict__ v, uint32_t c, uint32_t len, const DevLayout& L,
+                                          float (&val)[4]) {
+  const uint32_t e = c * 4u;
+  const int cnt = FULL ? 4 : chunk_count(c, len);
+  if (cnt == 4 && L.vec) {
+    const float4 a = __ldcs(reinterpret_cast<const float4*>(v + e));
+    val[0] = a.x, val[1] = a.y, val[2] = a.z, val[3] = a.w;
+  } else {
+#pragma unroll
+    for (int q = 0; q < 4; ++q) val[q] = q < cnt ? v[e + q] : 0.0f;
+  }
+  return cnt;
+}
+
+// Writes chunk c's cnt codes, packed in acc (code q at bit q*bits), into the
+// bucket's code bytes dst (len values; t is the thread's index in its team).
+// Every thread of the warp must call it (odd bits pair threads by a shuffle).
+template <bool FULL>
+__device__ __forceinline__ void store_chunk_codes(uint8_t* dst, uint32_t acc, uint32_t c, int cnt, uint32_t len,
+                                                  uint32_t t, int bits) {
+  if (!(bits & 1)) {
+    if (FULL || cnt > 0)
+      devutil::store_bytes(dst + c * static_cast<uint32_t>(bits / 2), acc, FULL ? bits / 2 : (cnt * bits + 7) / 8);
+  } else {
+    const uint32_t next = __shfl_down_sync(0xffffffffu, acc, 1);  // chunk c + 1 (thread t + 1)
+    if ((t & 1) == 0 && (FULL || cnt > 0)) {
+      const int total = FULL ? 8 : cnt + chunk_count(c + 1, len);
+      const uint64_t pair = static_cast<uint64_t>(acc) | (static_cast<uint64_t>(next) << (4 * bits));
+      devutil::store_bytes(dst + (c / 2) * static_cast<uint32_t>(bits), pair, (total * bits + 7) / 8);
+    }
+  }
+}
+
+// The cnt (>= 1) codes of chunk c of the bucket's code bytes src, code q at bit
+// q*bits of the result (reads only the bytes that hold them).
+__device__ __forceinline__ uint32_t load_chunk_codes(const uint8_t* src, uint32_t c, int cnt, int bits) {
+  const uint32_t bit0 = c * 4u * static_cast<uint32_t>(bits);
+  const int sh = static_cast<int>(bit0 & 7u);
+  return static_cast<uint32_t>(devutil::load_bytes(src + (bit0 >> 3), (sh + cnt * bits + 7) / 8) >> sh);
+}
+
+// Stores (ADD: adds, round to nearest) the cnt decoded values r of chunk c at
+// o[4c..]: one streaming 16-byte store when whole and L.vec.
+template <bool ADD, class DevLayout>
+__device__ __forceinline__ void store_chunk(float* o, uint32_t c, const float (&r)[4], int cnt, const DevLayout& L) {
+  const uint32_t e = c * 4u;
+  if (cnt == 4 && L.vec) {
+    float4* p = reinterpret_cast<float4*>(o + e);
+    float4 a = make_float4(r[0], r[1], r[2], r[3]);
+    if (ADD) {
+      const float4 a0 = *p;
+      a = make_float4(__fadd_rn(a0.x, a.x), __fadd_rn(a0.y, a.y), __fadd_rn(a0.z, a.z), __fadd_rn(a0.w, a.w));
+    }
+    __stcs(p, a);
+  } else {
+#pragma unroll
+    for (int q = 0; q < 4; ++q) {
+      if (q < cnt) o[e + q] = ADD ? __fadd_rn(o[e + q], r[q]) : r[q];
+    }
+  }
+}
+
+}  // namespace bitpack
+}  // namespace gw

@@ -1,0 +1,100 @@
+// AVX-512 (F/BW/VL) forms of bitpack.h (the LSB-first B-bit code packing of the
+// bucket quantizers), plus the byte narrowing their AVX-512 bucket loops share.
+// Functions are target-attributed and always inlined; include this header only
+// from a translation unit whose callers carry the avx512f,avx512bw,avx512vl
+// target (x86-64 GCC/Clang). Bit-identical to the scalar reference.
+#pragma once
+
+#include <immintrin.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#include "common/bitpack.h"
+#include "common/bitpack_avx2.h"  // prefetch_ahead
+
+#define GW_BITPACK_AVX512_INLINE \
+  __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma"), always_inline)) inline
+
+namespace gw {
+namespace bitpack {
+namespace avx512 {
+
+// Stores the 32 int32 codes a, b (lanes in order, each in [0, 255]) as 32 bytes
+// at lv: two saturating packs, then the 128-bit lane order fixed.
+GW_BITPACK_AVX512_INLINE void store_bytes32(uint8_t* lv, __m512i a, __m512i b) {
+  __m512i w = _mm512_packus_epi32(a, b);  // per lane: a(4) b(4) as u16
+  __m256i lo = _mm512_cvtepi16_epi8(w);   // per lane: a(4) b(4) as u8, lanes 0..3
+  // lane q holds a[4q..4q+3], b[4q..4q+3]: reorder dwords to a0..a15 b0..b15.
+  __m256i ord = _mm256_permutevar8x32_epi32(lo, _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(lv), ord);
+}
+
+// Stores the 16 int32 codes a (each in [0, 255]) as 16 bytes at lv.
+GW_BITPACK_AVX512_INLINE void store_bytes16(uint8_t* lv, __m512i a) {
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(lv), _mm512_cvtepi32_epi8(a));
+}
+
+// bitpack::pack of byte-codes lv[0..len): 64 codes at a time for bits 4, 2 and 1,
+// the scalar packer for the rest.
+GW_BITPACK_AVX512_INLINE void pack(const uint8_t* lv, size_t len, int bits, uint8_t* out) {
+  size_t k = 0;
+  if (bits == 4) {
+    for (; k + 64 <= len; k += 64) {
+      __m512i v = _mm512_loadu_si512(lv + k);
+      __m512i t = _mm512_or_si512(v, _mm512_srli_epi16(v, 4));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + k / 2), _mm512_cvtepi16_epi8(t));
+    }
+  } else if (bits == 2) {
+    for (; k + 64 <= len; k += 64) {
+      __m512i v = _mm512_loadu_si512(lv + k);
+      __m512i y = _mm512_or_si512(v, _mm512_srli_epi32(v, 6));
+      y = _mm512_or_si512(y, _mm512_srli_epi32(y, 12));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(out + k / 4), _mm512_cvtepi32_epi8(y));
+    }
+  } else if (bits == 1) {
+    for (; k + 64 <= len; k += 64) {
+      __m512i v = _mm512_loadu_si512(lv + k);
+      uint64_t m = _mm512_test_epi8_mask(v, _mm512_set1_epi8(1));
+      memcpy(out + k / 8, &m, 8);
+    }
+  }
+  // k * bits is a multiple of 8 here: the rest starts on a byte boundary.
+  bitpack::pack(lv + k, len - k, bits, out + k * static_cast<size_t>(bits) / 8);
+}
+
+// Codes k..k+15 (k a multiple of 16) as int32 lanes. src is unpack_source<B>():
+// the packed run for B = 4, 2, 1 (unpacked in registers) and 8, bytes otherwise.
+template <int B>
+GW_BITPACK_AVX512_INLINE __m512i codes16(const uint8_t* src, size_t k) {
+  if (B == 4) {
+    uint64_t w;
+    memcpy(&w, src + k / 2, 8);
+    __m512i x = _mm512_permutexvar_epi32(_mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1),
+                                         _mm512_castsi128_si512(_mm_cvtsi64_si128(static_cast<long long>(w))));
+    return _mm512_and_si512(
+        _mm512_srlv_epi32(x, _mm512_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28, 0, 4, 8, 12, 16, 20, 24, 28)),
+        _mm512_set1_epi32(15));
+  } else if (B == 2) {
+    uint32_t w;
+    memcpy(&w, src + k / 4, 4);
+    return _mm512_and_si512(
+        _mm512_srlv_epi32(_mm512_set1_epi32(static_cast<int>(w)),
+                          _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30)),
+        _mm512_set1_epi32(3));
+  } else if (B == 1) {
+    uint16_t w;
+    memcpy(&w, src + k / 8, 2);
+    return _mm512_and_si512(
+        _mm512_srlv_epi32(_mm512_set1_epi32(w),
+                          _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)),
+        _mm512_set1_epi32(1));
+  } else {  // B == 8 or bytes
+    return _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + k)));
+  }
+}
+
+}  // namespace avx512
+}  // namespace bitpack
+}  // namespace gw
