@@ -25,7 +25,14 @@ bool is_device_pointer(const void* p) {
     return ok;
   }();
   if (p == nullptr || !have_device) return false;
-  cudaPointerAttributes attr;
+  // Room to spare: a process may load a newer CUDA runtime than the headers we
+  // were compiled with (PyTorch bundles its own), whose attribute struct may
+  // have grown; it must not write past our stack variable.
+  union {
+    cudaPointerAttributes attr;
+    unsigned char room[512];
+  } u;
+  cudaPointerAttributes& attr = u.attr;
   cudaError_t e = cudaPointerGetAttributes(&attr, p);
   if (e != cudaSuccess) {
     cudaGetLastError();  // no driver or unknown pointer: host memory; clear the sticky error

@@ -62,8 +62,11 @@ int device_count() {
 const char* device_name() {
   static std::string name;
   if (name.empty() && device_count() > 0) {
-    cudaDeviceProp p;
-    if (cudaGetDeviceProperties(&p, 0) == cudaSuccess) name = p.name;
+    union {  // room to spare for a newer runtime's (larger) struct, see device_staging.cpp
+      cudaDeviceProp p;
+      unsigned char room[8192];
+    } u;
+    if (cudaGetDeviceProperties(&u.p, 0) == cudaSuccess) name = u.p.name;
   }
   return name.c_str();
 }
