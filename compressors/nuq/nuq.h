@@ -29,7 +29,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "core/compressor.h"
+#include "qsgd/qsgd.h"
 
 namespace gw {
 
@@ -42,23 +42,13 @@ struct NuqParams {
   int bucket = 512;
 };
 
-class NuqCompressor final : public Compressor {
+class NuqCompressor final : public QsgdEngineCompressor {
  public:
   explicit NuqCompressor(NuqParams p);
-
-  uint16_t id() const override { return kNuqCompressorId; }
-  const std::string& spec() const override { return spec_; }
-  CompressorTraits traits() const override;
-  size_t encoded_bytes(size_t n) const override;
-  size_t encode(const float* x, size_t n, uint8_t* out, uint64_t rng_key, bool* nonfinite) const override;
-  void decode(const uint8_t* in, size_t bytes, size_t n, float* out) const override;
-  void decode_add(const uint8_t* in, size_t bytes, size_t n, float* acc) const override;
-
   const NuqParams& params() const { return p_; }
 
  private:
   NuqParams p_;
-  std::string spec_;
 };
 
 void register_nuq(Registry& r);

@@ -132,22 +132,16 @@ void decode(const Layout& L, const char* spec, const uint8_t* in, size_t bytes, 
 
 }  // namespace qsgd
 
-namespace {
-qsgd::Layout layout_of(const QsgdParams& p) {
-  return qsgd::make_layout(p.norm == QsgdNorm::MAX ? qsgd::QSGD_MAX : qsgd::QSGD_L2, p.bits, p.bucket);
-}
-}  // namespace
-
-QsgdCompressor::QsgdCompressor(QsgdParams p) : p_(p) {
-  GW_REQUIRE(p.bits >= 2 && p.bits <= 8, GW_ERR_INVALID_ARGUMENT, "qsgd: bits=", p.bits,
+QsgdEngineCompressor::QsgdEngineCompressor(uint16_t id, const char* family, int levels_kind, int bits, int bucket,
+                                           std::string spec)
+    : id_(id), kind_(levels_kind), bits_(bits), bucket_(bucket), spec_(std::move(spec)) {
+  GW_REQUIRE(bits >= 2 && bits <= 8, GW_ERR_INVALID_ARGUMENT, family, ": bits=", bits,
              " is outside [2, 8] (bits include the sign)");
-  GW_REQUIRE(p.bucket >= 64 && p.bucket <= 8192, GW_ERR_INVALID_ARGUMENT, "qsgd: bucket=", p.bucket,
+  GW_REQUIRE(bucket >= 64 && bucket <= 8192, GW_ERR_INVALID_ARGUMENT, family, ": bucket=", bucket,
              " is outside [64, 8192]");
-  spec_ = "qsgd:bits=" + std::to_string(p.bits) + ",bucket=" + std::to_string(p.bucket) +
-          ",norm=" + (p.norm == QsgdNorm::MAX ? "max" : "l2");
 }
 
-CompressorTraits QsgdCompressor::traits() const {
+CompressorTraits QsgdEngineCompressor::traits() const {
   CompressorTraits t;
   t.unbiased = true;
   t.linear = false;
@@ -156,21 +150,35 @@ CompressorTraits QsgdCompressor::traits() const {
   return t;
 }
 
-size_t QsgdCompressor::encoded_bytes(size_t n) const { return layout_of(p_).total_bytes(n); }
+namespace {
+qsgd::Layout layout_of(int kind, int bits, int bucket) {
+  return qsgd::make_layout(static_cast<qsgd::Kind>(kind), bits, bucket);
+}
+}  // namespace
 
-size_t QsgdCompressor::encode(const float* x, size_t n, uint8_t* out, uint64_t rng_key, bool* nonfinite) const {
-  const qsgd::Layout L = layout_of(p_);
+size_t QsgdEngineCompressor::encoded_bytes(size_t n) const { return layout_of(kind_, bits_, bucket_).total_bytes(n); }
+
+size_t QsgdEngineCompressor::encode(const float* x, size_t n, uint8_t* out, uint64_t rng_key,
+                                    bool* nonfinite) const {
+  const qsgd::Layout L = layout_of(kind_, bits_, bucket_);
   if (qsgd::encode(L, x, n, out, rng_key) && nonfinite) *nonfinite = true;
   return L.total_bytes(n);
 }
 
-void QsgdCompressor::decode(const uint8_t* in, size_t bytes, size_t n, float* out) const {
-  qsgd::decode(layout_of(p_), spec_.c_str(), in, bytes, n, out, false);
+void QsgdEngineCompressor::decode(const uint8_t* in, size_t bytes, size_t n, float* out) const {
+  qsgd::decode(layout_of(kind_, bits_, bucket_), spec_.c_str(), in, bytes, n, out, false);
 }
 
-void QsgdCompressor::decode_add(const uint8_t* in, size_t bytes, size_t n, float* acc) const {
-  qsgd::decode(layout_of(p_), spec_.c_str(), in, bytes, n, acc, true);
+void QsgdEngineCompressor::decode_add(const uint8_t* in, size_t bytes, size_t n, float* acc) const {
+  qsgd::decode(layout_of(kind_, bits_, bucket_), spec_.c_str(), in, bytes, n, acc, true);
 }
+
+QsgdCompressor::QsgdCompressor(QsgdParams p)
+    : QsgdEngineCompressor(kQsgdCompressorId, "qsgd", p.norm == QsgdNorm::MAX ? qsgd::QSGD_MAX : qsgd::QSGD_L2,
+                           p.bits, p.bucket,
+                           "qsgd:bits=" + std::to_string(p.bits) + ",bucket=" + std::to_string(p.bucket) +
+                               ",norm=" + (p.norm == QsgdNorm::MAX ? "max" : "l2")),
+      p_(p) {}
 
 void register_qsgd(Registry& r) {
   r.add("qsgd", [](SpecReader& s) -> std::unique_ptr<Compressor> {

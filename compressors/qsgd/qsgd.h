@@ -37,6 +37,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 #include "core/compressor.h"
 
@@ -54,11 +55,13 @@ struct QsgdParams {
   QsgdNorm norm = QsgdNorm::L2;
 };
 
-class QsgdCompressor final : public Compressor {
+// The codec engine that qsgd and nuq share (qsgd_kernels.h): one per-bucket
+// l2/max scale, signed levels, the same payload layout. The two differ only in
+// their levels (levels_kind is a qsgd::Kind), so they differ only in how they
+// are constructed.
+class QsgdEngineCompressor : public Compressor {
  public:
-  explicit QsgdCompressor(QsgdParams p);
-
-  uint16_t id() const override { return kQsgdCompressorId; }
+  uint16_t id() const override { return id_; }
   const std::string& spec() const override { return spec_; }
   CompressorTraits traits() const override;
   size_t encoded_bytes(size_t n) const override;
@@ -66,11 +69,23 @@ class QsgdCompressor final : public Compressor {
   void decode(const uint8_t* in, size_t bytes, size_t n, float* out) const override;
   void decode_add(const uint8_t* in, size_t bytes, size_t n, float* acc) const override;
 
+ protected:
+  // Checks bits (2..8, sign included) and bucket (64..8192), naming `family`.
+  QsgdEngineCompressor(uint16_t id, const char* family, int levels_kind, int bits, int bucket, std::string spec);
+
+ private:
+  uint16_t id_;
+  int kind_, bits_, bucket_;
+  std::string spec_;
+};
+
+class QsgdCompressor final : public QsgdEngineCompressor {
+ public:
+  explicit QsgdCompressor(QsgdParams p);
   const QsgdParams& params() const { return p_; }
 
  private:
   QsgdParams p_;
-  std::string spec_;
 };
 
 void register_qsgd(Registry& r);
