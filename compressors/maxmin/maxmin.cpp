@@ -101,6 +101,15 @@ CompressorTraits MaxMinCompressor::traits() const {
   return t;
 }
 
+bool MaxMinCompressor::packed_levels(PackedLevels* out) const {
+  out->bits = p_.bits;
+  out->bucket = static_cast<size_t>(p_.bucket);
+  out->scale_bytes = 8;
+  out->sign_magnitude = false;
+  out->max_level = (1u << p_.bits) - 1u;
+  return true;
+}
+
 size_t MaxMinCompressor::encoded_bytes(size_t n) const { return layout_of(p_).total_bytes(n); }
 
 size_t MaxMinCompressor::encode(const float* x, size_t n, uint8_t* out, uint64_t rng_key,

@@ -62,6 +62,8 @@ class MaxMinCompressor final : public Compressor {
   size_t encode(const float* x, size_t n, uint8_t* out, uint64_t rng_key, bool* nonfinite) const override;
   void decode(const uint8_t* in, size_t bytes, size_t n, float* out) const override;
   void decode_add(const uint8_t* in, size_t bytes, size_t n, float* acc) const override;
+  // 8-byte {min, scale} per bucket, unsigned levels 0..2^B-1 (the lossless stage).
+  bool packed_levels(PackedLevels* out) const override;
 
   const MaxMinParams& params() const { return p_; }
 

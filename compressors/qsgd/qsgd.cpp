@@ -156,6 +156,15 @@ qsgd::Layout layout_of(int kind, int bits, int bucket) {
 }
 }  // namespace
 
+bool QsgdEngineCompressor::packed_levels(PackedLevels* out) const {
+  out->bits = bits_;
+  out->bucket = static_cast<size_t>(bucket_);
+  out->scale_bytes = 4;
+  out->sign_magnitude = true;
+  out->max_level = (1u << (bits_ - 1)) - 1u;
+  return true;
+}
+
 size_t QsgdEngineCompressor::encoded_bytes(size_t n) const { return layout_of(kind_, bits_, bucket_).total_bytes(n); }
 
 size_t QsgdEngineCompressor::encode(const float* x, size_t n, uint8_t* out, uint64_t rng_key,

@@ -68,6 +68,8 @@ class QsgdEngineCompressor : public Compressor {
   size_t encode(const float* x, size_t n, uint8_t* out, uint64_t rng_key, bool* nonfinite) const override;
   void decode(const uint8_t* in, size_t bytes, size_t n, float* out) const override;
   void decode_add(const uint8_t* in, size_t bytes, size_t n, float* acc) const override;
+  // 4-byte scales, sign-magnitude codes, levels 0..2^(B-1)-1 (the lossless stage).
+  bool packed_levels(PackedLevels* out) const override;
 
  protected:
   // Checks bits (2..8, sign included) and bucket (64..8192), naming `family`.

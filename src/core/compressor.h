@@ -16,6 +16,23 @@ struct CompressorTraits {
   bool fixed_size = true;            // encoded size depends on n only
 };
 
+// The payload shape shared by the bucket quantizers (maxmin, qsgd, nuq), for
+// stages that re-code their levels without re-implementing them (the lossless
+// stage, compressors/lossless/). For n values, nb = ceil(n / bucket):
+//   [nb x scale_bytes raw per-bucket scalars][bucket 0 codes][bucket 1 codes]...
+// bucket j's codes at nb*scale_bytes + j*ceil(bucket*bits/8), ceil(len*bits/8)
+// bytes for its len values, bits-bit codes packed LSB-first (compressors/common/
+// bitpack.h), unused high bits zero. sign_magnitude: bit bits-1 of a code is a
+// sign and bits 0..bits-2 a magnitude level in [0, max_level] (a zero level has
+// sign 0); otherwise the whole code is an unsigned level in [0, max_level].
+struct PackedLevels {
+  int bits = 0;
+  size_t bucket = 0;
+  size_t scale_bytes = 0;
+  bool sign_magnitude = false;
+  uint32_t max_level = 0;
+};
+
 class Compressor {
  public:
   virtual ~Compressor() = default;
@@ -44,6 +61,17 @@ class Compressor {
   virtual void decode(const uint8_t* in, size_t bytes, size_t n, float* out) const = 0;
   // acc[i] += decoded value i (the inner loop of every compressed allreduce).
   virtual void decode_add(const uint8_t* in, size_t bytes, size_t n, float* acc) const = 0;
+
+  // The length of the payload for n values that starts at in[0..avail), which
+  // may be followed by others (pieces travel back to back in one message).
+  // Fixed-size codecs: encoded_bytes(n). Variable-size codecs (fixed_size false)
+  // read it from the payload's own length prefix. A length that does not fit in
+  // avail is GW_ERR_CORRUPT; nothing past in[avail) is read.
+  virtual size_t payload_extent(const uint8_t* in, size_t avail, size_t n) const;
+
+  // Codecs whose payload is scales + packed levels describe it here (and return
+  // true), which lets the registry apply `lossless=elias|zstd` to them.
+  virtual bool packed_levels(PackedLevels* /*out*/) const { return false; }
 };
 
 }  // namespace gw

@@ -4,6 +4,7 @@
 #include <mutex>
 
 #include "common/error.h"
+#include "lossless/lossless.h"
 
 namespace gw {
 
@@ -48,8 +49,14 @@ std::shared_ptr<const Compressor> Registry::make(const std::string& spec_text) {
     factory = it->second;
   }
   SpecReader reader(spec);
+  // Every family's spec takes `lossless` (default none, left out of canonical
+  // specs); make_lossless() refuses it for codecs without packed levels.
+  const std::string lossless = reader.get_choice("lossless", "none", {"none", "elias", "zstd"});
   std::shared_ptr<const Compressor> made = factory(reader);
   reader.finish();
+  made = make_lossless(std::move(made), lossless == "elias"  ? LosslessMode::kElias
+                                        : lossless == "zstd" ? LosslessMode::kZstd
+                                                             : LosslessMode::kNone);
   std::lock_guard<std::mutex> lock(d.mu);
   auto canon = d.cache.find(made->spec());
   if (canon != d.cache.end()) made = canon->second;  // share one object per canonical spec

@@ -1,6 +1,8 @@
 // Spec string -> compressor. Families register a factory; make_compressor()
 // parses the spec, lets the family read its typed keys, and caches the result
-// by canonical spec so layers with equal specs share one const codec.
+// by canonical spec so layers with equal specs share one const codec. The
+// registry itself reads one key of every spec, `lossless=none|elias|zstd`
+// (compressors/lossless/lossless.h), and wraps the family's codec when it is set.
 #pragma once
 
 #include <functional>
