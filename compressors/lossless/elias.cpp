@@ -19,8 +19,10 @@ void rank_tables(uint32_t c, uint32_t L, uint16_t* rank_of, uint16_t* level_of) 
   for (uint32_t l = 0; l <= L; ++l) {
     const uint32_t d = l >= c ? l - c : c - l;
     uint32_t r;
-    if (d <= m) r = d == 0 ? 0 : (l > c ? 2 * d - 1 : 2 * d);
-    else r = m + d;
+    if (d <= m)
+      r = d == 0 ? 0 : (l > c ? 2 * d - 1 : 2 * d);
+    else
+      r = m + d;
     rank_of[l] = static_cast<uint16_t>(r);
     level_of[r] = static_cast<uint16_t>(l);
   }
@@ -166,8 +168,8 @@ void elias_decode(const PackedLevels& L, const uint8_t* in, size_t bytes, size_t
   for (size_t j = 0; j < nb; ++j) {
     const size_t len = std::min(L.bucket, n - j * L.bucket);
     const uint32_t c = centers[j];
-    GW_REQUIRE(c <= L.max_level, GW_ERR_CORRUPT, what, ": bucket ", j, " has center level ", c, " (max ",
-               L.max_level, ")");
+    GW_REQUIRE(c <= L.max_level, GW_ERR_CORRUPT, what, ": bucket ", j, " has center level ", c, " (max ", L.max_level,
+               ")");
     rank_tables(c, L.max_level, rank_of, level_of);
     for (size_t k = 0; k < len; ++k) {
       r.refill();  // >= 56 bits: one code (<= 2*8+1) and its sign
@@ -177,8 +179,8 @@ void elias_decode(const PackedLevels& L, const uint8_t* in, size_t bytes, size_t
                  " (damaged or truncated payload)");
       const uint32_t x = (1u << N) | static_cast<uint32_t>((a >> (N + 1)) & ((1u << N) - 1u));
       r.skip(2 * N + 1);
-      GW_REQUIRE(x - 1 <= L.max_level, GW_ERR_CORRUPT, what, ": level rank ", x - 1, " at value ",
-                 j * L.bucket + k, " is past the top level ", L.max_level);
+      GW_REQUIRE(x - 1 <= L.max_level, GW_ERR_CORRUPT, what, ": level rank ", x - 1, " at value ", j * L.bucket + k,
+                 " is past the top level ", L.max_level);
       uint32_t code = level_of[x - 1];
       if (L.sign_magnitude && code != 0) {
         code |= static_cast<uint32_t>(r.peek() & 1u) << sign_shift;

@@ -112,8 +112,8 @@ class LosslessCompressor final : public Compressor {
 
   void decode_into(const uint8_t* in, size_t bytes, size_t n, float* out, bool add) const {
     const size_t extent = payload_extent(in, bytes, n);
-    GW_REQUIRE(extent == bytes, GW_ERR_CORRUPT, spec_, ": payload of ", bytes, " bytes for ", n,
-               " values announces ", extent);
+    GW_REQUIRE(extent == bytes, GW_ERR_CORRUPT, spec_, ": payload of ", bytes, " bytes for ", n, " values announces ",
+               extent);
     const size_t inner_bytes = inner_->encoded_bytes(n);
     const size_t body = bytes - kPrefix;
     const uint8_t* src = in + kPrefix;
@@ -137,8 +137,10 @@ class LosslessCompressor final : public Compressor {
       }
       src = raw;
     }
-    if (add) inner_->decode_add(src, inner_bytes, n, out);
-    else inner_->decode(src, inner_bytes, n, out);
+    if (add)
+      inner_->decode_add(src, inner_bytes, n, out);
+    else
+      inner_->decode(src, inner_bytes, n, out);
   }
 
   std::shared_ptr<const Compressor> inner_;
@@ -160,8 +162,8 @@ bool lossless_zstd_available() {
 std::shared_ptr<const Compressor> make_lossless(std::shared_ptr<const Compressor> inner, LosslessMode mode) {
   if (mode == LosslessMode::kNone) return inner;
   PackedLevels L;
-  GW_REQUIRE(inner->packed_levels(&L), GW_ERR_INVALID_ARGUMENT, "key 'lossless' is not supported by '",
-             inner->spec(), "' (only by the bucket quantizers maxmin, qsgd, nuq)");
+  GW_REQUIRE(inner->packed_levels(&L), GW_ERR_INVALID_ARGUMENT, "key 'lossless' is not supported by '", inner->spec(),
+             "' (only by the bucket quantizers maxmin, qsgd, nuq)");
   GW_REQUIRE(L.bits >= 1 && L.bits <= 8 && L.bucket >= 1 && L.bucket <= 8192 && L.max_level < (1u << L.bits),
              GW_ERR_INTERNAL, inner->spec(), ": packed_levels() describes an unsupported layout");
   GW_REQUIRE(mode != LosslessMode::kZstd || lossless_zstd_available(), GW_ERR_UNSUPPORTED, "lossless=zstd in '",

@@ -49,18 +49,27 @@ class CollectiveRun {
       if (r >= 1) ex_.push_back({ExType::kGather, r - 1});
     }
     if (sra) ex_.push_back({ExType::kGather, static_cast<int>(plan.rounds.size()) - 1});
+    for (const Segment& s : plan.segments) variable_ |= !s.codec->traits().fixed_size;
   }
 
   CallResult run();
 
  private:
-  // Sizes and layout.
-  size_t part_bytes(const Piece& p, int part) const {
+  // Sizes and layout. A message holds, for each piece of its round, the payload
+  // of piece_count() values; payload_bytes() is its planned size: exact when
+  // every codec is fixed-size, else the capacity (the actual length is in the
+  // header, and each piece's in its own payload: Compressor::payload_extent).
+  size_t piece_count(const Exchange& e, const Piece& p, int part) const {
+    if (e.type == ExType::kAllgather) return p.count;
     size_t first, count;
     piece_part(p, part, n_, &first, &count);
-    return plan_.segments[p.segment].codec->encoded_bytes(count);
+    return count;
   }
   size_t payload_bytes(const Exchange& e, int part) const;  // part: which SRA part the message holds
+  // The lengths of the pieces of a message payload (from rank src), walked by
+  // their own extents; GW_ERR_CORRUPT naming src when they do not add up.
+  void walk_pieces(const Exchange& e, int part, const uint8_t* payload, size_t bytes, int src,
+                   std::vector<size_t>* sizes) const;
   uint64_t rng_key(const Piece& p, size_t first, uint64_t phase) const {
     const Segment& seg = plan_.segments[p.segment];
     return rng_derive_key(cfg_.seed, seg.layer->step, seg.layer->name_hash, static_cast<uint64_t>(rank_),
@@ -74,9 +83,10 @@ class CollectiveRun {
   void process(size_t i);
   void progress_others(size_t self);
   size_t encode_into(size_t i, int part, uint8_t* payload, uint16_t* flags);
-  // Adds the bytes of one message (its pieces' payloads, and its header to the
-  // round's first layer) `copies` times to the layers' sent or received counts.
-  void attribute(const Exchange& e, int part, uint64_t copies, bool sent);
+  // Adds the bytes of one message (its pieces' payloads of the given sizes, and
+  // its header to the round's first layer) `copies` times to the layers' sent
+  // or received counts.
+  void attribute(const Exchange& e, const std::vector<size_t>& sizes, uint64_t copies, bool sent);
   void note_local(const Error& e) {
     if (!local_error_) local_error_.reset(new Error(e));
   }
@@ -97,36 +107,54 @@ class CollectiveRun {
   long abort_sent_in_ = -1;
   std::unique_ptr<Error> local_error_, remote_error_;
   std::set<int> nonfinite_ranks_;
+  bool variable_ = false;  // some codec's payload size varies (lossless stage)
+  std::vector<size_t> sizes_;  // piece lengths of the message at hand
   double comm_s_ = 0;
   uint64_t sent_ = 0, received_ = 0;
   CallResult result_;
 };
 
-void CollectiveRun::attribute(const Exchange& e, int part, uint64_t copies, bool sent) {
+void CollectiveRun::attribute(const Exchange& e, const std::vector<size_t>& sizes, uint64_t copies, bool sent) {
   const std::vector<Piece>& pieces = plan_.rounds[e.round].pieces;
   auto add = [&](uint32_t seg, uint64_t bytes) {
     LayerStats& st = result_.per_segment[seg];
     (sent ? st.bytes_sent : st.bytes_received) += bytes * copies;
   };
   if (!plan_.segments.empty()) add(pieces.empty() ? 0 : pieces[0].segment, sizeof(MessageHeader));
-  for (const Piece& p : pieces)
-    add(p.segment, e.type == ExType::kAllgather ? plan_.segments[p.segment].codec->encoded_bytes(p.count)
-                                                 : part_bytes(p, part));
+  for (size_t k = 0; k < pieces.size() && k < sizes.size(); ++k) add(pieces[k].segment, sizes[k]);
 }
 
 size_t CollectiveRun::payload_bytes(const Exchange& e, int part) const {
   size_t bytes = 0;
-  for (const Piece& p : plan_.rounds[e.round].pieces) {
-    if (e.type == ExType::kAllgather) bytes += plan_.segments[p.segment].codec->encoded_bytes(p.count);
-    else bytes += part_bytes(p, part);
-  }
+  for (const Piece& p : plan_.rounds[e.round].pieces)
+    bytes += plan_.segments[p.segment].codec->encoded_bytes(piece_count(e, p, part));
   return bytes;
 }
 
-// Encodes the pieces of e's round (the given SRA part) back to back.
+void CollectiveRun::walk_pieces(const Exchange& e, int part, const uint8_t* payload, size_t bytes, int src,
+                                std::vector<size_t>* sizes) const {
+  sizes->clear();
+  size_t off = 0;
+  try {
+    for (const Piece& p : plan_.rounds[e.round].pieces) {
+      const Compressor& codec = *plan_.segments[p.segment].codec;
+      const size_t len = codec.payload_extent(payload + off, bytes - off, piece_count(e, p, part));
+      sizes->push_back(len);
+      off += len;
+    }
+  } catch (const Error& err) {
+    fail(err.status(), "message from rank ", src, " for ", what_, ": ", err.what());
+  }
+  GW_REQUIRE(off == bytes, GW_ERR_CORRUPT, "message from rank ", src, " for ", what_, " has ", bytes - off,
+             " payload bytes after its last piece");
+}
+
+// Encodes the pieces of e's round (the given SRA part) back to back, their
+// lengths in sizes_; returns the payload length.
 size_t CollectiveRun::encode_into(size_t i, int part, uint8_t* payload, uint16_t* flags) {
   const Exchange& e = ex_[i];
   size_t off = 0;
+  sizes_.clear();
   for (const Piece& p : plan_.rounds[e.round].pieces) {
     const Segment& seg = plan_.segments[p.segment];
     size_t first = p.begin, count = p.count;
@@ -138,8 +166,13 @@ size_t CollectiveRun::encode_into(size_t i, int part, uint8_t* payload, uint16_t
       phase = kPhaseGather;
     }
     auto t0 = Clock::now();
-    off += ops_.encode(*seg.codec, src + first, count, payload + off, rng_key(p, first, phase));
+    const size_t wrote = ops_.encode(*seg.codec, src + first, count, payload + off, rng_key(p, first, phase));
     result_.per_segment[p.segment].encode_s += seconds_since(t0);
+    const size_t planned = seg.codec->encoded_bytes(count);
+    if (wrote > planned || (wrote != planned && seg.codec->traits().fixed_size))
+      fail(GW_ERR_INTERNAL, seg.codec->spec(), " wrote ", wrote, " bytes for ", count, " values, planned ", planned);
+    sizes_.push_back(wrote);
+    off += wrote;
     progress_others(i);  // keep earlier rounds moving on the wire
   }
   auto t0 = Clock::now();
@@ -185,15 +218,15 @@ void CollectiveRun::launch(size_t i) {
   for (int dst = 0; dst < n_; ++dst) {
     if (per_peer ? dst == rank_ : dst != 0) continue;
     int part = e.type == ExType::kScatter ? dst : rank_;
-    size_t payload = abort ? 0 : payload_bytes(e, part);
-    uint8_t* msg = set.send[dst].reserve(sizeof(MessageHeader) + payload, ws_.pinned);
+    const size_t capacity = abort ? 0 : payload_bytes(e, part);
+    uint8_t* msg = set.send[dst].reserve(sizeof(MessageHeader) + capacity, ws_.pinned);
     uint16_t flags = abort ? kFlagAbort : 0;
+    size_t payload = 0;  // what the encoders wrote: <= capacity, == for fixed-size codecs
     if (!abort) {
-      size_t wrote = encode_into(i, part, msg + sizeof(MessageHeader), &flags);
-      if (wrote != payload) fail(GW_ERR_INTERNAL, "encoder wrote ", wrote, " bytes, planned ", payload);
+      payload = encode_into(i, part, msg + sizeof(MessageHeader), &flags);
       if ((flags & kFlagNonfinite) && e.type != ExType::kGather) nonfinite_ranks_.insert(rank_);
+      attribute(e, sizes_, per_peer ? 1 : static_cast<uint64_t>(n_ - 1), true);
     }
-    if (!abort) attribute(e, part, per_peer ? 1 : static_cast<uint64_t>(n_ - 1), true);
     write_header(msg, plan_.fingerprint, seq_, static_cast<uint32_t>(i), rank_, flags, abort_status, payload,
                  cfg_.checksum);
     for (int peer = 0; peer < n_; ++peer) {
@@ -233,7 +266,7 @@ void CollectiveRun::check_received(size_t i, const Exchange& e) {
       int part = e.type == ExType::kScatter ? rank_ : op.peer;
       ReceivedMessage m = validate_message(static_cast<const uint8_t*>(op.buf), op.received, op.peer, rank_,
                                            plan_.fingerprint, seq_, static_cast<uint32_t>(i),
-                                           payload_bytes(e, part), cfg_.checksum, what_, op.truncated);
+                                           payload_bytes(e, part), cfg_.checksum, what_, op.truncated, variable_);
       if (m.header->flags & kFlagAbort) {
         if (!remote_error_)
           remote_error_.reset(new Error(
@@ -243,7 +276,10 @@ void CollectiveRun::check_received(size_t i, const Exchange& e) {
         stop_ = true;
       }
       if ((m.header->flags & kFlagNonfinite) && e.type != ExType::kGather) nonfinite_ranks_.insert(op.peer);
-      if (!(m.header->flags & kFlagAbort)) attribute(e, part, 1, false);
+      if (!(m.header->flags & kFlagAbort)) {
+        walk_pieces(e, part, m.payload, m.header->payload_bytes, op.peer, &sizes_);
+        attribute(e, sizes_, 1, false);
+      }
     } catch (const Error& err) {
       note_local(err);
     }
@@ -276,25 +312,37 @@ void CollectiveRun::complete(size_t i) {
 void CollectiveRun::process(size_t i) {
   const Exchange& e = ex_[i];
   Workspace::MessageSet& set = ws_.sets[e.set_kind()][e.parity()];
-  auto payload_of = [&](int src) -> const uint8_t* {
-    if (src == rank_) return set.send[e.type == ExType::kScatter ? src : 0].data() + sizeof(MessageHeader);
-    return set.recv[src].data() + sizeof(MessageHeader);
+  auto message_of = [&](int src) -> const uint8_t* {
+    if (src == rank_) return set.send[e.type == ExType::kScatter ? src : 0].data();
+    return set.recv[src].data();
   };
+  auto payload_of = [&](int src) { return message_of(src) + sizeof(MessageHeader); };
+  // Payload lengths as the headers say (validated for peers' messages, ours as
+  // written), and per source where the current piece starts.
+  std::vector<size_t> length(n_, 0), offset(n_, 0);
   for (int src = 0; src < n_; ++src) {  // each message goes to where the data lives in one piece
     if (e.type == ExType::kScatter && src == rank_) continue;  // the owner's own part is raw data
-    ops_.stage(payload_of(src), payload_bytes(e, e.type == ExType::kScatter ? rank_ : src));
+    MessageHeader h;
+    std::memcpy(&h, message_of(src), sizeof(h));
+    length[src] = static_cast<size_t>(h.payload_bytes);
+    ops_.stage(payload_of(src), length[src]);
   }
+  // The next piece of src's payload (count values): where it starts, its length.
+  auto take = [&](int src, const Compressor& codec, size_t count, size_t* bytes) {
+    const uint8_t* at = payload_of(src) + offset[src];
+    *bytes = codec.payload_extent(at, length[src] - offset[src], count);  // checked in check_received
+    offset[src] += *bytes;
+    return at;
+  };
   const bool avg = plan_.kind == CallKind::kAllreduce && plan_.op == GW_AVG;
   const float inv_n = 1.0f / static_cast<float>(n_);
-  std::vector<size_t> offset(n_, 0);  // per source: where the current piece starts
   for (const Piece& p : plan_.rounds[e.round].pieces) {
     const Compressor& codec = *plan_.segments[p.segment].codec;
     auto t0 = Clock::now();
     if (e.type == ExType::kAllgather) {
-      size_t bytes = codec.encoded_bytes(p.count);
       for (int src = 0; src < n_; ++src) {
-        const uint8_t* in = payload_of(src) + offset[src];
-        offset[src] += bytes;
+        size_t bytes;
+        const uint8_t* in = take(src, codec, p.count, &bytes);
         if (plan_.kind == CallKind::kAllgather)
           ops_.decode(codec, in, bytes, p.count, out_ + static_cast<size_t>(src) * plan_.total + p.begin, false);
         else
@@ -305,23 +353,22 @@ void CollectiveRun::process(size_t i) {
       // Owner of part rank_: own raw values plus every peer's decoded part, in rank order.
       size_t first, count;
       piece_part(p, rank_, n_, &first, &count);
-      size_t bytes = codec.encoded_bytes(count);
       float* acc = out_ + first;
       ops_.copy(acc, in_ + first, count);
       for (int src = 0; src < n_; ++src) {
         if (src == rank_) continue;
-        ops_.decode(codec, payload_of(src) + offset[src], bytes, count, acc, true);
-        offset[src] += bytes;
+        size_t bytes;
+        const uint8_t* in = take(src, codec, count, &bytes);
+        ops_.decode(codec, in, bytes, count, acc, true);
       }
       if (avg) ops_.scale(acc, count, inv_n);
     } else {
       // Gather: every part, from its owner's re-encoded payload (own one too).
       for (int src = 0; src < n_; ++src) {
-        size_t first, count;
+        size_t first, count, bytes;
         piece_part(p, src, n_, &first, &count);
-        size_t bytes = codec.encoded_bytes(count);
-        ops_.decode(codec, payload_of(src) + offset[src], bytes, count, out_ + first, false);
-        offset[src] += bytes;
+        const uint8_t* in = take(src, codec, count, &bytes);
+        ops_.decode(codec, in, bytes, count, out_ + first, false);
       }
     }
     result_.per_segment[p.segment].decode_s += seconds_since(t0);

@@ -63,7 +63,7 @@ void check_plan_fields(const MessageHeader& h, const PlanFingerprint& plan, uint
 ReceivedMessage validate_message(const uint8_t* msg, size_t received, int peer, int self,
                                  const PlanFingerprint& plan, uint64_t seq, uint32_t exchange,
                                  uint64_t expected_payload, bool require_checksum, const std::string& what,
-                                 bool truncated) {
+                                 bool truncated, bool payload_bound) {
   GW_REQUIRE(received >= sizeof(MessageHeader), GW_ERR_CORRUPT, "message from rank ", peer, " for ", what,
              " is truncated: ", received, " bytes, shorter than the ", sizeof(MessageHeader), "-byte header");
   MessageHeader h;
@@ -100,8 +100,12 @@ ReceivedMessage validate_message(const uint8_t* msg, size_t received, int peer, 
   m.header = reinterpret_cast<const MessageHeader*>(msg);
   m.payload = msg + sizeof(MessageHeader);
   if (h.flags & kFlagAbort) return m;  // caller reports the remote failure
-  GW_REQUIRE(h.payload_bytes == expected_payload, GW_ERR_CORRUPT, "message from rank ", peer, " for ", what,
-             " carries ", h.payload_bytes, " payload bytes where ", expected_payload, " are expected");
+  if (payload_bound)
+    GW_REQUIRE(h.payload_bytes <= expected_payload, GW_ERR_CORRUPT, "message from rank ", peer, " for ", what,
+               " carries ", h.payload_bytes, " payload bytes where at most ", expected_payload, " are expected");
+  else
+    GW_REQUIRE(h.payload_bytes == expected_payload, GW_ERR_CORRUPT, "message from rank ", peer, " for ", what,
+               " carries ", h.payload_bytes, " payload bytes where ", expected_payload, " are expected");
   return m;
 }
 

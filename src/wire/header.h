@@ -74,11 +74,13 @@ struct ReceivedMessage {
 // header, wrong sender), GW_ERR_MISMATCH (version, seq, plan fields, checksum
 // setting — naming the field and both values). An abort message passes and is
 // reported through header->flags. expected_payload is the length this rank
-// expects for a non-abort message. `truncated`: the peer sent more than the
-// receive buffer held (only the header fields can then explain why).
+// expects for a non-abort message: exact, or with `payload_bound` (messages
+// holding variable-size payloads, e.g. the lossless stage) the most it may be.
+// `truncated`: the peer sent more than the receive buffer held (only the header
+// fields can then explain why).
 ReceivedMessage validate_message(const uint8_t* msg, size_t received, int peer, int self,
                                  const PlanFingerprint& plan, uint64_t seq, uint32_t exchange,
                                  uint64_t expected_payload, bool require_checksum, const std::string& what,
-                                 bool truncated);
+                                 bool truncated, bool payload_bound = false);
 
 }  // namespace gw

@@ -1,6 +1,8 @@
 // The lossless stage (compressors/lossless/): spec handling, bit-identical round
 // trips against the inner codec, sizes, self-delimiting payloads, and damaged /
 // truncated payloads (GW_ERR_CORRUPT, never out of bounds).
+#include "lossless/lossless.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -9,7 +11,6 @@
 #include <vector>
 
 #include "codec_test_util.h"
-#include "lossless/lossless.h"
 #include "spec/registry.h"
 
 namespace gw {

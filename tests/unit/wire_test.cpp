@@ -125,3 +125,29 @@ TEST(Wire, AbortMessagePassesWithFlag) {
 
 }  // namespace
 }  // namespace gw
+
+namespace gw {
+namespace {
+
+// Messages of variable-size payloads (the lossless stage): the expected length
+// is a bound, never exceeded; fixed-size plans still want it exactly.
+TEST(Validate, PayloadBoundAcceptsShorterNeverLonger) {
+  auto check = [](size_t payload, size_t bound, bool is_bound) {
+    std::vector<uint8_t> m = message(payload, plan());
+    try {
+      validate_message(m.data(), m.size(), 2, 0, plan(), 42, 3, bound, true, "test", false, is_bound);
+    } catch (const Error& e) {
+      return e.status();
+    }
+    return GW_SUCCESS;
+  };
+  EXPECT_EQ(check(60, 100, true), GW_SUCCESS);
+  EXPECT_EQ(check(100, 100, true), GW_SUCCESS);
+  EXPECT_EQ(check(0, 100, true), GW_SUCCESS);
+  EXPECT_EQ(check(101, 100, true), GW_ERR_CORRUPT);
+  EXPECT_EQ(check(60, 100, false), GW_ERR_CORRUPT);
+  EXPECT_EQ(check(100, 100, false), GW_SUCCESS);
+}
+
+}  // namespace
+}  // namespace gw
