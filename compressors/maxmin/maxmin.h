@@ -33,6 +33,9 @@
 // byte m/8), so with B=4 byte k holds levels 2k (low nibble) and 2k+1 (high).
 // Unused high bits of a bucket's last byte are zero.
 //   encoded_bytes(n) = 8*nb + (n / S) * P + ceil((n % S) * B / 8).
+// With lossless=elias|zstd (read by the registry, default none) this payload is
+// re-coded by compressors/lossless/ (CPU only, variable size); elias ranks the
+// unsigned levels around each bucket's most frequent level (lossless/elias.h).
 #pragma once
 
 #include <cstddef>

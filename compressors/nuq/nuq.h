@@ -24,6 +24,7 @@
 // (level in bits 0..B-2, sign in bit B-1); scale < 2^-118 -> 0 (decodes to zeros);
 // a NaN/Inf bucket sets *nonfinite, stores scale NaN and decodes to NaN.
 //   encoded_bytes(n) = 4*nb + (n / S) * P + ceil((n % S) * B / 8),  P = ceil(S*B/8).
+// lossless=elias|zstd works as for qsgd (compressors/lossless/lossless.h).
 #pragma once
 
 #include <cstddef>

@@ -33,6 +33,9 @@
 // B-1 the sign (1 = negative). With B=4 byte k holds codes 2k (low nibble) and
 // 2k+1 (high). Unused high bits of a bucket's last byte are zero.
 //   encoded_bytes(n) = 4*nb + (n / S) * P + ceil((n % S) * B / 8).
+// With lossless=elias|zstd (read by the registry, default none) this payload is
+// re-coded by compressors/lossless/ (CPU only, variable size); packed_levels()
+// describes the layout to it.
 #pragma once
 
 #include <cstddef>

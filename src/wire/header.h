@@ -1,5 +1,8 @@
 // The wire format. Every message a rank sends is
 //   [MessageHeader (80 bytes, little-endian)][payload: the encoded pieces, back to back]
+// Fixed-size codecs' pieces have the planned sizes; variable-size ones (the
+// lossless stage) start with their own length, and payload_bytes is then the
+// actual total, at most the planned capacity.
 // The header names the sender, the call (seq) and exchange it belongs to, and a
 // fingerprint of the call's plan (kind, op, dtype, algorithm, element count,
 // layer names/counts, canonical specs). A receiver validates all of it before
