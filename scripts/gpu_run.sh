@@ -2,8 +2,11 @@
 # GPU check + benchmark in one go, for a machine with an NVIDIA GPU (H100/H200):
 # configure and build (CMake + Ninja, CUDA arch 90), run the GPU unit tests
 # (gw_unit_tests --gtest_filter='Gpu*'), optionally the same under
-# compute-sanitizer, the multi-rank device-buffer tests (ranks sharing the GPU
-# over the MPI transport, np 2..4), run gw-gpu-bench, and write a markdown report.
+# compute-sanitizer (memcheck, racecheck, synccheck), the multi-rank tests
+# (device buffers over MPI with ranks sharing the GPU, np 2..4; the NCCL
+# transport, one NCCL rank per GPU where there are enough GPUs, else an NCCL
+# world of one per rank), run gw-gpu-bench and gw-perf (MPI with device
+# buffers; NCCL against ncclAllReduce on every GPU), and write a markdown report.
 #
 #   scripts/gpu_run.sh OUT_DIR [BUILD_DIR]
 #
@@ -12,6 +15,7 @@
 #   GW_COMMIT      commit to name in the report when the tree has no .git
 #   GW_ARCH        CUDA architectures (default 90)
 #   GW_SANITIZE=0  skip the compute-sanitizer pass (default: run it on the small tests)
+#   GW_BENCH=0     skip gw-gpu-bench
 #   GW_BENCH_ARGS  extra arguments for gw-gpu-bench (e.g. "--sizes-mib 64,256 --reps 30")
 set -uo pipefail
 
@@ -38,7 +42,8 @@ log "${cfg[*]}"
 "${cfg[@]}" >"$out/build.log" 2>&1 || { log "configure failed"; tail -30 "$out/build.log"; exit 1; }
 targets=(gw_unit_tests gw-gpu-bench)
 [ -f "$build/tests/CTestTestfile.cmake" ] && grep -q mpi_device_buffers "$build/tests/CTestTestfile.cmake" &&
-  targets+=(gw_mpi_device_buffers_test gw-perf)
+  targets+=(gw_mpi_device_buffers_test gw_mpi_fallback_test gw-perf)
+grep -q mpi_nccl "$build/tests/CTestTestfile.cmake" 2>/dev/null && targets+=(gw_mpi_nccl_test)
 log "cmake --build $build --target ${targets[*]}"
 cmake --build "$build" --target "${targets[@]}" -- -j"$(nproc)" >>"$out/build.log" 2>&1 ||
   { log "build failed"; grep -E "error|FAILED" "$out/build.log" | head -40; exit 1; }
@@ -61,6 +66,30 @@ if [ "${GW_SANITIZE:-1}" != 0 ] && command -v compute-sanitizer >/dev/null; then
   timeout 150 "${san_cmd[@]}" >"$out/sanitizer.log" 2>&1
   san_rc=$?
   log "compute-sanitizer memcheck rc=$san_rc: $(grep -E 'ERROR SUMMARY' "$out/sanitizer.log" | tail -1)"
+  # The stream-ordered NCCL path (one process, an NCCL world of one) under all three tools.
+  if [ -x "$build/bin/gw_mpi_nccl_test" ]; then
+    for tool in memcheck racecheck synccheck; do
+      nccl_san=("$root/tests/mpirun.sh" 1 compute-sanitizer --tool $tool --error-exitcode 9 "$build/bin/gw_mpi_nccl_test" --gtest_color=no
+                --gtest_filter='Codecs/Nccl.AllreduceEqualsMpiTransportBitForBit/3:Codecs/Nccl.AllgatherAndMultiLayerEqualMpiTransport/5:NcclPath.*')
+      log "timeout 240 ${nccl_san[*]}"
+      timeout 240 "${nccl_san[@]}" >"$out/sanitizer_nccl_$tool.log" 2>&1
+      rc=$?
+      [ "$rc" = 0 ] || san_rc=$rc
+      log "compute-sanitizer $tool (NCCL path) rc=$rc: $(grep -E 'ERROR SUMMARY' "$out/sanitizer_nccl_$tool.log" | tail -1)"
+    done
+  fi
+fi
+
+# ---- the NCCL transport (before MPS: NCCL and compute-sanitizer want plain contexts) ----
+nccl_rc=skipped
+if [ -x "$build/bin/gw_mpi_nccl_test" ]; then
+  nccl_rc=0
+  for np in 1 2 4; do
+    log "tests/mpirun.sh $np gw_mpi_nccl_test"
+    "$root/tests/mpirun.sh" "$np" "$build/bin/gw_mpi_nccl_test" --gtest_color=no >"$out/mpi_nccl_np$np.log" 2>&1 ||
+      nccl_rc=$?
+    log "  np=$np: $(grep -E '^\[  (PASSED|FAILED|SKIPPED) +\] [0-9]+ tests?' "$out/mpi_nccl_np$np.log" | tr '\n' ' ')"
+  done
 fi
 
 # ---- ranks sharing the GPU over MPI (device buffers staged through pinned memory) ----
@@ -84,13 +113,21 @@ if [ -x "$build/bin/gw_mpi_device_buffers_test" ]; then
       >"$out/mpi_device_np$np.log" 2>&1 || mpi_rc=$?
     log "  np=$np: $(grep -E '^\[  (PASSED|FAILED|SKIPPED) +\] [0-9]+ tests?' "$out/mpi_device_np$np.log" | tr '\n' ' ')"
   done
+  log "tests/mpirun.sh 2 gw_mpi_fallback_test"
+  "$root/tests/mpirun.sh" 2 "$build/bin/gw_mpi_fallback_test" --gtest_color=no >"$out/mpi_fallback_np2.log" 2>&1 || mpi_rc=$?
+  log "  fallback np=2: $(grep -E '^\[  (PASSED|FAILED|SKIPPED) +\] [0-9]+ tests?' "$out/mpi_fallback_np2.log" | tr '\n' ' ')"
 fi
 
 # ---- benchmark ----------------------------------------------------------------------
 bench_run=("$bench_bin" ${GW_BENCH_ARGS:-})
-log "${bench_run[*]}"
-"${bench_run[@]}" >"$out/bench.md" 2>&1
-bench_rc=$?
+bench_rc=0
+if [ "${GW_BENCH:-1}" != 0 ]; then
+  log "${bench_run[*]}"
+  "${bench_run[@]}" >"$out/bench.md" 2>&1
+  bench_rc=$?
+else
+  echo "(skipped: GW_BENCH=0)" >"$out/bench.md"
+fi
 log "bench rc=$bench_rc"
 
 # ---- gw-perf on device buffers, ranks sharing the GPU over MPI -------------------------
@@ -106,6 +143,21 @@ if [ -x "$build/bin/gw-perf" ] && [ "${GW_PERF:-1}" != 0 ]; then
   "${perf[@]}" --compressor "maxmin:bits=4" --sizes 64M,1G --config "chunk_bytes=1G" \
     --json "$out/perf_device_one_round.json" >"$out/perf_device_one_round.txt" 2>&1 || perf_rc=$?
   log "gw-perf rc=$perf_rc"
+  if [ -x "$build/bin/gw_mpi_nccl_test" ]; then
+    # NCCL: one rank per GPU (all of them); on one GPU the NCCL world is one rank,
+    # which still runs encode, ncclAllGather and decode against ncclAllReduce.
+    gpus=$(nvidia-smi -L 2>/dev/null | grep -c GPU || echo 1)
+    [ "$mps" = on ] && echo quit | nvidia-cuda-mps-control >/dev/null 2>&1 && mps=stopped
+    nperf=("$root/tests/mpirun.sh" "$gpus" "$build/bin/gw-perf" --transport nccl --check
+           --iters "${GW_PERF_ITERS:-5}" --warmup 2)
+    log "${nperf[*]} (pipelined, then one round)"
+    NCCL_NVLS_ENABLE=0 "${nperf[@]}" --compressor "maxmin:bits=4;maxmin:bits=8;none" \
+      --sizes "${GW_PERF_SIZES:-4K,64K,1M,64M,256M,1G}" --json "$out/perf_nccl.json" >"$out/perf_nccl.txt" 2>&1 ||
+      perf_rc=$?
+    NCCL_NVLS_ENABLE=0 "${nperf[@]}" --compressor "maxmin:bits=4" --sizes 64M,1G --config "chunk_bytes=1G" \
+      --json "$out/perf_nccl_one_round.json" >"$out/perf_nccl_one_round.txt" 2>&1 || perf_rc=$?
+    log "gw-perf nccl rc=$perf_rc"
+  fi
 fi
 
 # ---- report -------------------------------------------------------------------------
@@ -136,9 +188,22 @@ fi
   done
   echo '```'
   echo
-  for f in perf_device perf_device_one_round; do
+  echo "## NCCL transport tests (rc $nccl_rc)"
+  echo
+  echo '```'
+  for np in 1 2 4; do
+    [ -f "$out/mpi_nccl_np$np.log" ] &&
+      echo "np=$np: $(grep -E '^\[  (PASSED|FAILED|SKIPPED) +\] [0-9]+ tests?' "$out/mpi_nccl_np$np.log" | tr '\n' ' ')"
+  done
+  for tool in memcheck racecheck synccheck; do
+    [ -f "$out/sanitizer_nccl_$tool.log" ] &&
+      echo "compute-sanitizer $tool (NCCL path): $(grep -E 'ERROR SUMMARY' "$out/sanitizer_nccl_$tool.log" | tail -1)"
+  done
+  echo '```'
+  echo
+  for f in perf_device perf_device_one_round perf_nccl perf_nccl_one_round; do
     [ -f "$out/$f.txt" ] || continue
-    echo "## gw-perf, device buffers, np=2 sharing the GPU ($f, rc $perf_rc, CUDA MPS $mps)"
+    echo "## gw-perf ($f, rc $perf_rc, CUDA MPS $mps)"
     echo
     echo '```'
     grep -v '^# env' "$out/$f.txt"
@@ -152,4 +217,5 @@ fi
 log "wrote $out/report.md"
 cat "$out/report.md"
 [ "$test_rc" = 0 ] && [ "$bench_rc" = 0 ] && { [ "$mpi_rc" = 0 ] || [ "$mpi_rc" = skipped ]; } &&
+  { [ "$nccl_rc" = 0 ] || [ "$nccl_rc" = skipped ]; } &&
   { [ "$perf_rc" = 0 ] || [ "$perf_rc" = skipped ]; }

@@ -7,8 +7,11 @@
 
 #include <cstddef>
 #include <memory>
+#include <utility>
 #include <string>
 #include <vector>
+
+#include "common/error.h"
 
 namespace gw {
 
@@ -50,6 +53,31 @@ class Transport {
   // completion (0 = never) it cancels what it can and throws GW_ERR_TIMEOUT
   // naming the peers not heard from; the transport is then broken.
   virtual void wait(Batch& batch, double timeout_s, const std::string& what) = 0;
+
+  // Plain (uncompressed) collectives on host memory: the small-message path,
+  // where the implementation's own allreduce beats anything compressed. The
+  // caller has checked first that every rank calls with the same arguments.
+  // `flag` is max-reduced across ranks in the same step (a rank that must fail
+  // the call says so without an extra round trip). A timeout throws
+  // GW_ERR_TIMEOUT and breaks the transport, as wait() does.
+  virtual bool supports_plain() const { return false; }
+  // Sums recv[r] over ranks for every range r = (first element, count); send ==
+  // recv means in place.
+  virtual void plain_allreduce_sum(const float* /*send*/, float* /*recv*/,
+                                   const std::vector<std::pair<size_t, size_t>>& /*ranges*/, int* /*flag*/,
+                                   double /*timeout_s*/, const std::string& what) {
+    unsupported(what);
+  }
+  // recv[k * bytes ..) = rank k's send[0 .. bytes).
+  virtual void plain_allgather(const void* /*send*/, void* /*recv*/, size_t /*bytes*/, int* /*flag*/,
+                               double /*timeout_s*/, const std::string& what) {
+    unsupported(what);
+  }
+
+ private:
+  [[noreturn]] void unsupported(const std::string& what) const {
+    fail(GW_ERR_UNSUPPORTED, "the ", name(), " transport has no plain collectives (", what, ")");
+  }
 };
 
 }  // namespace gw

@@ -35,6 +35,19 @@ void copy_to_device(void* dst, const void* src, size_t bytes) {
 void copy_to_host(void* dst, const void* src, size_t bytes) {
   check(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost), "cudaMemcpy (to host)");
 }
+int select_device(int rank) {
+  int n = 0;
+  check(cudaGetDeviceCount(&n), "cudaGetDeviceCount");
+  check(cudaSetDevice(rank % n), "cudaSetDevice");
+  return rank % n;
+}
+void* stream_create() {
+  cudaStream_t s = nullptr;
+  check(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking), "cudaStreamCreate");
+  return s;
+}
+void stream_sync(void* s) { check(cudaStreamSynchronize(static_cast<cudaStream_t>(s)), "cudaStreamSynchronize"); }
+void stream_destroy(void* s) { cudaStreamDestroy(static_cast<cudaStream_t>(s)); }
 }  // namespace perf
 
 #else
@@ -45,6 +58,10 @@ void* device_alloc(size_t) { return nullptr; }
 void device_free(void*) {}
 void copy_to_device(void*, const void*, size_t) {}
 void copy_to_host(void*, const void*, size_t) {}
+int select_device(int) { return -1; }
+void* stream_create() { return nullptr; }
+void stream_sync(void*) {}
+void stream_destroy(void*) {}
 }  // namespace perf
 
 #endif

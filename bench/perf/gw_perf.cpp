@@ -28,6 +28,7 @@
 #include <mpi.h>
 
 #include <algorithm>
+#include <memory>
 #include <cctype>
 #include <cerrno>
 #include <cinttypes>
@@ -44,6 +45,7 @@
 #include <unistd.h>  // environ
 
 #include "device_memory.h"
+#include "nccl_baseline.h"
 #include "gradwire/gradwire.h"
 
 namespace {
@@ -207,12 +209,13 @@ void print_help() {
       "  --json FILE                  write every row as a JSON array\n"
       "  --algorithm auto|allgather|sra   adds algorithm=... to the config\n"
       "  --config \"k=v;...\"           communicator config string\n"
-      "  --transport mpi              only the MPI transport is built into gw-perf\n"
+      "  --transport mpi|nccl         nccl: device buffers on one GPU per rank, gradwire's NCCL\n"
+      "                               transport against ncclAllReduce of the same buffer\n"
       "  --op avg|sum                 reduction for the compressed call (default avg)\n"
       "  --seed S                     input data seed (default 12345)\n"
       "  --label TEXT                 free text (e.g. the regime) put in the header and JSON\n"
       "Columns: time = median over iterations of max over ranks (barrier before each);\n"
-      "baseline = MPI_Allreduce(MPI_SUM, float) of the same buffer, interleaved;\n"
+      "baseline = MPI_Allreduce(MPI_SUM, float) (or ncclAllReduce) of the same buffer, interleaved;\n"
       "speedup = baseline / time; wire = max over ranks of bytes sent per call;\n"
       "ratio = size / wire.\n");
 }
@@ -291,8 +294,9 @@ Options parse_args(int argc, char** argv) {
       o.config = value();
     } else if (a == "--transport") {
       o.transport = value();
-      if (o.transport != "mpi")
-        usage_error("--transport %s: this gw-perf drives host buffers over MPI only", o.transport.c_str());
+      if (o.transport != "mpi" && o.transport != "nccl")
+        usage_error("--transport must be mpi or nccl, not '%s'", o.transport.c_str());
+      if (o.transport == "nccl") o.device = true;  // NCCL takes device buffers
     } else if (a == "--op") {
       std::string v = value();
       if (v == "avg") {
@@ -455,8 +459,15 @@ int main(int argc, char** argv) {
     config += "algorithm=" + o.algorithm;
   }
 
+  const bool nccl = o.transport == "nccl";
+  if (o.device && !perf::device_available())
+    usage_error("--device: no CUDA device (or gradwire was built without CUDA)");
+  if (o.device) perf::select_device(g_rank);  // one GPU per rank where there are enough
   gw_comm_t comm = nullptr;
-  check_gw(gw_comm_create_mpi(&comm, MPI_COMM_WORLD, config.c_str()), "gw_comm_create_mpi");
+  if (nccl) check_gw(gw_comm_create_nccl_mpi(&comm, MPI_COMM_WORLD, config.c_str()), "gw_comm_create_nccl_mpi");
+  else check_gw(gw_comm_create_mpi(&comm, MPI_COMM_WORLD, config.c_str()), "gw_comm_create_mpi");
+  std::unique_ptr<perf::NcclBaseline> nccl_base(nccl ? new perf::NcclBaseline(MPI_COMM_WORLD) : nullptr);
+  void* stream = o.device ? perf::stream_create() : nullptr;
   int version = 0;
   check_gw(gw_get_version(&version), "gw_get_version");
 
@@ -475,7 +486,6 @@ int main(int argc, char** argv) {
   void* d_send = nullptr;
   void* d_out = nullptr;
   if (o.device) {
-    if (!perf::device_available()) usage_error("--device: no CUDA device (or gradwire was built without CUDA)");
     d_send = perf::device_alloc(max_count * sizeof(float));
     d_out = perf::device_alloc(max_count * sizeof(float));
   }
@@ -516,7 +526,10 @@ int main(int argc, char** argv) {
     std::printf("# iters: %d  warmup: %d  check: %s  seed: %" PRIu64 "\n", o.iters, o.warmup,
                 o.check ? "yes" : "no", o.seed);
     std::printf("# time = median over iters of (max over ranks), barrier before each call;"
-                " baseline = MPI_Allreduce(MPI_SUM, float), interleaved\n");
+                " baseline = %s, interleaved\n",
+                nccl ? "ncclAllReduce(sum, float) of the same device buffer"
+                     : o.device ? "copy to host, MPI_Allreduce(MPI_SUM, float), copy back"
+                                : "MPI_Allreduce(MPI_SUM, float)");
     std::printf("# wire = max over ranks of bytes sent per call; ratio = size/wire;"
                 " speedup = baseline/time (medians)\n");
     std::printf("#\n");
@@ -573,14 +586,18 @@ int main(int argc, char** argv) {
           bool do_base = (half == 0) == (it % 2 == 0);
           MPI_Barrier(MPI_COMM_WORLD);
           double t0 = MPI_Wtime();
-          if (do_base) {
+          if (do_base && nccl) {
+            nccl_base->allreduce(d_send, d_out, count, stream);
+            perf::stream_sync(stream);
+          } else if (do_base) {
             if (o.device) perf::copy_to_host(send.data(), d_send, count * sizeof(float));
             check_mpi(MPI_Allreduce(send.data(), out.data(), static_cast<int>(count), MPI_FLOAT, MPI_SUM,
                                     MPI_COMM_WORLD),
                       "MPI_Allreduce (baseline)");
             if (o.device) perf::copy_to_device(d_out, out.data(), count * sizeof(float));
           } else {
-            check_gw(gw_allreduce(comm, layer, gw_send, gw_out, count, GW_FLOAT32, o.op, nullptr), "gw_allreduce");
+            check_gw(gw_allreduce(comm, layer, gw_send, gw_out, count, GW_FLOAT32, o.op, stream), "gw_allreduce");
+            if (nccl) perf::stream_sync(stream);  // stream-ordered: the call returned before the work ended
           }
           double dt = MPI_Wtime() - t0;
           if (it >= o.warmup) (do_base ? t_base : t_gw)[static_cast<size_t>(it - o.warmup)] = dt;
@@ -590,7 +607,8 @@ int main(int argc, char** argv) {
       // iterations, so when checking, make one more (untimed) compressed call.
       if (o.check && (total_iters - 1) % 2 != 0) {
         check_gw(gw_layer_stats(comm, layer, &s1), "gw_layer_stats");
-        check_gw(gw_allreduce(comm, layer, gw_send, gw_out, count, GW_FLOAT32, o.op, nullptr), "gw_allreduce");
+        check_gw(gw_allreduce(comm, layer, gw_send, gw_out, count, GW_FLOAT32, o.op, stream), "gw_allreduce");
+        perf::stream_sync(stream);
       } else {
         check_gw(gw_layer_stats(comm, layer, &s1), "gw_layer_stats");
       }
@@ -723,8 +741,10 @@ int main(int argc, char** argv) {
   }
 
   check_gw(gw_comm_destroy(comm), "gw_comm_destroy");
+  nccl_base.reset();
   perf::device_free(d_send);
   perf::device_free(d_out);
+  perf::stream_destroy(stream);
   int fail_local = any_fail ? 1 : 0, fail_any = 0;
   MPI_Allreduce(&fail_local, &fail_any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
   MPI_Finalize();

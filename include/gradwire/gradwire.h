@@ -96,7 +96,8 @@ GW_API const char* gw_last_error(void);
  * Config string: ';'-separated key=value pairs, e.g.
  *   "compressor=maxmin:bits=4,bucket=512;algorithm=auto;timeout=30"
  * Keys: compressor (default spec), algorithm (auto|allgather|sra),
- * chunk_bytes, min_compress_bytes, timeout (seconds, 0 = wait forever),
+ * chunk_bytes, min_compress_bytes, fallback_bytes (calls up to this size use
+ * the plain MPI/NCCL collective; default 64K), timeout (seconds, 0 = wait forever),
  * seed, checksum (0|1), nonfinite (error|propagate).
  * Every key may also come from GW_<KEY> in the environment; the config string
  * wins over the environment. Unknown keys are GW_ERR_INVALID_ARGUMENT.
@@ -106,13 +107,42 @@ GW_API const char* gw_last_error(void);
 GW_API gw_status gw_comm_create_mpi(gw_comm_t* comm, MPI_Comm mpi_comm, const char* config);
 #endif
 
+/*
+ * NCCL (GPU, stream-ordered). Buffers must be device memory; every call is
+ * enqueued on its stream and returns without waiting for the device: no
+ * device or stream synchronization, no allocation once warm. Calls are made
+ * with the NCCL communicator's device current. Failures found on the device
+ * (a peer's header disagreeing with this rank's plan, NaN/Inf under
+ * nonfinite=error) turn that call's output and every later one to NaN and are
+ * reported, without waiting, by the next call or gw_comm_get_state(), which
+ * then breaks the communicator (like ncclCommGetAsyncError). As with NCCL
+ * itself, ranks that pass different counts or specs to one call may hang;
+ * a GW_ERR_MISMATCH is only guaranteed on the MPI transport.
+ * Calls of at most fallback_bytes go to ncclAllReduce/ncclAllGather directly.
+ * GW_ERR_UNSUPPORTED in a build without NCCL.
+ */
+struct ncclComm; /* NCCL's ncclComm_t is a struct ncclComm* */
+
+/* Over an existing NCCL communicator, which the caller keeps and destroys
+ * after gw_comm_destroy. Local (not collective). */
+GW_API gw_status gw_comm_create_nccl(gw_comm_t* comm, struct ncclComm* nccl_comm, const char* config);
+
+#if GW_HAVE_MPI
+/* Bootstraps NCCL over an MPI communicator (rank 0's unique id is broadcast):
+ * one NCCL rank per MPI rank, on the calling thread's current CUDA device.
+ * Collective over mpi_comm; the NCCL communicator is owned by the result. */
+GW_API gw_status gw_comm_create_nccl_mpi(gw_comm_t* comm, MPI_Comm mpi_comm, const char* config);
+#endif
+
 /* Releases the communicator (local; does not synchronize). NULL is a no-op. */
 GW_API gw_status gw_comm_destroy(gw_comm_t comm);
 
 GW_API gw_status gw_comm_rank(gw_comm_t comm, int* rank);
 GW_API gw_status gw_comm_size(gw_comm_t comm, int* size);
 
-/* GW_SUCCESS, or GW_ERR_COMM_BROKEN after a timeout broke it. */
+/* GW_SUCCESS; GW_ERR_COMM_BROKEN after a timeout (or an asynchronous error)
+ * broke it; on an NCCL communicator, the asynchronous error itself the first
+ * time it is seen. Never waits for the device. */
 GW_API gw_status gw_comm_get_state(gw_comm_t comm);
 
 /* ---- per-layer settings (local; every rank must make the same choices) ---- */

@@ -6,6 +6,7 @@
 #include <set>
 #include <sstream>
 
+#include "algo/exchange_tags.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "common/rng.h"
@@ -16,9 +17,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-// Exchanges alternate between two tags, so a receive of exchange i+1 can never
-// match a message of exchange i (every rank runs exchanges in the same order).
-inline int tag_of(size_t exchange) { return 0x6770 + static_cast<int>(exchange & 1); }
 constexpr uint64_t kPhaseGather = 1ull << 62;  // RNG stream of the SRA owner's re-encode
 
 enum class ExType { kAllgather, kScatter, kGather };
@@ -200,7 +198,7 @@ void CollectiveRun::prepare(size_t i) {
     op.buf = set.recv[peer].reserve(cap, ws_.pinned);
     op.bytes = cap;
     op.peer = peer;
-    op.tag = tag_of(i);
+    op.tag = exchange_tag(i);
     b.ops.push_back(op);
   }
 }
@@ -236,7 +234,7 @@ void CollectiveRun::launch(size_t i) {
       op.buf = msg;
       op.bytes = sizeof(MessageHeader) + payload;
       op.peer = peer;
-      op.tag = tag_of(i);
+      op.tag = exchange_tag(i);
       set.batch->ops.push_back(op);
       sent_ += op.bytes;
     }

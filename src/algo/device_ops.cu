@@ -7,17 +7,12 @@
 #include <memory>
 
 #include "algo/data_ops.h"
+#include "algo/device_kernels.cuh"
 #include "core/device_compressor.h"
 #include "core/device_util.cuh"
 
 namespace gw {
 namespace {
-
-__global__ void scale_kernel(float* x, size_t n, float factor) {
-  for (size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; i < n;
-       i += static_cast<size_t>(gridDim.x) * blockDim.x)
-    x[i] *= factor;
-}
 
 constexpr size_t kAlign = 256;
 size_t round_up(size_t x) { return (x + kAlign - 1) & ~(kAlign - 1); }
@@ -116,9 +111,7 @@ class DeviceOps final : public DataOps {
   }
 
   void scale(float* x, size_t n, float factor) override {
-    if (!n) return;
-    scale_kernel<<<devutil::grid_for(n, 1024, 4), 256, 0, stream_>>>(x, n, factor);
-    devutil::check_launch("scale");
+    devkernels::scale(x, n, factor, stream_);
   }
 
  private:

@@ -12,6 +12,9 @@
 #if GW_HAVE_MPI
 #include "mpi/mpi_transport.h"
 #endif
+#if GW_HAVE_NCCL
+#include "nccl/nccl_transport.h"
+#endif
 
 namespace {
 
@@ -134,6 +137,40 @@ gw_status gw_comm_create_mpi(gw_comm_t* comm, MPI_Comm mpi_comm, const char* con
 }
 #endif
 
+gw_status gw_comm_create_nccl(gw_comm_t* comm, struct ncclComm* nccl_comm, const char* config) {
+  return guarded("gw_comm_create_nccl", [&] {
+    GW_REQUIRE(comm != nullptr, GW_ERR_INVALID_ARGUMENT, "comm is NULL");
+    *comm = nullptr;
+#if GW_HAVE_NCCL
+    gw::Config cfg = gw::parse_config(config);
+    std::unique_ptr<gw::StreamTransport> t(new gw::NcclTransport(nccl_comm));
+    *comm = reinterpret_cast<gw_comm_t>(new gw::Communicator(std::move(t), std::move(cfg)));
+#else
+    (void)nccl_comm;
+    (void)config;
+    gw::fail(GW_ERR_UNSUPPORTED, "this gradwire was built without NCCL (GW_WITH_NCCL=OFF)");
+#endif
+  });
+}
+
+#if GW_HAVE_MPI
+gw_status gw_comm_create_nccl_mpi(gw_comm_t* comm, MPI_Comm mpi_comm, const char* config) {
+  return guarded("gw_comm_create_nccl_mpi", [&] {
+    GW_REQUIRE(comm != nullptr, GW_ERR_INVALID_ARGUMENT, "comm is NULL");
+    *comm = nullptr;
+#if GW_HAVE_NCCL
+    gw::Config cfg = gw::parse_config(config);  // before the collective bootstrap, as in gw_comm_create_mpi
+    std::unique_ptr<gw::StreamTransport> t(new gw::NcclTransport(mpi_comm));
+    *comm = reinterpret_cast<gw_comm_t>(new gw::Communicator(std::move(t), std::move(cfg)));
+#else
+    (void)mpi_comm;
+    (void)config;
+    gw::fail(GW_ERR_UNSUPPORTED, "this gradwire was built without NCCL (GW_WITH_NCCL=OFF)");
+#endif
+  });
+}
+#endif
+
 gw_status gw_comm_destroy(gw_comm_t comm) {
   if (comm == nullptr) return GW_SUCCESS;
   return guarded("gw_comm_destroy", [&] {
@@ -159,7 +196,7 @@ gw_status gw_comm_size(gw_comm_t comm, int* size) {
 
 gw_status gw_comm_get_state(gw_comm_t comm) {
   return guarded("gw_comm_get_state", [&] {
-    GW_REQUIRE(!checked(comm)->broken(), GW_ERR_COMM_BROKEN, "communicator was broken by an earlier timeout");
+    checked(comm)->check_state();
   });
 }
 

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <limits>
 
+#include "algo/plain_collective.h"
 #include "common/error.h"
 #include "common/half.h"
 #include "common/hash.h"
@@ -31,6 +32,30 @@ Communicator::Communicator(std::unique_ptr<Transport> transport, Config config)
   set_log_rank(transport_->rank());
   GW_LOG(INFO, "communicator created: transport ", transport_->name(), ", ", transport_->size(), " ranks, ",
          config_.describe());
+}
+
+Communicator::Communicator(std::unique_ptr<StreamTransport> transport, Config config)
+    : stream_transport_(std::move(transport)), config_(std::move(config)) {
+  set_log_rank(stream_transport_->rank());
+  stream_ = make_stream_collective(stream_transport_->device());
+  GW_REQUIRE(stream_ != nullptr, GW_ERR_UNSUPPORTED, "stream-ordered transports need a build with CUDA");
+  GW_LOG(INFO, "communicator created: transport ", stream_transport_->name(), ", ", stream_transport_->size(),
+         " ranks, ", config_.describe());
+}
+
+void Communicator::check_state() {
+  GW_REQUIRE(!broken_, GW_ERR_COMM_BROKEN, "the communicator is broken (", broken_reason_,
+             "); destroy it and create a new one");
+  if (!stream_) return;
+  try {
+    stream_->check_async();
+    std::string e = stream_transport_->async_error();
+    if (!e.empty()) fail(GW_ERR_SYSTEM, stream_transport_->name(), " reported an asynchronous error: ", e);
+  } catch (const Error& e) {
+    broken_ = true;
+    broken_reason_ = e.what();
+    throw;
+  }
 }
 
 Communicator::~Communicator() {
@@ -115,16 +140,16 @@ void for_each_output_range(const CallPlan& plan, size_t out_elems, F&& f) {
 
 void Communicator::run(CallPlan& plan, const void* send, void* recv, size_t in_elems, size_t out_elems,
                        void* stream) {
-  GW_REQUIRE(!broken_, GW_ERR_COMM_BROKEN,
-             "the communicator was broken by an earlier timeout; destroy it and create a new one");
+  check_state();
   plan_call(plan);
+  if (stream_) return run_stream(plan, send, recv, stream);
   const bool send_dev = is_device_pointer(send), recv_dev = is_device_pointer(recv);
   if (!send_dev && !recv_dev) return run_host(plan, send, recv, in_elems, out_elems);
 
   // Device data: encode and decode on the GPU and stage only the compressed
   // payloads through pinned host memory, when every codec has a CUDA twin.
   ws_.pinned = true;
-  if (send_dev && recv_dev && plan.dtype == GW_FLOAT32) {
+  if (send_dev && recv_dev && plan.dtype == GW_FLOAT32 && plan.algorithm != Algorithm::kPlain) {
     if (!ws_.device_ops) ws_.device_ops = make_device_ops();
     std::vector<const Compressor*> codecs;
     for (const Segment& s : plan.segments) codecs.push_back(s.codec.get());
@@ -160,7 +185,10 @@ void Communicator::plan_call(CallPlan& plan) const {
   // Algorithm: allgather-based sends (n-1) payloads per rank and quantizes
   // once; SRA sends 2(n-1)/n payloads but quantizes twice. At n <= 2 the bytes
   // are equal, so allgather wins; above that SRA wins once payloads dominate latency.
-  if (plan.kind == CallKind::kAllgather) {
+  const bool plain_ok = stream_ || transport_->supports_plain();
+  if (plain_ok && plan.total * dtype_size(plan.dtype) <= config_.fallback_bytes) {
+    plan.algorithm = Algorithm::kPlain;  // latency-bound: the transport's own collective wins
+  } else if (plan.kind == CallKind::kAllgather) {
     plan.algorithm = Algorithm::kAllgather;
   } else if (config_.algorithm != Algorithm::kAuto) {
     plan.algorithm = config_.algorithm;
@@ -168,6 +196,8 @@ void Communicator::plan_call(CallPlan& plan) const {
     plan.algorithm = (n >= 3 && plan.total * dtype_size(plan.dtype) >= (256u << 10)) ? Algorithm::kSra
                                                                                    : Algorithm::kAllgather;
   }
+  // The stream-ordered path has the allgather-based algorithm only (so far).
+  if (stream_ && plan.algorithm == Algorithm::kSra) plan.algorithm = Algorithm::kAllgather;
   build_rounds(plan, std::max<size_t>(config_.chunk_bytes / sizeof(float), 1));
 }
 
@@ -190,21 +220,27 @@ void Communicator::run_host(CallPlan& plan, const void* send, void* recv, size_t
     });
 }
 
-void Communicator::execute(CallPlan& plan, const float* in, float* out, DataOps& ops) {
+std::string Communicator::describe_call(const CallPlan& plan, uint64_t seq) const {
+  if (plan.segments.size() == 1)
+    return concat_parts(plan.kind == CallKind::kAllreduce ? "allreduce" : "allgather", " of layer '",
+                        plan.segments[0].layer->name, "' (call #", seq, ")");
+  return concat_parts("allreduce of ", plan.segments.size(), " layers starting at '",
+                      plan.segments.empty() ? "" : plan.segments[0].layer->name, "' (call #", seq, ")");
+}
+
+template <typename Run>
+void Communicator::account(CallPlan& plan, Run&& run) {
   auto t0 = std::chrono::steady_clock::now();
   const uint64_t seq = seq_++;
-  std::string what = plan.segments.size() == 1
-                         ? concat_parts(plan.kind == CallKind::kAllreduce ? "allreduce" : "allgather", " of layer '",
-                                        plan.segments[0].layer->name, "' (call #", seq, ")")
-                         : concat_parts("allreduce of ", plan.segments.size(), " layers starting at '",
-                                        plan.segments.empty() ? "" : plan.segments[0].layer->name, "' (call #", seq,
-                                        ")");
   CallResult result;
   try {
-    result = run_collective(*transport_, ws_, ops, plan, config_, seq, in, out, what);
+    result = run(seq, describe_call(plan, seq));
   } catch (const Error& e) {
     for (Segment& s : plan.segments) s.layer->step++;
-    if (e.status() == GW_ERR_TIMEOUT) broken_ = true;
+    if (e.status() == GW_ERR_TIMEOUT) {
+      broken_ = true;
+      broken_reason_ = "an earlier call timed out";
+    }
     throw;
   }
   double total_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -218,6 +254,24 @@ void Communicator::execute(CallPlan& plan, const float* in, float* out, DataOps&
     s.layer->stats.add(st);
     s.layer->step++;
   }
+}
+
+void Communicator::execute(CallPlan& plan, const float* in, float* out, DataOps& ops) {
+  account(plan, [&](uint64_t seq, const std::string& what) {
+    return plan.algorithm == Algorithm::kPlain
+               ? run_plain_collective(*transport_, ws_, ops, plan, config_, seq, in, out, what)
+               : run_collective(*transport_, ws_, ops, plan, config_, seq, in, out, what);
+  });
+}
+
+void Communicator::run_stream(CallPlan& plan, const void* send, void* recv, void* stream) {
+  if (plan.total > 0)
+    GW_REQUIRE(is_device_pointer(send) && is_device_pointer(recv), GW_ERR_INVALID_ARGUMENT, "the ",
+               stream_transport_->name(), " transport takes device buffers (send and recv must be CUDA memory)");
+  // Statistics count bytes; times are the host's enqueue times (nothing waits for the device).
+  account(plan, [&](uint64_t seq, const std::string& what) {
+    return stream_->run(*stream_transport_, plan, config_, seq, send, recv, stream, what);
+  });
 }
 
 namespace {

@@ -9,9 +9,11 @@
 
 #include "algo/collective.h"
 #include "algo/plan.h"
+#include "algo/stream_collective.h"
 #include "comm/config.h"
 #include "comm/device_staging.h"
 #include "comm/layer.h"
+#include "stream_transport.h"
 #include "transport.h"
 
 namespace gw {
@@ -27,11 +29,16 @@ struct LayerRef {  // one layer of a (multi-layer) call
 class Communicator {
  public:
   Communicator(std::unique_ptr<Transport> transport, Config config);
+  // Stream-ordered (NCCL): device buffers only, nothing waits for the device.
+  Communicator(std::unique_ptr<StreamTransport> transport, Config config);
   ~Communicator();
 
-  int rank() const { return transport_->rank(); }
-  int size() const { return transport_->size(); }
+  int rank() const { return transport_ ? transport_->rank() : stream_transport_->rank(); }
+  int size() const { return transport_ ? transport_->size() : stream_transport_->size(); }
   bool broken() const { return broken_; }
+  // Throws when the communicator is broken, or the device side of a
+  // stream-ordered one has reported a failure (which breaks it).
+  void check_state();
   const Config& config() const { return config_; }
 
   // Host or device buffers (device ones are staged on `stream`, see device_staging.h).
@@ -59,14 +66,22 @@ class Communicator {
   void plan_call(CallPlan& plan) const;  // algorithm and rounds
   void run_host(CallPlan& plan, const void* send, void* recv, size_t in_elems, size_t out_elems);
   void execute(CallPlan& plan, const float* in, float* out, DataOps& ops);
+  void run_stream(CallPlan& plan, const void* send, void* recv, void* stream);
+  // Names the call in errors; counts it in the layers' statistics and steps.
+  std::string describe_call(const CallPlan& plan, uint64_t seq) const;
+  template <typename Run>
+  void account(CallPlan& plan, Run&& run);
 
-  std::unique_ptr<Transport> transport_;
+  std::unique_ptr<Transport> transport_;                // host transports (MPI), or
+  std::unique_ptr<StreamTransport> stream_transport_;  // stream-ordered ones (NCCL)
+  std::unique_ptr<StreamCollective> stream_;
   Config config_;
   std::map<std::string, std::unique_ptr<Layer>> layers_;
   Workspace ws_;
   DeviceStaging staging_;
   uint64_t seq_ = 0;
   bool broken_ = false;
+  std::string broken_reason_;
 };
 
 }  // namespace gw

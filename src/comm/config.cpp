@@ -67,6 +67,12 @@ const std::vector<Param>& params() {
        [](Config& c, const std::string& v, const std::string& origin) {
          c.min_compress_bytes = parse_u64("min_compress_bytes", v, origin);
        }},
+      {"fallback_bytes", "64K",
+       "calls of at most this many input bytes skip compression and use the transport's plain collective "
+       "(MPI_Allreduce, ncclAllReduce): latency-bound sizes gain nothing from fewer bytes. 0 = always compress",
+       [](Config& c, const std::string& v, const std::string& origin) {
+         c.fallback_bytes = parse_u64("fallback_bytes", v, origin);
+       }},
       {"timeout", "300", "seconds to wait for a peer before GW_ERR_TIMEOUT (0 = forever)",
        [](Config& c, const std::string& v, const std::string& origin) {
          errno = 0;
@@ -151,6 +157,7 @@ const char* algorithm_name(Algorithm a) {
   switch (a) {
     case Algorithm::kAllgather: return "allgather";
     case Algorithm::kSra: return "sra";
+    case Algorithm::kPlain: return "plain";
     default: return "auto";
   }
 }
@@ -158,7 +165,7 @@ const char* algorithm_name(Algorithm a) {
 std::string Config::describe() const {
   std::ostringstream os;
   os << "compressor=" << compressor << ";algorithm=" << algorithm_name(algorithm) << ";chunk_bytes=" << chunk_bytes
-     << ";min_compress_bytes=" << min_compress_bytes << ";timeout=" << timeout_s << ";seed=" << seed
+     << ";min_compress_bytes=" << min_compress_bytes << ";fallback_bytes=" << fallback_bytes << ";timeout=" << timeout_s << ";seed=" << seed
      << ";checksum=" << (checksum ? 1 : 0) << ";nonfinite=" << (nonfinite == NonfinitePolicy::kError ? "error" : "propagate");
   return os.str();
 }

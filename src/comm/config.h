@@ -11,7 +11,8 @@
 
 namespace gw {
 
-enum class Algorithm : uint8_t { kAuto = 0, kAllgather = 1, kSra = 2 };
+// kPlain: the transport's uncompressed collective (small calls, see fallback_bytes).
+enum class Algorithm : uint8_t { kAuto = 0, kAllgather = 1, kSra = 2, kPlain = 3 };
 enum class NonfinitePolicy : uint8_t { kError = 0, kPropagate = 1 };
 
 struct Config {
@@ -19,6 +20,7 @@ struct Config {
   Algorithm algorithm = Algorithm::kAuto;
   size_t chunk_bytes = 0;       // input bytes per pipeline round
   size_t min_compress_bytes = 0;  // layers smaller than this go uncompressed ("none")
+  size_t fallback_bytes = 0;    // calls of at most this many input bytes use the plain collective
   double timeout_s = 0;         // 0 = wait forever
   uint64_t seed = 0;
   bool checksum = true;

@@ -1,35 +1,14 @@
 // Device buffers over the MPI transport (staged through pinned host memory):
 // ranks sharing one GPU get exactly what the same call on host buffers gives.
 // Skipped, visibly, where the build has no CUDA or the machine no GPU.
+#include "mpi/mpi_device_util.h"
 #include "mpi/mpi_test_util.h"
-
-#if GW_HAVE_CUDA
-#include <cuda_runtime.h>
-#endif
 
 using namespace gwtest;
 
 namespace {
 
 #if GW_HAVE_CUDA
-bool have_gpu() {
-  int n = 0;
-  bool ok = cudaGetDeviceCount(&n) == cudaSuccess && n > 0;
-  cudaGetLastError();
-  return all_ranks(ok);
-}
-
-struct DeviceBuffer {
-  float* p = nullptr;
-  explicit DeviceBuffer(size_t n) { EXPECT_EQ(cudaMalloc(&p, std::max<size_t>(n, 1) * sizeof(float)), cudaSuccess); }
-  ~DeviceBuffer() { cudaFree(p); }
-  void put(const std::vector<float>& v) { cudaMemcpy(p, v.data(), v.size() * sizeof(float), cudaMemcpyHostToDevice); }
-  std::vector<float> get(size_t n) const {
-    std::vector<float> v(n);
-    cudaMemcpy(v.data(), p, n * sizeof(float), cudaMemcpyDeviceToHost);
-    return v;
-  }
-};
 
 class DeviceBuffers : public testing::TestWithParam<const char*> {
  protected:

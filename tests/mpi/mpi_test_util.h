@@ -78,7 +78,9 @@ inline bool all_ranks(bool ok) {
 
 inline gw_comm_t make_comm(const std::string& config) {
   gw_comm_t comm = nullptr;
-  std::string cfg = "timeout=60;" + config;
+  // Tests of the compressed algorithms use small counts: no plain fallback
+  // unless a test asks for it (fallback_test.cpp).
+  std::string cfg = "timeout=60;fallback_bytes=0;" + config;
   gw_status s = gw_comm_create_mpi(&comm, MPI_COMM_WORLD, cfg.c_str());
   EXPECT_EQ(s, GW_SUCCESS) << gw_last_error();
   return comm;

@@ -159,14 +159,14 @@ bool MpiTransport::test(Batch& b) {
   return batch.pending == 0;
 }
 
-void MpiTransport::wait(Batch& b, double timeout_s, const std::string& what) {
-  auto& batch = static_cast<MpiBatch&>(b);
+template <typename Done, typename Silent>
+void MpiTransport::poll(Done&& done, double timeout_s, const std::string& what, Silent&& silent) {
   using clock = std::chrono::steady_clock;
   const auto start = clock::now();
   // Poll, backing off to short sleeps: ranks oversubscribed on few cores must
   // not starve each other by spinning.
   long idle_polls = 0;
-  while (!test(batch)) {
+  while (!done()) {
     // Short sleeps: a rendezvous message needs several progress calls on both
     // sides, so long naps here turn into latency (seen: +400 us at 64 KiB).
     if (++idle_polls > 200) {
@@ -176,19 +176,70 @@ void MpiTransport::wait(Batch& b, double timeout_s, const std::string& what) {
     }
     if (timeout_s > 0 && (idle_polls & 63) == 0 &&
         std::chrono::duration<double>(clock::now() - start).count() > timeout_s) {
-      std::set<int> silent;
-      for (size_t i = 0; i < batch.ops.size(); ++i) {
-        if (batch.ops[i].complete) continue;
-        silent.insert(batch.ops[i].peer);
-        if (!batch.ops[i].is_send && batch.reqs[i] != MPI_REQUEST_NULL) MPI_Cancel(&batch.reqs[i]);
-      }
       broken_ = true;
-      std::ostringstream peers;
-      for (int p : silent) peers << (peers.tellp() > 0 ? "," : "") << p;
-      fail(GW_ERR_TIMEOUT, "timed out after ", timeout_s, " s waiting for rank(s) ", peers.str(), " in ", what,
+      fail(GW_ERR_TIMEOUT, "timed out after ", timeout_s, " s waiting for ", silent(), " in ", what,
            " (GW_TIMEOUT); the communicator is now broken");
     }
   }
+}
+
+void MpiTransport::wait(Batch& b, double timeout_s, const std::string& what) {
+  auto& batch = static_cast<MpiBatch&>(b);
+  poll([&] { return test(batch); }, timeout_s, what, [&] {
+    std::set<int> silent;
+    for (size_t i = 0; i < batch.ops.size(); ++i) {
+      if (batch.ops[i].complete) continue;
+      silent.insert(batch.ops[i].peer);
+      if (!batch.ops[i].is_send && batch.reqs[i] != MPI_REQUEST_NULL) MPI_Cancel(&batch.reqs[i]);
+    }
+    std::ostringstream peers;
+    for (int p : silent) peers << (peers.tellp() > 0 ? "," : "") << p;
+    return "rank(s) " + peers.str();
+  });
+}
+
+template <typename StartData>
+void MpiTransport::plain_collective(int* flag, double timeout_s, const std::string& what, StartData&& start_data) {
+  GW_REQUIRE(!broken_, GW_ERR_COMM_BROKEN, "the MPI transport is broken by an earlier timeout");
+  plain_reqs_.assign(1, MPI_REQUEST_NULL);
+  check_mpi(MPI_Iallreduce(MPI_IN_PLACE, flag, 1, MPI_INT, MPI_MAX, comm_, &plain_reqs_[0]), "MPI_Iallreduce (flag)");
+  start_data();
+  poll(
+      [&] {
+        int all = 0;
+        check_mpi(MPI_Testall(static_cast<int>(plain_reqs_.size()), plain_reqs_.data(), &all, MPI_STATUSES_IGNORE),
+                  "MPI_Testall (plain collective)");
+        return all != 0;
+      },
+      timeout_s, what, [] { return std::string("the other ranks (plain collective; every rank had passed the plan check)"); });
+}
+
+void MpiTransport::plain_allreduce_sum(const float* send, float* recv,
+                                       const std::vector<std::pair<size_t, size_t>>& ranges, int* flag,
+                                       double timeout_s, const std::string& what) {
+  plain_collective(flag, timeout_s, what, [&] {
+    for (const auto& r : ranges) {
+      GW_REQUIRE(r.second <= static_cast<size_t>(INT_MAX), GW_ERR_UNSUPPORTED, "a plain allreduce of ", r.second,
+                 " elements exceeds MPI's int count; lower fallback_bytes");
+      plain_reqs_.push_back(MPI_REQUEST_NULL);
+      const void* src = send == recv ? MPI_IN_PLACE : static_cast<const void*>(send + r.first);
+      check_mpi(MPI_Iallreduce(src, recv + r.first, static_cast<int>(r.second), MPI_FLOAT, MPI_SUM, comm_,
+                               &plain_reqs_.back()),
+                "MPI_Iallreduce");
+    }
+  });
+}
+
+void MpiTransport::plain_allgather(const void* send, void* recv, size_t bytes, int* flag, double timeout_s,
+                                   const std::string& what) {
+  plain_collective(flag, timeout_s, what, [&] {
+    GW_REQUIRE(bytes <= static_cast<size_t>(INT_MAX), GW_ERR_UNSUPPORTED, "a plain allgather of ", bytes,
+               " bytes exceeds MPI's int count; lower fallback_bytes");
+    plain_reqs_.push_back(MPI_REQUEST_NULL);
+    check_mpi(MPI_Iallgather(send, static_cast<int>(bytes), MPI_BYTE, recv, static_cast<int>(bytes), MPI_BYTE, comm_,
+                             &plain_reqs_.back()),
+              "MPI_Iallgather");
+  });
 }
 
 }  // namespace gw

@@ -1,0 +1,46 @@
+// The compressed collective on a stream-ordered transport (NCCL): the same
+// plan, pieces, RNG keys and wire format (header + payload) as the host
+// algorithms, so payloads are byte-identical to a CPU rank's, but everything —
+// encode, header, exchange, header check, decode — is enqueued on the caller's
+// stream (and a side stream for the exchanges) without the host ever waiting.
+//
+// Pipelining: round r is encoded on the caller's stream while round r-1 is on
+// the wire (side stream); events order them, and two message buffers alternate.
+// Consecutive calls are ordered by an event, whatever streams they use.
+//
+// Validation on the device: each round's received headers are checked by a
+// kernel against the local plan. A mismatch (or NaN/Inf under
+// nonfinite=error) is recorded in mapped host memory, and every later output
+// of the communicator is filled with NaN; the host sees the failure, without
+// synchronizing, at the next call or gw_comm_get_state() (NCCL's async-error
+// model). Ranks whose message sizes differ (different counts or specs) cannot
+// be caught this way: NCCL itself then hangs, as a mismatched ncclAllGather
+// would — see the README.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "algo/collective.h"
+#include "algo/plan.h"
+#include "comm/config.h"
+#include "stream_transport.h"
+
+namespace gw {
+
+class StreamCollective {
+ public:
+  virtual ~StreamCollective() = default;
+  // Enqueues the call; in/out are device buffers of plan.dtype (fp32 unless
+  // the plan is plain). Returns the byte counts (timings are not measured:
+  // nothing waits for the device).
+  virtual CallResult run(StreamTransport& t, const CallPlan& plan, const Config& cfg, uint64_t seq,
+                         const void* in, void* out, void* stream, const std::string& what) = 0;
+  // Throws the first failure the device recorded in an earlier call.
+  virtual void check_async() = 0;
+};
+
+// Resources on CUDA device `device`; null without CUDA in the build.
+std::unique_ptr<StreamCollective> make_stream_collective(int device);
+
+}  // namespace gw
