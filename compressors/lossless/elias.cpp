@@ -111,7 +111,7 @@ size_t elias_code(const PackedLevels& L, const uint8_t* in, size_t n, uint8_t* o
   const size_t nb = num_buckets(L, n);
   const size_t head = nb * L.scale_bytes;
   if (head + nb > cap) return 0;
-  std::memcpy(out, in, head);
+  if (head) std::memcpy(out, in, head);
   uint8_t* centers = out + head;
   BitWriter w(out + head + nb, cap - head - nb);
   const uint32_t mag_mask = L.sign_magnitude ? (1u << (L.bits - 1)) - 1u : (1u << L.bits) - 1u;
@@ -157,7 +157,7 @@ void elias_decode(const PackedLevels& L, const uint8_t* in, size_t bytes, size_t
   const size_t head = nb * L.scale_bytes;
   GW_REQUIRE(bytes >= head + nb, GW_ERR_CORRUPT, what, ": elias body of ", bytes, " bytes is shorter than the ",
              head + nb, " bytes of scales and centers of ", n, " values");
-  std::memcpy(out, in, head);
+  if (head) std::memcpy(out, in, head);
   const uint8_t* centers = in + head;
   BitReader r(in + head + nb, bytes - head - nb);
   const int max_n = floor_log2(L.max_level + 1);  // the longest gamma code's N

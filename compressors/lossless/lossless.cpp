@@ -88,7 +88,7 @@ class LosslessCompressor final : public Compressor {
     }
     uint32_t w = static_cast<uint32_t>(body);
     if (body == 0 || body >= inner_bytes) {  // no gain: store the inner payload
-      std::memcpy(out + kPrefix, raw, inner_bytes);
+      if (inner_bytes) std::memcpy(out + kPrefix, raw, inner_bytes);
       body = inner_bytes;
       w = static_cast<uint32_t>(body) | kStored;
     }
