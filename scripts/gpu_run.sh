@@ -68,9 +68,11 @@ if [ "${GW_SANITIZE:-1}" != 0 ] && command -v compute-sanitizer >/dev/null; then
   log "compute-sanitizer memcheck rc=$san_rc: $(grep -E 'ERROR SUMMARY' "$out/sanitizer.log" | tail -1)"
   # The stream-ordered NCCL path (one process, an NCCL world of one) under all three tools.
   if [ -x "$build/bin/gw_mpi_nccl_test" ]; then
+    # NCCL's communicator setup probes kernels of other architectures and gets
+    # cudaErrorNoKernelImageForDevice by design: API errors are not memory errors.
     for tool in memcheck racecheck synccheck; do
-      nccl_san=("$root/tests/mpirun.sh" 1 compute-sanitizer --tool $tool --error-exitcode 9 "$build/bin/gw_mpi_nccl_test" --gtest_color=no
-                --gtest_filter='Codecs/Nccl.AllreduceEqualsMpiTransportBitForBit/3:Codecs/Nccl.AllgatherAndMultiLayerEqualMpiTransport/5:NcclPath.*')
+      nccl_san=("$root/tests/mpirun.sh" 1 compute-sanitizer --tool $tool --report-api-errors no --error-exitcode 9 "$build/bin/gw_mpi_nccl_test" --gtest_color=no
+                --gtest_filter='Codecs/Nccl.AllreduceEqualsMpiTransportBitForBit/3:Codecs/Nccl.AllgatherAndMultiLayerEqualMpiTransport/5:NcclPath.*:-NcclPath.NoHiddenSynchronization')
       log "timeout 240 ${nccl_san[*]}"
       timeout 240 "${nccl_san[@]}" >"$out/sanitizer_nccl_$tool.log" 2>&1
       rc=$?

@@ -57,8 +57,8 @@ class Transport {
   // Plain (uncompressed) collectives on host memory: the small-message path,
   // where the implementation's own allreduce beats anything compressed. The
   // caller has checked first that every rank calls with the same arguments.
-  // `flag` is max-reduced across ranks in the same step (a rank that must fail
-  // the call says so without an extra round trip). A timeout throws
+  // `flag`, unless null, is max-reduced across ranks in the same step (a rank
+  // that must fail the call says so without an extra round trip). A timeout throws
   // GW_ERR_TIMEOUT and breaks the transport, as wait() does.
   virtual bool supports_plain() const { return false; }
   // Sums recv[r] over ranks for every range r = (first element, count); send ==

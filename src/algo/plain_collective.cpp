@@ -1,6 +1,7 @@
 #include "algo/plain_collective.h"
 
 #include <chrono>
+#include <cstring>
 #include <memory>
 
 #include "algo/exchange_tags.h"
@@ -77,19 +78,32 @@ CallResult run_plain_collective(Transport& t, Workspace& ws, DataOps& ops, const
   result.per_segment.resize(plan.segments.size());
   uint64_t sent = 0, received = 0;
   const auto t0 = Clock::now();
-  std::unique_ptr<Error> failure = check_plans(t, ws, plan, cfg, seq, what, &sent, &received);
+  // The check costs a round trip, as much as the plain collective itself: by
+  // default it runs when a layer's plan is new or changed (all ranks change
+  // together in a correct program, so all check together).
+  bool check = cfg.plain_check_every;
+  for (const Segment& s : plan.segments)
+    check |= !s.layer->plain_checked_valid ||
+             std::memcmp(&s.layer->plain_checked, &plan.fingerprint, sizeof(PlanFingerprint)) != 0;
+  std::unique_ptr<Error> failure;
+  if (check) failure = check_plans(t, ws, plan, cfg, seq, what, &sent, &received);
   // Every rank sees a disagreement (everyone heard from everyone), and their
   // plain collectives would not match: stop here, the communicator stays usable.
   if (failure && failure->status() == GW_ERR_MISMATCH) throw *failure;
 
   const int n = t.size();
   int flag = failure ? t.rank() + 1 : 0;  // max over ranks names one failing rank
+  int* flag_arg = check ? &flag : nullptr;  // reduced only where the check ran (on every rank alike)
   if (plan.kind == CallKind::kAllgather) {
-    t.plain_allgather(in, out, plan.total * sizeof(float), &flag, cfg.timeout_s, what);
+    t.plain_allgather(in, out, plan.total * sizeof(float), flag_arg, cfg.timeout_s, what);
   } else {
-    t.plain_allreduce_sum(in, out, merged_ranges(plan), &flag, cfg.timeout_s, what);
+    t.plain_allreduce_sum(in, out, merged_ranges(plan), flag_arg, cfg.timeout_s, what);
     if (plan.op == GW_AVG && n > 1)
       for (const Segment& s : plan.segments) ops.scale(out + s.offset, s.count, 1.0f / static_cast<float>(n));
+  }
+  for (const Segment& s : plan.segments) {
+    s.layer->plain_checked = plan.fingerprint;
+    s.layer->plain_checked_valid = !failure && !flag;
   }
   if (failure) throw *failure;
   if (flag)

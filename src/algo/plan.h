@@ -47,7 +47,11 @@ struct CallPlan {
   PlanFingerprint fingerprint;
 };
 
-constexpr size_t kPieceElems = 64 * 1024;  // 256 KiB of fp32: accumulator stays in L2
+// The unit of one codec call (and of its RNG key). Large, because on a GPU each
+// piece is a kernel launch per source (64 Ki-element pieces made a 64 MiB call
+// cost ~800 launches, ~2.7 ms of launch overhead on an H100); the CPU codecs
+// stream through memory either way (decode_add measured at DRAM speed).
+constexpr size_t kPieceElems = 1024 * 1024;
 
 // Cuts segments into pieces and groups them into rounds of about chunk_elems
 // elements, then fills the fingerprint. Identical on every rank for equal inputs.

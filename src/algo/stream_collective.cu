@@ -173,6 +173,7 @@ class StreamCollectiveImpl final : public StreamCollective {
   cudaStream_t side_ = nullptr;
   cudaEvent_t call_done_ = nullptr, encoded_[2] = {}, sent_[2] = {}, decoded_[2] = {};
   bool have_call_done_ = false;
+  cudaStream_t last_stream_ = nullptr;
   uint8_t* d_send_[2] = {nullptr, nullptr};
   uint8_t* d_recv_[2] = {nullptr, nullptr};
   size_t send_cap_[2] = {0, 0}, recv_cap_[2] = {0, 0};
@@ -192,8 +193,10 @@ CallResult StreamCollectiveImpl::run(StreamTransport& t, const CallPlan& plan, c
   const int n = t.size(), rank = t.rank();
   CallResult result;
   result.per_segment.resize(plan.segments.size());
-  // Calls on one communicator run in call order, whatever streams they come on.
-  if (have_call_done_) devutil::check(cudaStreamWaitEvent(s, call_done_, 0), "cudaStreamWaitEvent (previous call)");
+  // Calls on one communicator run in call order, whatever streams they come on
+  // (on the previous call's stream, that order is given).
+  if (have_call_done_ && s != last_stream_)
+    devutil::check(cudaStreamWaitEvent(s, call_done_, 0), "cudaStreamWaitEvent (previous call)");
 
   if (plan.algorithm == Algorithm::kPlain) {
     const size_t esize = plan.dtype == GW_FLOAT32 ? 4 : 2;
@@ -278,8 +281,16 @@ CallResult StreamCollectiveImpl::run(StreamTransport& t, const CallPlan& plan, c
           else
             dc.decode_add(msg, bytes, pc.count, out + pc.begin, s);
         }
-        if (avg && n > 1) devkernels::scale(out + pc.begin, pc.count, 1.0f / static_cast<float>(n), s);
         off += bytes;
+      }
+      // The mean: one launch per contiguous run of the round's pieces.
+      const std::vector<Piece>& pieces = plan.rounds[r].pieces;
+      for (size_t i = 0; avg && n > 1 && i < pieces.size();) {
+        size_t j = i + 1;
+        while (j < pieces.size() && pieces[j].begin == pieces[j - 1].begin + pieces[j - 1].count) ++j;
+        const size_t first = pieces[i].begin, last = pieces[j - 1].begin + pieces[j - 1].count;
+        devkernels::scale(out + first, last - first, 1.0f / static_cast<float>(n), s);
+        i = j;
       }
       devutil::check(cudaEventRecord(decoded_[p], s), "cudaEventRecord");
     };
@@ -297,6 +308,7 @@ CallResult StreamCollectiveImpl::run(StreamTransport& t, const CallPlan& plan, c
   }
   devutil::check(cudaEventRecord(call_done_, s), "cudaEventRecord (call done)");
   have_call_done_ = true;
+  last_stream_ = s;
   return result;
 }
 

@@ -75,6 +75,10 @@ class Communicator {
   std::unique_ptr<Transport> transport_;                // host transports (MPI), or
   std::unique_ptr<StreamTransport> stream_transport_;  // stream-ordered ones (NCCL)
   std::unique_ptr<StreamCollective> stream_;
+  // The last call's buffers and whether each is device memory.
+  const void* last_send_ = nullptr;
+  const void* last_recv_ = nullptr;
+  bool last_send_dev_ = false, last_recv_dev_ = false;
   Config config_;
   std::map<std::string, std::unique_ptr<Layer>> layers_;
   Workspace ws_;

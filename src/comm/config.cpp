@@ -73,6 +73,15 @@ const std::vector<Param>& params() {
        [](Config& c, const std::string& v, const std::string& origin) {
          c.fallback_bytes = parse_u64("fallback_bytes", v, origin);
        }},
+      {"plan_check", "changes",
+       "changes|every: before a plain (fallback_bytes) call, ranks exchange plan headers on a layer's first "
+       "call and whenever its plan changes, or before every call. 'changes' adds no round trip in steady "
+       "state; a rank whose plan changes alone is then a timeout (GW_ERR_TIMEOUT), not GW_ERR_MISMATCH",
+       [](Config& c, const std::string& v, const std::string& origin) {
+         if (v == "changes") c.plain_check_every = false;
+         else if (v == "every") c.plain_check_every = true;
+         else bad_value("plan_check", v, origin, "changes|every");
+       }},
       {"timeout", "300", "seconds to wait for a peer before GW_ERR_TIMEOUT (0 = forever)",
        [](Config& c, const std::string& v, const std::string& origin) {
          errno = 0;
@@ -165,7 +174,8 @@ const char* algorithm_name(Algorithm a) {
 std::string Config::describe() const {
   std::ostringstream os;
   os << "compressor=" << compressor << ";algorithm=" << algorithm_name(algorithm) << ";chunk_bytes=" << chunk_bytes
-     << ";min_compress_bytes=" << min_compress_bytes << ";fallback_bytes=" << fallback_bytes << ";timeout=" << timeout_s << ";seed=" << seed
+     << ";min_compress_bytes=" << min_compress_bytes << ";fallback_bytes=" << fallback_bytes
+     << ";plan_check=" << (plain_check_every ? "every" : "changes") << ";timeout=" << timeout_s << ";seed=" << seed
      << ";checksum=" << (checksum ? 1 : 0) << ";nonfinite=" << (nonfinite == NonfinitePolicy::kError ? "error" : "propagate");
   return os.str();
 }

@@ -21,6 +21,7 @@ struct Config {
   size_t chunk_bytes = 0;       // input bytes per pipeline round
   size_t min_compress_bytes = 0;  // layers smaller than this go uncompressed ("none")
   size_t fallback_bytes = 0;    // calls of at most this many input bytes use the plain collective
+  bool plain_check_every = false;  // plan check before every plain call, not only when a layer's plan changes
   double timeout_s = 0;         // 0 = wait forever
   uint64_t seed = 0;
   bool checksum = true;

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/compressor.h"
+#include "wire/header.h"
 
 namespace gw {
 
@@ -38,6 +39,10 @@ struct Layer {
   std::string spec_override;  // empty: the communicator's default
   std::vector<int64_t> shape;
   uint64_t step = 0;          // calls so far (successful or not): keys the RNG
+  // The plan of this layer's last plain (small-message) call that every rank
+  // was seen to agree on: with plan_check=changes, an unchanged plan skips the check.
+  PlanFingerprint plain_checked;
+  bool plain_checked_valid = false;
   LayerStats stats;
 };
 

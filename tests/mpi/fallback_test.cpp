@@ -124,6 +124,24 @@ TEST(Fallback, MismatchAcrossTheThresholdIsAnErrorNotAHang) {
   EXPECT_EQ(call_with_count(comm, 100), GW_SUCCESS) << gw_last_error();
 }
 
+TEST(Fallback, LateLoneChangeIsATimeoutOrWithEveryCheckAMismatch) {
+  // plan_check=changes: the layer's plan was agreed on, then rank 0 alone
+  // changes its count. It checks, the others go straight to the plain
+  // collective: every rank times out (no hang), and the comm is broken.
+  {
+    CommGuard comm(std::string(kSmall) + ";timeout=2");
+    EXPECT_EQ(call_with_count(comm, 100), GW_SUCCESS) << gw_last_error();
+    EXPECT_EQ(call_with_count(comm, world_rank() == 0 ? 50 : 100), GW_ERR_TIMEOUT);
+    EXPECT_EQ(gw_comm_get_state(comm), GW_ERR_COMM_BROKEN);
+  }
+  MPI_Barrier(MPI_COMM_WORLD);
+  // plan_check=every: the same change is GW_ERR_MISMATCH, and the comm lives on.
+  CommGuard comm(std::string(kSmall) + ";plan_check=every");
+  EXPECT_EQ(call_with_count(comm, 100), GW_SUCCESS) << gw_last_error();
+  EXPECT_EQ(call_with_count(comm, world_rank() == 0 ? 50 : 100), GW_ERR_MISMATCH);
+  EXPECT_EQ(call_with_count(comm, 100), GW_SUCCESS) << gw_last_error();
+}
+
 TEST(Fallback, MismatchedSpecsAreAnError) {
   CommGuard comm(world_rank() == 0 ? "fallback_bytes=64K;compressor=none" : kSmall);
   EXPECT_EQ(call_with_count(comm, 100), GW_ERR_MISMATCH);

@@ -7,6 +7,8 @@
 // agreement here is bit for bit. Skipped, visibly, without NCCL or a GPU.
 #include <atomic>
 #include <chrono>
+#include <cstdio>
+#include <string>
 #include <thread>
 
 #include "mpi/mpi_device_util.h"
@@ -14,6 +16,13 @@
 
 #if GW_HAVE_NCCL
 #include <nccl.h>
+
+#include <cstddef>
+
+#include "comm/communicator.h"
+#include "comm/config.h"
+#include "nccl/nccl_transport.h"
+#include "wire/header.h"
 #endif
 
 using namespace gwtest;
@@ -190,14 +199,17 @@ struct StreamGate {
 };
 
 TEST_F(NcclPath, NoHiddenSynchronization) {
+  // A few calls of several pipelined rounds each: NCCL itself blocks the host
+  // once its queue of pending operations fills (hundreds of them), which is
+  // not gradwire waiting, so the test stays well below that.
   gw_comm_t nccl = nullptr, mpi = nullptr;
-  make("fallback_bytes=0;chunk_bytes=256K;compressor=maxmin:bits=4", &nccl, &mpi);
-  const size_t count = 1 << 20;  // 4 MiB: 16 pipelined rounds
-  const int calls = 20;
+  make("fallback_bytes=0;chunk_bytes=1M;compressor=maxmin:bits=4", &nccl, &mpi);
+  const size_t count = 1 << 20;  // 4 MiB: 4 pipelined rounds per call
+  const int calls = 4;
   DeviceBuffer d_in(count), d_out(count), d_ref(count);
   d_in.put(make_input(world_rank(), count));
-  // Reference results first (same layer steps on the MPI comm), then warm-up
-  // calls grow the NCCL communicator's buffers.
+  // Reference results first (same layer steps on the MPI comm), then a warm-up
+  // call grows the NCCL communicator's buffers.
   for (int c = 0; c < calls; ++c)
     ASSERT_EQ(gw_allreduce(mpi, "s", d_in.p, d_ref.p, count, GW_FLOAT32, GW_AVG, stream_), GW_SUCCESS);
   ASSERT_EQ(gw_allreduce(nccl, "warm", d_in.p, d_out.p, count, GW_FLOAT32, GW_AVG, stream_), GW_SUCCESS);
@@ -206,25 +218,29 @@ TEST_F(NcclPath, NoHiddenSynchronization) {
   StreamGate gate;
   std::atomic<bool> watchdog_fired{false}, done{false};
   std::thread watchdog([&] {
-    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
     while (!done.load() && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(10));
     if (!done.load()) watchdog_fired = true, gate.open = true;
   });
   ASSERT_EQ(cudaLaunchHostFunc(stream_, StreamGate::hold, &gate), cudaSuccess);
-  auto t0 = std::chrono::steady_clock::now();
-  for (int c = 0; c < calls; ++c)
+  std::string per_call;  // enqueue time of each call: the one that waited stands out
+  for (int c = 0; c < calls; ++c) {
+    auto t0 = std::chrono::steady_clock::now();
     ASSERT_EQ(gw_allreduce(nccl, "s", d_in.p, d_out.p, count, GW_FLOAT32, GW_AVG, stream_), GW_SUCCESS)
         << gw_last_error();
-  double enqueue_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    per_call += " " + std::to_string(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
   const bool still_held = cudaStreamQuery(stream_) == cudaErrorNotReady;
   EXPECT_EQ(gw_comm_get_state(nccl), GW_SUCCESS) << gw_last_error();  // never waits either
   done = true;
   gate.open = true;
   watchdog.join();
-  EXPECT_FALSE(watchdog_fired.load()) << "a gradwire call waited for the stream (hidden synchronization)";
+  EXPECT_FALSE(watchdog_fired.load()) << "a gradwire call waited for the stream; enqueue seconds per call:"
+                                      << per_call;
   EXPECT_TRUE(still_held) << "the stream finished while it was held";
   ASSERT_EQ(cudaStreamSynchronize(stream_), cudaSuccess);
-  EXPECT_EQ(d_out.get(count), d_ref.get(count)) << "after " << calls << " calls enqueued in " << enqueue_s << " s";
+  EXPECT_EQ(d_out.get(count), d_ref.get(count));
+  std::printf("[ info     ] %d calls enqueued behind a held stream, seconds each:%s\n", calls, per_call.c_str());
   gw_comm_destroy(nccl);
   gw_comm_destroy(mpi);
 }
@@ -246,6 +262,58 @@ TEST_F(NcclPath, HeaderMismatchIsReportedAsynchronously) {
   EXPECT_EQ(gw_allreduce(nccl, layer, d.p, d.p, 10000, GW_FLOAT32, GW_SUM, stream_), GW_ERR_COMM_BROKEN);
   gw_comm_destroy(nccl);
   gw_comm_destroy(mpi);
+}
+
+// Damages one byte of every received header (the layer-layout hash) after the
+// exchange, on the stream: only the device-side header check can see it.
+class CorruptingTransport : public gw::StreamTransport {
+ public:
+  explicit CorruptingTransport(gw::StreamTransport* inner) : inner_(inner) {}
+  int rank() const override { return inner_->rank(); }
+  int size() const override { return inner_->size(); }
+  const char* name() const override { return "corrupting-nccl"; }
+  int device() const override { return inner_->device(); }
+  void allgather(const void* send, void* recv, size_t bytes, void* stream) override {
+    inner_->allgather(send, recv, bytes, stream);
+    if (armed)
+      EXPECT_EQ(cudaMemsetAsync(static_cast<char*>(recv) + offsetof(gw::MessageHeader, layers_hash), 0x5a, 1,
+                                static_cast<cudaStream_t>(stream)),
+                cudaSuccess);
+  }
+  void allreduce(const void* send, void* recv, size_t count, gw_dtype dtype, gw_op op, void* stream) override {
+    inner_->allreduce(send, recv, count, dtype, op, stream);
+  }
+  std::string async_error() override { return inner_->async_error(); }
+  bool armed = false;
+
+ private:
+  std::unique_ptr<gw::StreamTransport> inner_;
+};
+
+TEST_F(NcclPath, DamagedHeaderPoisonsTheResultAndBreaksTheComm) {
+  auto* t = new CorruptingTransport(new gw::NcclTransport(MPI_COMM_SELF));
+  auto* c = new gw::Communicator(std::unique_ptr<gw::StreamTransport>(t),
+                                 gw::parse_config("fallback_bytes=0;compressor=maxmin:bits=4"));
+  gw_comm_t comm = reinterpret_cast<gw_comm_t>(c);
+  const size_t count = 10000;
+  DeviceBuffer d(count);
+  d.put(make_input(world_rank(), count));
+  ASSERT_EQ(gw_allreduce(comm, "x", d.p, d.p, count, GW_FLOAT32, GW_SUM, stream_), GW_SUCCESS) << gw_last_error();
+  ASSERT_EQ(cudaStreamSynchronize(stream_), cudaSuccess);
+  EXPECT_FALSE(std::isnan(d.get(count)[0]));
+  EXPECT_EQ(gw_comm_get_state(comm), GW_SUCCESS) << gw_last_error();
+  t->armed = true;
+  // Stream-ordered: the call itself succeeds; the device finds the damage.
+  ASSERT_EQ(gw_allreduce(comm, "x", d.p, d.p, count, GW_FLOAT32, GW_SUM, stream_), GW_SUCCESS) << gw_last_error();
+  ASSERT_EQ(cudaStreamSynchronize(stream_), cudaSuccess);
+  std::vector<float> got = d.get(count);
+  size_t numbers = 0;
+  for (float v : got) numbers += !std::isnan(v);
+  EXPECT_EQ(numbers, 0u) << "a rejected call must not return numbers";
+  EXPECT_EQ(gw_comm_get_state(comm), GW_ERR_MISMATCH);
+  EXPECT_NE(std::string(gw_last_error()).find("layer names or layout"), std::string::npos) << gw_last_error();
+  EXPECT_EQ(gw_allreduce(comm, "x", d.p, d.p, count, GW_FLOAT32, GW_SUM, stream_), GW_ERR_COMM_BROKEN);
+  EXPECT_EQ(gw_comm_destroy(comm), GW_SUCCESS);
 }
 
 #else
