@@ -120,6 +120,16 @@ if [ -x "$build/bin/gw_mpi_device_buffers_test" ]; then
   log "  fallback np=2: $(grep -E '^\[  (PASSED|FAILED|SKIPPED) +\] [0-9]+ tests?' "$out/mpi_fallback_np2.log" | tr '\n' ' ')"
 fi
 
+# ---- the Python binding and DDP hook on CUDA tensors (the python3 here must have torch with CUDA) ----
+py_rc=skipped
+if command -v python3 >/dev/null && python3 -c "import torch; assert torch.cuda.is_available()" >/dev/null 2>&1; then
+  log "tests/python/run_test.sh python3 2 tests/python/test_cuda.py"
+  GRADWIRE_LIBRARY="$build/lib/libgradwire.so" PYTHONDONTWRITEBYTECODE=1 OMP_NUM_THREADS=1 \
+    "$root/tests/python/run_test.sh" python3 2 "$root/tests/python/test_cuda.py" >"$out/python_cuda.log" 2>&1
+  py_rc=$?
+  log "  python CUDA tests rc=$py_rc: $(grep -E 'all [0-9]+ tests passed|FAIL' "$out/python_cuda.log" | head -3 | tr '\n' ' ')"
+fi
+
 # ---- benchmark ----------------------------------------------------------------------
 bench_run=("$bench_bin" ${GW_BENCH_ARGS:-})
 bench_rc=0
@@ -190,6 +200,12 @@ fi
   done
   echo '```'
   echo
+  echo "## Python binding and DDP hook on CUDA tensors (rc $py_rc)"
+  echo
+  echo '```'
+  [ -f "$out/python_cuda.log" ] && grep -E 'PASS|FAIL|passed|SKIP' "$out/python_cuda.log"
+  echo '```'
+  echo
   echo "## NCCL transport tests (rc $nccl_rc)"
   echo
   echo '```'
@@ -219,5 +235,5 @@ fi
 log "wrote $out/report.md"
 cat "$out/report.md"
 [ "$test_rc" = 0 ] && [ "$bench_rc" = 0 ] && { [ "$mpi_rc" = 0 ] || [ "$mpi_rc" = skipped ]; } &&
-  { [ "$nccl_rc" = 0 ] || [ "$nccl_rc" = skipped ]; } &&
+  { [ "$nccl_rc" = 0 ] || [ "$nccl_rc" = skipped ]; } && { [ "$py_rc" = 0 ] || [ "$py_rc" = skipped ]; } &&
   { [ "$perf_rc" = 0 ] || [ "$perf_rc" = skipped ]; }

@@ -64,9 +64,8 @@ def _is_torch(x):
 def _buffer(x, rank=None, function=None):
     """(address, element count, gw_dtype) of a CPU torch tensor or numpy array."""
     if _is_torch(x):
-        if x.device.type != "cpu":
-            raise GradwireError(9, "%s tensors are not supported by the Python binding yet (the GPU path "
-                                "is not wired up): pass a CPU tensor" % x.device.type.upper(),
+        if x.device.type not in ("cpu", "cuda"):
+            raise GradwireError(9, "%s tensors are not supported: pass a CPU or CUDA tensor" % x.device.type.upper(),
                                 function=function, rank=rank)
         dt = _torch_dtypes().get(x.dtype)
         if dt is None:
@@ -89,10 +88,22 @@ def _buffer(x, rank=None, function=None):
     raise TypeError("gradwire: expected a torch.Tensor or numpy.ndarray, got %s" % type(x).__name__)
 
 
+def _stream_of(x):
+    """The current CUDA stream of a CUDA tensor's device (as a cudaStream_t), else None.
+
+    gradwire's work on device buffers is ordered on that stream, after what
+    PyTorch queued there; over MPI the call returns with the result in place.
+    """
+    if _is_torch(x) and x.device.type == "cuda":
+        import torch
+        return ctypes.c_void_p(torch.cuda.current_stream(x.device).cuda_stream)
+    return None
+
+
 def _empty_like_gathered(x, size):
     if _is_torch(x):
         import torch
-        return torch.empty((size,) + tuple(x.shape), dtype=x.dtype)
+        return torch.empty((size,) + tuple(x.shape), dtype=x.dtype, device=x.device)
     import numpy as np
     return np.empty((size,) + x.shape, dtype=x.dtype)
 
@@ -172,7 +183,7 @@ class Communicator:
     def allreduce(self, tensor, layer, op="avg"):
         """In place: tensor <- op over ranks (compressed with the layer's spec). Returns tensor."""
         ptr, n, dt = _buffer(tensor, self.rank, "gw_allreduce")
-        self._check(self._lib.gw_allreduce(self._h(), layer.encode(), ptr, ptr, n, dt, _op(op), None),
+        self._check(self._lib.gw_allreduce(self._h(), layer.encode(), ptr, ptr, n, dt, _op(op), _stream_of(tensor)),
                     "gw_allreduce", layer)
         return tensor
 
@@ -184,7 +195,8 @@ class Communicator:
         optr, on, odt = _buffer(out, self.rank, "gw_allgather")
         if on != n * self.size or odt != dt:
             raise ValueError("gradwire: allgather out must hold size * numel elements of the same dtype")
-        self._check(self._lib.gw_allgather(self._h(), layer.encode(), ptr, optr, n, dt, None), "gw_allgather", layer)
+        self._check(self._lib.gw_allgather(self._h(), layer.encode(), ptr, optr, n, dt, _stream_of(tensor)),
+                    "gw_allgather", layer)
         return out
 
     def allreduce_multi(self, buffer, layers, offsets, counts, op="avg"):
@@ -199,7 +211,8 @@ class Communicator:
         for o, c in zip(offsets, counts):
             if o < 0 or c < 0 or o + c > n:
                 raise ValueError("gradwire: layer range [%d, %d) outside the buffer of %d elements" % (o, o + c, n))
-        self._check(self._lib.gw_allreduce_multi(self._h(), k, names, offs, cnts, ptr, ptr, dt, _op(op), None),
+        self._check(self._lib.gw_allreduce_multi(self._h(), k, names, offs, cnts, ptr, ptr, dt, _op(op),
+                                                 _stream_of(buffer)),
                     "gw_allreduce_multi", layers[0] if k == 1 else None)
         return buffer
 

@@ -18,7 +18,7 @@ import fnmatch
 import hashlib
 
 from . import _lib
-from .comm import Communicator, GradwireError
+from .comm import _stream_of, Communicator, GradwireError
 
 STATE_FORMAT = "gradwire-ddp-hook/1"
 _CHECK_LAYER = "__gradwire_hook_check__"
@@ -219,8 +219,8 @@ def gradwire_hook(state, bucket):
     import torch
 
     buf = bucket.buffer() if hasattr(bucket, "buffer") else bucket.get_tensor()
-    if buf.device.type != "cpu":
-        raise GradwireError(9, "the DDP hook supports CPU gradients only for now (bucket on %s)" % buf.device,
+    if buf.device.type not in ("cpu", "cuda"):
+        raise GradwireError(9, "the DDP hook takes CPU or CUDA gradients (bucket on %s)" % buf.device,
                             function="gradwire_hook", rank=state.comm.rank)
     if not buf.is_contiguous():
         buf = buf.contiguous()
@@ -231,7 +231,7 @@ def gradwire_hook(state, bucket):
     k, names, offs, cnts, pynames, _, _ = state._plan(bucket, buf)
     c = state.comm
     ptr = buf.data_ptr()
-    c._check(c._lib.gw_allreduce_multi(c._h(), k, names, offs, cnts, ptr, ptr, dt, _lib.GW_AVG, None),
+    c._check(c._lib.gw_allreduce_multi(c._h(), k, names, offs, cnts, ptr, ptr, dt, _lib.GW_AVG, _stream_of(buf)),
              "gw_allreduce_multi", pynames[0] if k == 1 else None)
     fut = torch.futures.Future()
     fut.set_result(buf)

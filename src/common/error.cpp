@@ -2,7 +2,35 @@
 
 #include "common/log.h"
 
+#include <cstdio>
+
 namespace gw {
+
+namespace detail {
+void Part::append_to(std::string& out) const {
+  char buf[32];
+  switch (kind_) {
+    case kText: out += text_; return;
+    case kChar: out += char_; return;
+    case kSigned: std::snprintf(buf, sizeof buf, "%lld", signed_); break;
+    case kUnsigned: std::snprintf(buf, sizeof buf, "%llu", unsigned_); break;
+    case kDouble: std::snprintf(buf, sizeof buf, "%g", double_); break;
+  }
+  out += buf;
+}
+
+std::string join(std::initializer_list<Part> parts) {
+  std::string out;
+  for (const Part& p : parts) p.append_to(out);
+  return out;
+}
+}  // namespace detail
+
+std::string hex(unsigned long long v) {
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "0x%llx", v);
+  return buf;
+}
 
 void throw_error(gw_status status, const std::string& message) {
   GW_LOG(INFO, "error ", gw_status_string(status), ": ", message);

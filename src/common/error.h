@@ -3,6 +3,7 @@
 // where a peer is at fault); src/api/ is the only place they become status codes.
 #pragma once
 
+#include <initializer_list>
 #include <stdexcept>
 #include <string>
 
@@ -19,10 +20,47 @@ class Error : public std::runtime_error {
   gw_status status_;
 };
 
-// Builds a message from any streamable parts: fail(GW_ERR_CORRUPT, "rank ", r, " sent ...").
-std::string concat_parts();
-template <typename T, typename... Rest>
-std::string concat_parts(const T& first, const Rest&... rest);
+namespace detail {
+// One piece of a message. Formatting happens out of line (error.cpp), so no
+// translation unit instantiates iostream templates of its own: nvcc's front
+// end did, for the CUDA files, and the exported copies of libstdc++ internals
+// crashed the library inside a process that had loaded PyTorch first.
+class Part {
+ public:
+  Part(const char* s) : kind_(kText), text_(s ? s : "(null)") {}
+  Part(const std::string& s) : kind_(kText), text_(s.c_str()) {}
+  Part(char c) : kind_(kChar), char_(c) {}
+  // Narrower integers, bool and unscoped enums promote to int: printed as numbers.
+  Part(int v) : kind_(kSigned), signed_(v) {}
+  Part(long v) : kind_(kSigned), signed_(v) {}
+  Part(long long v) : kind_(kSigned), signed_(v) {}
+  Part(unsigned v) : kind_(kUnsigned), unsigned_(v) {}
+  Part(unsigned long v) : kind_(kUnsigned), unsigned_(v) {}
+  Part(unsigned long long v) : kind_(kUnsigned), unsigned_(v) {}
+  Part(double v) : kind_(kDouble), double_(v) {}  // like an ostream: 6 significant digits
+  void append_to(std::string& out) const;
+
+ private:
+  enum Kind { kText, kChar, kSigned, kUnsigned, kDouble } kind_;
+  union {
+    const char* text_;
+    char char_;
+    long long signed_;
+    unsigned long long unsigned_;
+    double double_;
+  };
+};
+std::string join(std::initializer_list<Part> parts);
+}  // namespace detail
+
+// Builds a message from its parts: fail(GW_ERR_CORRUPT, "rank ", r, " sent ...").
+template <typename... Parts>
+std::string concat_parts(const Parts&... parts) {
+  return detail::join({detail::Part(parts)...});
+}
+
+// "0x" and the hexadecimal digits of v.
+std::string hex(unsigned long long v);
 
 [[noreturn]] void throw_error(gw_status status, const std::string& message);
 
@@ -31,17 +69,6 @@ template <typename... Parts>
   throw_error(status, concat_parts(parts...));
 }
 
-}  // namespace gw
-
-#include <sstream>
-namespace gw {
-inline std::string concat_parts() { return std::string(); }
-template <typename T, typename... Rest>
-std::string concat_parts(const T& first, const Rest&... rest) {
-  std::ostringstream os;
-  os << first;
-  return os.str() + concat_parts(rest...);
-}
 }  // namespace gw
 
 // Argument checks: GW_REQUIRE(cond, status, parts...) throws when cond is false.

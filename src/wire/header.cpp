@@ -69,7 +69,7 @@ ReceivedMessage validate_message(const uint8_t* msg, size_t received, int peer, 
   MessageHeader h;
   std::memcpy(&h, msg, sizeof(h));
   GW_REQUIRE(h.magic == kWireMagic, GW_ERR_CORRUPT, "message from rank ", peer, " for ", what,
-             " has a bad magic number (0x", std::hex, h.magic, std::dec, "): not a gradwire message");
+             " has a bad magic number (", hex(h.magic), "): not a gradwire message");
   require_same("wire format version", h.version, kWireVersion, peer, self, what);
   if (truncated) {
     check_plan_fields(h, plan, seq, exchange, peer, self, what);

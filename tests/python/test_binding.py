@@ -109,9 +109,9 @@ def test_errors():
     y = torch.ones(8)
     comm.allreduce(y, "t.after")
     assert torch.equal(y, torch.ones(8))
-    # Device tensors: a clear error until the GPU path is wired up (meta stands in for cuda here).
+    # Tensors on other devices than CPU and CUDA: a clear error (CUDA ones: test_cuda.py).
     harness.expect_raises(gradwire.GradwireError, lambda: comm.allreduce(torch.empty(4, device="meta"), "t.dev"),
-                          "GW_ERR_UNSUPPORTED", "CPU tensor")
+                          "GW_ERR_UNSUPPORTED", "CPU or CUDA tensor")
     harness.expect_raises(TypeError, lambda: comm.allreduce(torch.ones(4, dtype=torch.float64), "t.f64"), "float64")
     harness.expect_raises(ValueError, lambda: comm.allreduce(torch.ones(4, 4).t(), "t.nc"), "contiguous")
     harness.expect_raises(ValueError, lambda: comm.allreduce(torch.ones(4), "t.op", op="max"), "op")
