@@ -1,8 +1,8 @@
 // gw-kernel-bench: single-core codec throughput against memcpy.
 //
 // For 1 MiB and 64 MiB float32 inputs: a memcpy baseline, then encode / decode /
-// decode_add of fp16, bf16, maxmin (bits 2, 4, 8; bucket 512), qsgd and nuq
-// (norm l2; bits 4, 8; bucket 512). Bytes/s count
+// decode_add of fp16, bf16, maxmin, qsgd (norm l2 and max) and nuq (bits 2, 4,
+// 8; bucket 512). Bytes/s count
 // the float32 input (encode) or output (decode) bytes. frac_of_memcpy =
 // memcpy time / codec time for the same float32 buffer size, with memcpy timed
 // in this binary (median of 15 after warm-up): >= 1 means at least as fast as a
@@ -180,9 +180,20 @@ void BM_paired(benchmark::State& state, std::string spec, Op op, size_t n) {
 
 int main(int argc, char** argv) {
   const size_t sizes[] = {size_t(1) << 18, size_t(1) << 24};  // 1 MiB, 64 MiB of float32
-  const char* specs[] = {"fp16", "bf16", "maxmin:bits=2,bucket=512", "maxmin:bits=4,bucket=512",
-                         "maxmin:bits=8,bucket=512", "qsgd:bits=4,bucket=512", "qsgd:bits=8,bucket=512",
-                         "nuq:bits=4,bucket=512", "nuq:bits=8,bucket=512"};
+  const char* specs[] = {"fp16",
+                         "bf16",
+                         "maxmin:bits=2,bucket=512",
+                         "maxmin:bits=4,bucket=512",
+                         "maxmin:bits=8,bucket=512",
+                         "qsgd:bits=2,bucket=512",
+                         "qsgd:bits=4,bucket=512",
+                         "qsgd:bits=8,bucket=512",
+                         "qsgd:bits=2,bucket=512,norm=max",
+                         "qsgd:bits=4,bucket=512,norm=max",
+                         "qsgd:bits=8,bucket=512,norm=max",
+                         "nuq:bits=2,bucket=512",
+                         "nuq:bits=4,bucket=512",
+                         "nuq:bits=8,bucket=512"};
   const struct {
     Op op;
     const char* name;

@@ -23,32 +23,30 @@ namespace simd = bitpack::avx2;
 using bitpack::prefetch_ahead;
 using simd::hmax;
 
-// max|v| and "some value is NaN/Inf" of v[0..len), len >= 1.
+// max|v| and "some value is NaN/Inf" of v[0..len), len >= 1. As unsigned
+// integers the bits of |v| order like the values, with +Inf (0x7f800000) and the
+// NaNs above every finite value: one integer max gives both.
 GW_TI void absmax(const float* v, size_t len, float* amax_out, bool* bad_out) {
-  const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
-  __m256 m0 = _mm256_setzero_ps(), m1 = m0;
-  // fma(x, 0, acc) is acc for finite x and NaN (sticky) when x is NaN or +-Inf.
-  __m256 bad0 = _mm256_setzero_ps(), bad1 = bad0;
-  const __m256 zero = _mm256_setzero_ps();
+  const __m256i absmask = _mm256_set1_epi32(0x7fffffff);
+  __m256i m0 = _mm256_setzero_si256(), m1 = m0;
   size_t k = 0;
   for (; k + 16 <= len; k += 16) {
     if ((k % 32) == 0) prefetch_ahead(v + k, kPrefetchFloats);
-    __m256 a = _mm256_loadu_ps(v + k), b = _mm256_loadu_ps(v + k + 8);
-    m0 = _mm256_max_ps(m0, _mm256_and_ps(a, absmask));
-    m1 = _mm256_max_ps(m1, _mm256_and_ps(b, absmask));
-    bad0 = _mm256_fmadd_ps(a, zero, bad0);
-    bad1 = _mm256_fmadd_ps(b, zero, bad1);
+    m0 = _mm256_max_epu32(m0, _mm256_and_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(v + k)), absmask));
+    m1 = _mm256_max_epu32(m1,
+                          _mm256_and_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(v + k + 8)), absmask));
   }
-  float amax = hmax(_mm256_max_ps(m0, m1));
-  __m256 bad = _mm256_add_ps(bad0, bad1);
-  bool b = _mm256_movemask_ps(_mm256_cmp_ps(bad, bad, _CMP_UNORD_Q)) != 0;
+  __m256i m = _mm256_max_epu32(m0, m1);
+  __m128i h = _mm_max_epu32(_mm256_castsi256_si128(m), _mm256_extracti128_si256(m, 1));
+  h = _mm_max_epu32(h, _mm_shuffle_epi32(h, 0x4e));
+  h = _mm_max_epu32(h, _mm_shuffle_epi32(h, 0xb1));
+  uint32_t mb = static_cast<uint32_t>(_mm_cvtsi128_si32(h));
   for (; k < len; ++k) {
-    b |= !((v[k] - v[k]) == 0.0f);
-    const float a = std::fabs(v[k]);
-    amax = a > amax ? a : amax;
+    const uint32_t a = f2u(v[k]) & 0x7fffffffu;
+    mb = a > mb ? a : mb;
   }
-  *amax_out = amax;
-  *bad_out = b;
+  *bad_out = mb >= 0x7f800000u;
+  *amax_out = u2f(mb);
 }
 
 // sum over v of kMagicBits + round(v^2 * P) (wrapping uint64; see qsgd_kernels.h).
@@ -70,69 +68,81 @@ GW_TI uint64_t sumsq(const float* v, size_t len, double P) {
 }
 
 struct QuantConsts {
-  __m256 vinv, vs, vclo, unit, one;
-  __m256i k1, absmask, mantmask, kbias, one_i;
-  __m128i sshift;  // bits - 1
+  __m256 vinv, vs, vz, unit, one;
+  __m256i k1, absmask, hbias, one_i, signbit;
 };
 
-template <int K>
+// The codes of 8 values, as quant16 of qsgd_avx512.cpp (which derives the nuq
+// steps); here the sign bit goes in with a blend on the sign of x, psignd giving
+// 2^(B-1) where l > 0 and 0 where l = 0.
+template <int K, bool kNuq8>
 GW_TI __m256i quant8(const float* s, __m256i ctr, const QuantConsts& c) {
   const __m256i xb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s));
   const __m256 ax = _mm256_castsi256_ps(_mm256_and_si256(xb, c.absmask));
   const __m256i u24 = _mm256_srli_epi32(rng_u32_avx2_x0(ctr, c.k1), 8);  // ctr = counter + low key half
-  const __m256 u = _mm256_mul_ps(_mm256_cvtepi32_ps(u24), c.unit);
   __m256i l;
   if (K == NUQ) {
     const __m256 y = _mm256_min_ps(_mm256_mul_ps(ax, c.vinv), c.one);
-    const __m256i yb = _mm256_castps_si256(y);
-    const __m256i k = _mm256_add_epi32(_mm256_srli_epi32(yb, 23), c.kbias);
-    const __m256i m2 = _mm256_slli_epi32(_mm256_and_si256(yb, c.mantmask), 1);
-    // u24, m2 < 2^24: a signed compare is exact. hi = k + 1 where u24 < m2.
-    const __m256i hi = _mm256_sub_epi32(k, _mm256_cmpgt_epi32(m2, u24));
-    const __m256i lo = _mm256_and_si256(_mm256_castps_si256(_mm256_cmp_ps(u, _mm256_mul_ps(y, c.vclo), _CMP_LT_OQ)),
-                                        c.one_i);
-    l = _mm256_blendv_epi8(lo, hi, _mm256_cmpgt_epi32(k, _mm256_setzero_si256()));
+    const __m256i h = _mm256_srai_epi32(
+        _mm256_sub_epi32(_mm256_add_epi32(_mm256_castps_si256(y), c.hbias), _mm256_srli_epi32(u24, 1)), 23);
+    if (kNuq8) {
+      l = h;
+    } else {
+      // base - 1 where u24 >= y * 2^(s+23) (the compare gives -1 there).
+      const __m256 ge = _mm256_cmp_ps(_mm256_cvtepi32_ps(u24), _mm256_mul_ps(y, c.vz), _CMP_GE_OQ);
+      l = _mm256_add_epi32(_mm256_max_epi32(h, c.one_i), _mm256_castps_si256(ge));
+    }
   } else {
+    const __m256 u = _mm256_mul_ps(_mm256_cvtepi32_ps(u24), c.unit);
     l = _mm256_cvttps_epi32(_mm256_min_ps(_mm256_fmadd_ps(ax, c.vinv, u), c.vs));
   }
-  const __m256i sg = _mm256_sll_epi32(_mm256_srli_epi32(xb, 31), c.sshift);
-  return _mm256_or_si256(l, _mm256_and_si256(sg, _mm256_cmpgt_epi32(l, _mm256_setzero_si256())));
+  const __m256i with_sign = _mm256_or_si256(l, _mm256_sign_epi32(c.signbit, l));
+  return _mm256_castps_si256(
+      _mm256_blendv_ps(_mm256_castsi256_ps(l), _mm256_castsi256_ps(with_sign), _mm256_castsi256_ps(xb)));
 }
 
 // Byte codes of v[0..len) into lv[0..len).
-template <int K>
-GW_TI void quantize(const float* v, size_t len, const BucketParams& p, const Layout& L, uint64_t key, uint32_t i0,
-                    uint8_t* lv) {
+template <int K, bool kNuq8>
+GW_TI void quantize_t(const float* v, size_t len, const BucketParams& p, const Layout& L, uint64_t key, uint32_t i0,
+                      uint8_t* lv) {
   QuantConsts c;
   c.vinv = _mm256_set1_ps(p.inv);
   c.vs = _mm256_set1_ps(static_cast<float>(L.s));
-  c.vclo = _mm256_set1_ps(nuq_c_lo(L.s));
+  c.vz = _mm256_set1_ps(kNuq8 ? 0.0f : u2f((L.s + 23u + 127u) << 23));  // 2^(s+23), s <= 63 here
   c.unit = _mm256_set1_ps(kRngUnit);
   c.one = _mm256_set1_ps(1.0f);
   c.k1 = _mm256_set1_epi32(static_cast<int>(static_cast<uint32_t>(key >> 32)));
   c.absmask = _mm256_set1_epi32(0x7fffffff);
-  c.mantmask = _mm256_set1_epi32(0x7fffff);
-  c.kbias = _mm256_set1_epi32(static_cast<int>(L.s) - 127);
+  c.hbias = _mm256_set1_epi32((static_cast<int>(L.s) - 127) * (1 << 23) + (1 << 23) - 1);
   c.one_i = _mm256_set1_epi32(1);
-  c.sshift = _mm_cvtsi32_si128(L.bits - 1);
+  c.signbit = _mm256_set1_epi32(1 << (L.bits - 1));
   const __m256i eight = _mm256_set1_epi32(8);
   __m256i idx = _mm256_add_epi32(_mm256_set1_epi32(static_cast<int>(i0 + static_cast<uint32_t>(key))),
                                  _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
   size_t k = 0;
   for (; k + 32 <= len; k += 32) {
-    __m256i a = quant8<K>(v + k, idx, c);
+    __m256i a = quant8<K, kNuq8>(v + k, idx, c);
     idx = _mm256_add_epi32(idx, eight);
-    __m256i b = quant8<K>(v + k + 8, idx, c);
+    __m256i b = quant8<K, kNuq8>(v + k + 8, idx, c);
     idx = _mm256_add_epi32(idx, eight);
-    __m256i cc = quant8<K>(v + k + 16, idx, c);
+    __m256i cc = quant8<K, kNuq8>(v + k + 16, idx, c);
     idx = _mm256_add_epi32(idx, eight);
-    __m256i d = quant8<K>(v + k + 24, idx, c);
+    __m256i d = quant8<K, kNuq8>(v + k + 24, idx, c);
     idx = _mm256_add_epi32(idx, eight);
     simd::store_bytes32(lv + k, a, b, cc, d);
   }
   const float sf = static_cast<float>(L.s), c_lo = nuq_c_lo(L.s);
   for (; k < len; ++k)
     lv[k] = static_cast<uint8_t>(quantize_one<K>(v[k], p, L.s, sf, c_lo, L.bits, key, i0 + static_cast<uint32_t>(k)));
+}
+
+template <int K>
+GW_TI void quantize(const float* v, size_t len, const BucketParams& p, const Layout& L, uint64_t key, uint32_t i0,
+                    uint8_t* lv) {
+  if (K == NUQ && L.bits == 8)
+    quantize_t<K, true>(v, len, p, L, key, i0, lv);
+  else
+    quantize_t<K, false>(v, len, p, L, key, i0, lv);
 }
 
 template <int K, int B, bool kAdd>

@@ -27,31 +27,25 @@ constexpr size_t kPrefetchFloats = 2048;
 namespace simd = bitpack::avx512;
 using bitpack::prefetch_ahead;
 
-// max|v| and "some value is NaN/Inf" of v[0..len), len >= 1.
+// max|v| and "some value is NaN/Inf" of v[0..len), len >= 1. As unsigned
+// integers the bits of |v| order like the values, with +Inf (0x7f800000) and the
+// NaNs above every finite value: one integer max gives both.
 GW_TI void absmax(const float* v, size_t len, float* amax_out, bool* bad_out) {
-  __m512 m0 = _mm512_setzero_ps(), m1 = m0;
-  // fma(x, 0, acc) is acc for finite x and NaN (sticky) when x is NaN or +-Inf.
-  __m512 bad0 = _mm512_setzero_ps(), bad1 = bad0;
-  const __m512 zero = _mm512_setzero_ps();
+  const __m512i absmask = _mm512_set1_epi32(0x7fffffff);
+  __m512i m0 = _mm512_setzero_si512(), m1 = m0;
   size_t k = 0;
   for (; k + 32 <= len; k += 32) {
     prefetch_ahead(v + k, kPrefetchFloats);
-    __m512 a = _mm512_loadu_ps(v + k), b = _mm512_loadu_ps(v + k + 16);
-    m0 = _mm512_max_ps(m0, _mm512_abs_ps(a));
-    m1 = _mm512_max_ps(m1, _mm512_abs_ps(b));
-    bad0 = _mm512_fmadd_ps(a, zero, bad0);
-    bad1 = _mm512_fmadd_ps(b, zero, bad1);
+    m0 = _mm512_max_epu32(m0, _mm512_and_si512(_mm512_loadu_si512(v + k), absmask));
+    m1 = _mm512_max_epu32(m1, _mm512_and_si512(_mm512_loadu_si512(v + k + 16), absmask));
   }
-  float amax = _mm512_reduce_max_ps(_mm512_max_ps(m0, m1));
-  __m512 bad = _mm512_add_ps(bad0, bad1);
-  bool b = _mm512_cmp_ps_mask(bad, bad, _CMP_UNORD_Q) != 0;
+  uint32_t mb = _mm512_reduce_max_epu32(_mm512_max_epu32(m0, m1));
   for (; k < len; ++k) {
-    b |= !((v[k] - v[k]) == 0.0f);
-    const float a = std::fabs(v[k]);
-    amax = a > amax ? a : amax;
+    const uint32_t a = f2u(v[k]) & 0x7fffffffu;
+    mb = a > mb ? a : mb;
   }
-  *amax_out = amax;
-  *bad_out = b;
+  *bad_out = mb >= 0x7f800000u;
+  *amax_out = u2f(mb);
 }
 
 // sum over v of kMagicBits + round(v^2 * P) (wrapping uint64; see qsgd_kernels.h).
@@ -71,68 +65,88 @@ GW_TI uint64_t sumsq(const float* v, size_t len, double P) {
 }
 
 struct QuantConsts {
-  __m512 vinv, vs, vclo, unit, one;
-  __m512i k1, absmask, mantmask, kbias, one_i;
-  __m128i sshift;  // bits - 1
+  __m512 vinv, vs, vz, unit, one;
+  __m512i k1, absmask, hbias, one_i, signbit;
 };
 
-template <int K>
+// The codes of 16 values (see qsgd_kernels.h; kNuq8: nuq with bits = 8).
+//  - nuq, y >= 2^(1-s): l = k + [u24 < 2m] = k + [u23 < m] (u23 = u24 >> 1 = r >> 9)
+//    = (k * 2^23 + m + 2^23 - 1 - u23) >> 23 = (bits(y) + hbias - u23) >> 23 with
+//    hbias = (s - 127) * 2^23 + 2^23 - 1. Where y < 2^(1-s) that shift gives <= 1
+//    (arithmetic), so base = max(that, 1) is l there and 1 below; below,
+//    l = [u < y * 2^(s-1)] = 1 - [u24 >= y * 2^(s+23)] (u24 and the product exact,
+//    the product >= 2^24 > u24 above). With s = 127 (bits 8) y < 2^(1-s) means y
+//    subnormal, bits(y) = m, k = 0 and [u < y * 2^126] = [u24 < 2m] = [u23 < m]:
+//    the shift alone is l everywhere.
+//  - the sign bit where x < 0 and l != 0.
+template <int K, bool kNuq8>
 GW_TI __m512i quant16(const float* s, __m512i ctr, const QuantConsts& c) {
   const __m512i xb = _mm512_loadu_si512(s);
   const __m512 ax = _mm512_castsi512_ps(_mm512_and_si512(xb, c.absmask));
-  const __m512i u24 = _mm512_srli_epi32(rng_u32_avx512_x0(ctr, c.k1), 8);  // ctr = counter + low key half
-  const __m512 u = _mm512_mul_ps(_mm512_cvtepi32_ps(u24), c.unit);
+  const __m512i r = rng_u32_avx512_x0(ctr, c.k1);  // ctr = counter + low key half
+  const __m512i u24 = _mm512_srli_epi32(r, 8);
   __m512i l;
   if (K == NUQ) {
     const __m512 y = _mm512_min_ps(_mm512_mul_ps(ax, c.vinv), c.one);
-    const __m512i yb = _mm512_castps_si512(y);
-    const __m512i k = _mm512_add_epi32(_mm512_srli_epi32(yb, 23), c.kbias);
-    const __m512i m2 = _mm512_slli_epi32(_mm512_and_si512(yb, c.mantmask), 1);
-    const __m512i hi = _mm512_mask_add_epi32(k, _mm512_cmplt_epu32_mask(u24, m2), k, c.one_i);
-    const __mmask16 lo = _mm512_cmp_ps_mask(u, _mm512_mul_ps(y, c.vclo), _CMP_LT_OQ);
-    l = _mm512_mask_blend_epi32(_mm512_cmpgt_epi32_mask(k, _mm512_setzero_si512()),
-                                _mm512_maskz_mov_epi32(lo, c.one_i), hi);
+    const __m512i h = _mm512_srai_epi32(
+        _mm512_sub_epi32(_mm512_add_epi32(_mm512_castps_si512(y), c.hbias), _mm512_srli_epi32(u24, 1)), 23);
+    if (kNuq8) {
+      l = h;
+    } else {
+      const __m512i base = _mm512_max_epi32(h, c.one_i);
+      const __mmask16 ge = _mm512_cmp_ps_mask(_mm512_cvtepi32_ps(u24), _mm512_mul_ps(y, c.vz), _CMP_GE_OQ);
+      l = _mm512_mask_sub_epi32(base, ge, base, c.one_i);
+    }
   } else {
+    const __m512 u = _mm512_mul_ps(_mm512_cvtepi32_ps(u24), c.unit);
     l = _mm512_cvttps_epi32(_mm512_min_ps(_mm512_fmadd_ps(ax, c.vinv, u), c.vs));
   }
-  const __m512i sg = _mm512_sll_epi32(_mm512_srli_epi32(xb, 31), c.sshift);
-  return _mm512_mask_or_epi32(l, _mm512_test_epi32_mask(l, l), l, sg);
+  const __mmask16 neg = _mm512_cmplt_epi32_mask(xb, _mm512_setzero_si512());
+  return _mm512_mask_or_epi32(l, _mm512_mask_test_epi32_mask(neg, l, l), l, c.signbit);
 }
 
 // Byte codes of v[0..len) into lv[0..len).
-template <int K>
-GW_TI void quantize(const float* v, size_t len, const BucketParams& p, const Layout& L, uint64_t key, uint32_t i0,
-                    uint8_t* lv) {
+template <int K, bool kNuq8>
+GW_TI void quantize_t(const float* v, size_t len, const BucketParams& p, const Layout& L, uint64_t key, uint32_t i0,
+                      uint8_t* lv) {
   QuantConsts c;
   c.vinv = _mm512_set1_ps(p.inv);
   c.vs = _mm512_set1_ps(static_cast<float>(L.s));
-  c.vclo = _mm512_set1_ps(nuq_c_lo(L.s));
+  c.vz = _mm512_set1_ps(kNuq8 ? 0.0f : u2f((L.s + 23u + 127u) << 23));  // 2^(s+23), s <= 63 here
   c.unit = _mm512_set1_ps(kRngUnit);
   c.one = _mm512_set1_ps(1.0f);
   c.k1 = _mm512_set1_epi32(static_cast<int>(static_cast<uint32_t>(key >> 32)));
   c.absmask = _mm512_set1_epi32(0x7fffffff);
-  c.mantmask = _mm512_set1_epi32(0x7fffff);
-  c.kbias = _mm512_set1_epi32(static_cast<int>(L.s) - 127);
+  c.hbias = _mm512_set1_epi32((static_cast<int>(L.s) - 127) * (1 << 23) + (1 << 23) - 1);
   c.one_i = _mm512_set1_epi32(1);
-  c.sshift = _mm_cvtsi32_si128(L.bits - 1);
+  c.signbit = _mm512_set1_epi32(1 << (L.bits - 1));
   const __m512i sixteen = _mm512_set1_epi32(16);
   __m512i idx = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int>(i0 + static_cast<uint32_t>(key))),
                                  _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
   size_t k = 0;
   for (; k + 32 <= len; k += 32) {
-    __m512i a = quant16<K>(v + k, idx, c);
+    __m512i a = quant16<K, kNuq8>(v + k, idx, c);
     idx = _mm512_add_epi32(idx, sixteen);
-    __m512i b = quant16<K>(v + k + 16, idx, c);
+    __m512i b = quant16<K, kNuq8>(v + k + 16, idx, c);
     idx = _mm512_add_epi32(idx, sixteen);
     simd::store_bytes32(lv + k, a, b);  // codes <= 255
   }
   for (; k + 16 <= len; k += 16) {
-    simd::store_bytes16(lv + k, quant16<K>(v + k, idx, c));
+    simd::store_bytes16(lv + k, quant16<K, kNuq8>(v + k, idx, c));
     idx = _mm512_add_epi32(idx, sixteen);
   }
   const float sf = static_cast<float>(L.s), c_lo = nuq_c_lo(L.s);
   for (; k < len; ++k)
     lv[k] = static_cast<uint8_t>(quantize_one<K>(v[k], p, L.s, sf, c_lo, L.bits, key, i0 + static_cast<uint32_t>(k)));
+}
+
+template <int K>
+GW_TI void quantize(const float* v, size_t len, const BucketParams& p, const Layout& L, uint64_t key, uint32_t i0,
+                    uint8_t* lv) {
+  if (K == NUQ && L.bits == 8)
+    quantize_t<K, true>(v, len, p, L, key, i0, lv);
+  else
+    quantize_t<K, false>(v, len, p, L, key, i0, lv);
 }
 
 template <int K, int B, bool kAdd>

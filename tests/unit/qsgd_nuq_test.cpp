@@ -459,6 +459,127 @@ TEST(QsgdNuq, EveryPathBitIdentical) {
   }
 }
 
+// Values on and next to the level boundaries, the nuq split point 2^(1-s) and
+// (bits 8) subnormal ratios: each bucket holds one 1.0 and values small enough
+// that its scale (l2 norm or max) stays 1.0, so |x| * inv is |x| exactly; many
+// keys vary the random numbers met at each boundary.
+TEST(QsgdNuq, EveryPathBitIdenticalAtBoundaries) {
+  std::vector<CpuIsa> isas = test::runnable_isas();
+  if (isas.size() < 2) GTEST_SKIP() << "only the scalar path runs on this CPU";
+  const size_t bucket = 512, n = 8 * bucket;
+  std::mt19937 g(77);
+  std::vector<float> x(n);
+  for (size_t i = 0; i < n; ++i) {
+    if (i % bucket == 0) {
+      x[i] = (i / bucket) % 2 ? -1.0f : 1.0f;
+      continue;
+    }
+    const uint32_t pick = g() % 4;
+    int ex = -static_cast<int>(g() % 150) - 13;  // 2^-13 .. 2^-162: the norm stays 1
+    if (pick == 0) ex = -static_cast<int>(g() % 8) - 13;
+    float mant = 1.0f;
+    if (pick == 1) mant = 1.0f + std::ldexp(1.0f, -23);
+    if (pick == 2) mant = 2.0f - std::ldexp(1.0f, -23);
+    if (pick == 3) mant = 1.0f + static_cast<float>(g() % 1024) / 1024.0f;
+    const float v = std::ldexp(mant, ex);
+    x[i] = g() % 2 ? -v : v;
+  }
+  // Exact qsgd levels l / s and nuq levels 2^(l-s) of every width in bucket 1.
+  for (int s = 1; s <= 127; s = 2 * s + 1)
+    for (int l = 0; l <= s && l < 40; ++l) {
+      x[bucket + 1 + static_cast<size_t>(s % 64) * 2 + static_cast<size_t>(l) % 2] =
+          static_cast<float>(l) / static_cast<float>(s) * 0.01f;
+      x[bucket + 200 + static_cast<size_t>(l) * 7 % 300] = std::ldexp(1.0f, l - s);
+    }
+  for (int bits = 2; bits <= 8; ++bits)
+    for (const std::string& spec : all_kinds(bits, static_cast<int>(bucket))) {
+      auto c = make_compressor(spec);
+      for (uint64_t key = 1; key <= 24; ++key) {
+        SCOPED_TRACE(testing::Message() << spec << " key=" << key);
+        ASSERT_NO_FATAL_FAILURE(test::expect_every_path_matches_scalar(
+            *c, x, key * 0x9e3779b97f4a7c15ull, std::vector<float>(n, 0.25f), static_cast<uint32_t>(key)));
+      }
+    }
+}
+
+// The key whose rng_u32(key, counter) is r, for a given high key half k1: the
+// hash inverted step by step (xorshift by 15 undone by two, odd multipliers by
+// their inverses mod 2^32).
+uint64_t key_for_random(uint32_t counter, uint32_t r, uint32_t k1) {
+  auto inv_odd = [](uint32_t a) {
+    uint32_t v = a;
+    for (int i = 0; i < 5; ++i) v *= 2u - a * v;
+    return v;
+  };
+  auto unshift15 = [](uint32_t y) { return y ^ (y >> 15) ^ (y >> 30); };
+  uint32_t x = unshift15(r) * inv_odd(kRngMul2);
+  x = unshift15(x ^ k1) * inv_odd(kRngMul1);
+  x ^= x >> 16;
+  return (static_cast<uint64_t>(k1) << 32) | static_cast<uint32_t>(x - counter);
+}
+
+// Random numbers steered onto the decision boundaries: for chosen values, keys
+// whose random number at that value sits at, just below and just above the
+// threshold of the rounding decision (qsgd: fma(|x|, s/scale, u) reaching the
+// next integer; nuq: u23 against the mantissa of y, u against y * 2^(s-1) below
+// 2^(1-s)), a one-in-2^23 event that random keys never hit.
+TEST(QsgdNuq, EveryPathBitIdenticalAtSteeredRandomNumbers) {
+  std::vector<CpuIsa> isas = test::runnable_isas();
+  if (isas.size() < 2) GTEST_SKIP() << "only the scalar path runs on this CPU";
+  const size_t bucket = 64, n = 3 * bucket;
+  std::vector<float> x = gaussian(n, 4242);
+  for (size_t i = 1; i < bucket; i += 5) x[i] *= 1e-4f;
+  x[2 * bucket] = std::ldexp(1.0f, 60);  // bucket 2: subnormal ratios (nuq bits 8 takes them below 2^(1-s))
+  for (size_t i = 2 * bucket + 1; i < n; ++i) x[i] = std::ldexp(x[i], -80 - static_cast<int>(i % 40));
+  std::mt19937 g(5);
+  for (int bits = 2; bits <= 8; ++bits)
+    for (const std::string& spec : all_kinds(bits, static_cast<int>(bucket))) {
+      auto c = make_compressor(spec);
+      Encoded e;
+      {
+        test::IsaGuard scalar(CpuIsa::SCALAR);
+        e = encode(*c, x, 1);
+      }
+      const bool nuq = spec.rfind("nuq", 0) == 0;
+      const uint32_t s = (1u << (bits - 1)) - 1u;
+      for (size_t i = 3; i < n; i += 11) {
+        const float scale = scale_of(e, i / bucket);
+        const float ax = std::fabs(x[i]);
+        std::vector<uint32_t> rs;
+        if (nuq) {
+          float y = ax * (1.0f / scale);
+          y = y < 1.0f ? y : 1.0f;
+          uint32_t yb;
+          memcpy(&yb, &y, 4);
+          const int k = static_cast<int>(yb >> 23) - 127 + static_cast<int>(s);
+          if (k >= 1) {
+            const int64_t m = yb & 0x7fffff;
+            for (int64_t u23 = m - 1; u23 <= m + 1; ++u23)
+              if (u23 >= 0 && u23 < (1 << 23)) rs.push_back(static_cast<uint32_t>(u23 << 9) | (g() & 0x1ffu));
+          } else {
+            const double z = std::ldexp(static_cast<double>(y), static_cast<int>(s) - 1 + 24);
+            for (int64_t u24 = static_cast<int64_t>(std::floor(z)) - 1; u24 <= static_cast<int64_t>(std::ceil(z)) + 1;
+                 ++u24)
+              if (u24 >= 0 && u24 < (1 << 24)) rs.push_back(static_cast<uint32_t>(u24 << 8) | (g() & 0xffu));
+          }
+        } else {
+          const double t0 = static_cast<double>(ax) * static_cast<double>(static_cast<float>(s) / scale);
+          const double d = std::ldexp(std::floor(t0) + 1.0 - t0, 24);
+          for (int64_t u24 = static_cast<int64_t>(std::floor(d)) - 1; u24 <= static_cast<int64_t>(std::ceil(d)) + 1;
+               ++u24)
+            if (u24 >= 0 && u24 < (1 << 24)) rs.push_back(static_cast<uint32_t>(u24 << 8) | (g() & 0xffu));
+        }
+        for (uint32_t r : rs) {
+          const uint64_t key = key_for_random(static_cast<uint32_t>(i), r, static_cast<uint32_t>(g()));
+          ASSERT_EQ(rng_u32(key, static_cast<uint32_t>(i)), r);
+          SCOPED_TRACE(testing::Message() << spec << " i=" << i << " r=" << r);
+          ASSERT_NO_FATAL_FAILURE(
+              test::expect_every_path_matches_scalar(*c, x, key, std::vector<float>(n, 0.5f), r));
+        }
+      }
+    }
+}
+
 // Rounding-level differences between paths (a*b+c instead of fma, another
 // summation order) would show on many values only: 2^21 values at 8 and 5 bits.
 TEST(QsgdNuq, EveryPathBitIdenticalLarge) {
