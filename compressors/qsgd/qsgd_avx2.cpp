@@ -49,21 +49,21 @@ GW_TI void absmax(const float* v, size_t len, float* amax_out, bool* bad_out) {
   *amax_out = u2f(mb);
 }
 
-// sum over v of kMagicBits + round(v^2 * P) (wrapping uint64; see qsgd_kernels.h).
-GW_TI uint64_t sumsq(const float* v, size_t len, double P) {
-  const __m256d vp = _mm256_set1_pd(P), mg = _mm256_set1_pd(0x1p52);
+// sum over v of bits(fma(v, v, c)) (wrapping uint64; see sumsq_addend).
+GW_TI uint64_t sumsq(const float* v, size_t len, double c) {
+  const __m256d vc = _mm256_set1_pd(c);
   __m256i a0 = _mm256_setzero_si256(), a1 = a0;
   size_t k = 0;
   for (; k + 8 <= len; k += 8) {
     __m256d d0 = _mm256_cvtps_pd(_mm_loadu_ps(v + k));
     __m256d d1 = _mm256_cvtps_pd(_mm_loadu_ps(v + k + 4));
-    a0 = _mm256_add_epi64(a0, _mm256_castpd_si256(_mm256_fmadd_pd(d0, _mm256_mul_pd(d0, vp), mg)));
-    a1 = _mm256_add_epi64(a1, _mm256_castpd_si256(_mm256_fmadd_pd(d1, _mm256_mul_pd(d1, vp), mg)));
+    a0 = _mm256_add_epi64(a0, _mm256_castpd_si256(_mm256_fmadd_pd(d0, d0, vc)));
+    a1 = _mm256_add_epi64(a1, _mm256_castpd_si256(_mm256_fmadd_pd(d1, d1, vc)));
   }
   alignas(32) uint64_t lanes[4];
   _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), _mm256_add_epi64(a0, a1));
   uint64_t sum = lanes[0] + lanes[1] + lanes[2] + lanes[3];
-  for (; k < len; ++k) sum += sumsq_term(v[k], P);
+  for (; k < len; ++k) sum += sumsq_addend_term(v[k], c);
   return sum;
 }
 

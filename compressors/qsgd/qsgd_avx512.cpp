@@ -48,19 +48,19 @@ GW_TI void absmax(const float* v, size_t len, float* amax_out, bool* bad_out) {
   *amax_out = u2f(mb);
 }
 
-// sum over v of kMagicBits + round(v^2 * P) (wrapping uint64; see qsgd_kernels.h).
-GW_TI uint64_t sumsq(const float* v, size_t len, double P) {
-  const __m512d vp = _mm512_set1_pd(P), mg = _mm512_set1_pd(0x1p52);
+// sum over v of bits(fma(v, v, c)) (wrapping uint64; see sumsq_addend).
+GW_TI uint64_t sumsq(const float* v, size_t len, double c) {
+  const __m512d vc = _mm512_set1_pd(c);
   __m512i a0 = _mm512_setzero_si512(), a1 = a0;
   size_t k = 0;
   for (; k + 16 <= len; k += 16) {
     __m512d d0 = _mm512_cvtps_pd(_mm256_loadu_ps(v + k));
     __m512d d1 = _mm512_cvtps_pd(_mm256_loadu_ps(v + k + 8));
-    a0 = _mm512_add_epi64(a0, _mm512_castpd_si512(_mm512_fmadd_pd(d0, _mm512_mul_pd(d0, vp), mg)));
-    a1 = _mm512_add_epi64(a1, _mm512_castpd_si512(_mm512_fmadd_pd(d1, _mm512_mul_pd(d1, vp), mg)));
+    a0 = _mm512_add_epi64(a0, _mm512_castpd_si512(_mm512_fmadd_pd(d0, d0, vc)));
+    a1 = _mm512_add_epi64(a1, _mm512_castpd_si512(_mm512_fmadd_pd(d1, d1, vc)));
   }
   uint64_t sum = static_cast<uint64_t>(_mm512_reduce_add_epi64(_mm512_add_epi64(a0, a1)));
-  for (; k < len; ++k) sum += sumsq_term(v[k], P);
+  for (; k < len; ++k) sum += sumsq_addend_term(v[k], c);
   return sum;
 }
 

@@ -123,6 +123,21 @@ inline uint64_t sumsq_term(float v, double P) {
   return b;
 }
 
+// The host SIMD kernels add bits(fma(v, v, C)) with C = 2^(2e+4) instead, one
+// multiply less, and the same k: v^2 < 2^(2e+2), so the exact v^2 + C lies in
+// [C, 2C), where doubles are spaced 2^(2e-48) = 1/P apart; rounded to nearest
+// even it is C + k / P with k = round(v^2 * P) as above (ties to even k), held in
+// the low mantissa bits: bits = bits(C) + k.
+inline double sumsq_addend(int e) { return u2d(static_cast<uint64_t>(1023 + 2 * e + 4) << 52); }
+inline uint64_t sumsq_addend_bits(int e) { return static_cast<uint64_t>(1023 + 2 * e + 4) << 52; }
+inline uint64_t sumsq_addend_term(float v, double c) {
+  double d = static_cast<double>(v);
+  double t = std::fma(d, d, c);
+  uint64_t b;
+  memcpy(&b, &t, 8);
+  return b;
+}
+
 struct BucketParams {
   float scale;  // stored (NaN for a non-finite bucket, 0 below kMinScale)
   float inv;    // qsgd: s / scale; nuq: 1 / scale; 0 when scale is 0 or NaN

@@ -460,13 +460,14 @@ TEST(QsgdNuq, EveryPathBitIdentical) {
 }
 
 // Values on and next to the level boundaries, the nuq split point 2^(1-s) and
-// (bits 8) subnormal ratios: each bucket holds one 1.0 and values small enough
+// (bits 8) subnormal ratios: buckets 0..7 hold one 1.0 and values small enough
 // that its scale (l2 norm or max) stays 1.0, so |x| * inv is |x| exactly; many
-// keys vary the random numbers met at each boundary.
+// keys vary the random numbers met at each boundary. Buckets 8..10: extreme
+// magnitudes for the l2 norm.
 TEST(QsgdNuq, EveryPathBitIdenticalAtBoundaries) {
   std::vector<CpuIsa> isas = test::runnable_isas();
   if (isas.size() < 2) GTEST_SKIP() << "only the scalar path runs on this CPU";
-  const size_t bucket = 512, n = 8 * bucket;
+  const size_t bucket = 512, n = 11 * bucket;
   std::mt19937 g(77);
   std::vector<float> x(n);
   for (size_t i = 0; i < n; ++i) {
@@ -491,6 +492,14 @@ TEST(QsgdNuq, EveryPathBitIdenticalAtBoundaries) {
           static_cast<float>(l) / static_cast<float>(s) * 0.01f;
       x[bucket + 200 + static_cast<size_t>(l) * 7 % 300] = std::ldexp(1.0f, l - s);
     }
+  // The extreme exponents of the l2 sum: near FLT_MAX (the norm overflows to the
+  // FLT_MAX scale), around 2^100, and only subnormals (e = -126).
+  const std::vector<float> gs = gaussian(3 * bucket, 78);
+  for (size_t i = 0; i < bucket; ++i) {
+    x[8 * bucket + i] = std::ldexp(gs[i], 125);
+    x[9 * bucket + i] = std::ldexp(gs[bucket + i], 100);
+    x[10 * bucket + i] = std::ldexp(gs[2 * bucket + i], -130 - static_cast<int>(i % 20));
+  }
   for (int bits = 2; bits <= 8; ++bits)
     for (const std::string& spec : all_kinds(bits, static_cast<int>(bucket))) {
       auto c = make_compressor(spec);
