@@ -141,8 +141,10 @@ void for_each_output_range(const CallPlan& plan, size_t out_elems, F&& f) {
 void Communicator::run(CallPlan& plan, const void* send, void* recv, size_t in_elems, size_t out_elems,
                        void* stream) {
   check_state();
-  plan_call(plan);
-  if (stream_) return run_stream(plan, send, recv, stream);
+  if (stream_) {
+    plan_call(plan, true);
+    return run_stream(plan, send, recv, stream);
+  }
   // Asking the driver where a pointer lives costs about a microsecond each,
   // as much as a small plain allreduce: remember the last call's answer.
   if (send != last_send_ || recv != last_recv_) {
@@ -152,6 +154,7 @@ void Communicator::run(CallPlan& plan, const void* send, void* recv, size_t in_e
     last_recv_dev_ = is_device_pointer(recv);
   }
   const bool send_dev = last_send_dev_, recv_dev = last_recv_dev_;
+  plan_call(plan, send_dev || recv_dev);
   if (!send_dev && !recv_dev) return run_host(plan, send, recv, in_elems, out_elems);
 
   // Device data: encode and decode on the GPU and stage only the compressed
@@ -188,7 +191,7 @@ void Communicator::run(CallPlan& plan, const void* send, void* recv, size_t in_e
   }
 }
 
-void Communicator::plan_call(CallPlan& plan) const {
+void Communicator::plan_call(CallPlan& plan, bool device_data) const {
   const int n = size();
   // Algorithm: allgather-based sends (n-1) payloads per rank and quantizes
   // once; SRA sends 2(n-1)/n payloads but quantizes twice. At n <= 2 the bytes
@@ -206,7 +209,10 @@ void Communicator::plan_call(CallPlan& plan) const {
   }
   // The stream-ordered path has the allgather-based algorithm only (so far).
   if (stream_ && plan.algorithm == Algorithm::kSra) plan.algorithm = Algorithm::kAllgather;
-  build_rounds(plan, std::max<size_t>(config_.chunk_bytes / sizeof(float), 1));
+  // chunk_bytes=auto: every round of the GPU paths costs fixed work (launches,
+  // events, synchronizations) that small rounds do not amortize (see README).
+  const size_t chunk = config_.chunk_bytes ? config_.chunk_bytes : device_data ? kDeviceChunkBytes : kHostChunkBytes;
+  build_rounds(plan, std::max<size_t>(chunk / sizeof(float), 1));
 }
 
 void Communicator::run_host(CallPlan& plan, const void* send, void* recv, size_t in_elems, size_t out_elems) {

@@ -63,7 +63,7 @@ class Communicator {
   Layer& layer(const std::string& name);
   std::shared_ptr<const Compressor> codec_for(const Layer& layer, size_t count, gw_dtype dtype) const;
   void run(CallPlan& plan, const void* send, void* recv, size_t in_elems, size_t out_elems, void* stream);
-  void plan_call(CallPlan& plan) const;  // algorithm and rounds
+  void plan_call(CallPlan& plan, bool device_data) const;  // algorithm and rounds
   void run_host(CallPlan& plan, const void* send, void* recv, size_t in_elems, size_t out_elems);
   void execute(CallPlan& plan, const float* in, float* out, DataOps& ops);
   void run_stream(CallPlan& plan, const void* send, void* recv, void* stream);

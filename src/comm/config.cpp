@@ -57,8 +57,14 @@ const std::vector<Param>& params() {
          else if (v == "sra") c.algorithm = Algorithm::kSra;
          else bad_value("algorithm", v, origin, "auto|allgather|sra");
        }},
-      {"chunk_bytes", "4M", "input bytes per pipelined round (encode of round i+1 overlaps transfer of round i)",
+      {"chunk_bytes", "auto",
+       "input bytes per pipelined round (encode of round i+1 overlaps transfer of round i); auto = 4M for "
+       "host buffers, 64M for device buffers",
        [](Config& c, const std::string& v, const std::string& origin) {
+         if (v == "auto") {
+           c.chunk_bytes = 0;
+           return;
+         }
          c.chunk_bytes = parse_u64("chunk_bytes", v, origin);
          if (c.chunk_bytes < 4096 || c.chunk_bytes > (1ull << 30))
            bad_value("chunk_bytes", v, origin, "within [4K, 1G]");
@@ -173,7 +179,7 @@ const char* algorithm_name(Algorithm a) {
 
 std::string Config::describe() const {
   std::ostringstream os;
-  os << "compressor=" << compressor << ";algorithm=" << algorithm_name(algorithm) << ";chunk_bytes=" << chunk_bytes
+  os << "compressor=" << compressor << ";algorithm=" << algorithm_name(algorithm) << ";chunk_bytes=" << (chunk_bytes ? std::to_string(chunk_bytes) : std::string("auto"))
      << ";min_compress_bytes=" << min_compress_bytes << ";fallback_bytes=" << fallback_bytes
      << ";plan_check=" << (plain_check_every ? "every" : "changes") << ";timeout=" << timeout_s << ";seed=" << seed
      << ";checksum=" << (checksum ? 1 : 0) << ";nonfinite=" << (nonfinite == NonfinitePolicy::kError ? "error" : "propagate");

@@ -15,10 +15,15 @@ namespace gw {
 enum class Algorithm : uint8_t { kAuto = 0, kAllgather = 1, kSra = 2, kPlain = 3 };
 enum class NonfinitePolicy : uint8_t { kError = 0, kPropagate = 1 };
 
+// chunk_bytes=auto: host data pipelines in rounds of 4 MiB; device data in
+// rounds of 64 MiB, where each round's fixed cost is larger.
+constexpr size_t kHostChunkBytes = size_t(4) << 20;
+constexpr size_t kDeviceChunkBytes = size_t(64) << 20;
+
 struct Config {
   std::string compressor;       // default spec for layers without an override
   Algorithm algorithm = Algorithm::kAuto;
-  size_t chunk_bytes = 0;       // input bytes per pipeline round
+  size_t chunk_bytes = 0;       // input bytes per pipeline round; 0 = auto (below)
   size_t min_compress_bytes = 0;  // layers smaller than this go uncompressed ("none")
   size_t fallback_bytes = 0;    // calls of at most this many input bytes use the plain collective
   bool plain_check_every = false;  // plan check before every plain call, not only when a layer's plan changes
