@@ -36,6 +36,32 @@ GW_BITPACK_AVX512_INLINE void store_bytes16(uint8_t* lv, __m512i a) {
   _mm_storeu_si128(reinterpret_cast<__m128i*>(lv), _mm512_cvtepi32_epi8(a));
 }
 
+// The 64 int32 codes a, b, c, d (lanes in order, each in [0, 255]) as 64 bytes
+// in order: two saturating packs to words, one to bytes, then the dwords of the
+// 128-bit lanes put in order.
+GW_BITPACK_AVX512_INLINE __m512i bytes64(__m512i a, __m512i b, __m512i c, __m512i d) {
+  // lane q: a[4q..4q+3] b[4q..4q+3] c[4q..4q+3] d[4q..4q+3]
+  const __m512i v = _mm512_packus_epi16(_mm512_packus_epi32(a, b), _mm512_packus_epi32(c, d));
+  return _mm512_permutexvar_epi32(_mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15), v);
+}
+
+// Packs 64 byte-codes v (each < 2^B) as 8 * B bytes at out, for B = 8, 4, 2
+// (the in-register form of pack below).
+template <int B>
+GW_BITPACK_AVX512_INLINE void pack64(__m512i v, uint8_t* out) {
+  static_assert(B == 8 || B == 4 || B == 2, "pack64: B = 8, 4 or 2");
+  if (B == 8) {
+    _mm512_storeu_si512(out, v);
+  } else if (B == 4) {
+    __m512i t = _mm512_or_si512(v, _mm512_srli_epi16(v, 4));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), _mm512_cvtepi16_epi8(t));
+  } else {
+    __m512i y = _mm512_or_si512(v, _mm512_srli_epi32(v, 6));
+    y = _mm512_or_si512(y, _mm512_srli_epi32(y, 12));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out), _mm512_cvtepi32_epi8(y));
+  }
+}
+
 // bitpack::pack of byte-codes lv[0..len): 64 codes at a time for bits 4, 2 and 1,
 // the scalar packer for the rest.
 GW_BITPACK_AVX512_INLINE void pack(const uint8_t* lv, size_t len, int bits, uint8_t* out) {

@@ -136,13 +136,19 @@ GW_TI void quantize_t(const float* v, size_t len, const BucketParams& p, const L
     lv[k] = static_cast<uint8_t>(quantize_one<K>(v[k], p, L.s, sf, c_lo, L.bits, key, i0 + static_cast<uint32_t>(k)));
 }
 
+// The codes of v[0..len) packed into dst (lv: scratch for len bytes).
 template <int K>
 GW_TI void quantize(const float* v, size_t len, const BucketParams& p, const Layout& L, uint64_t key, uint32_t i0,
-                    uint8_t* lv) {
-  if (K == NUQ && L.bits == 8)
-    quantize_t<K, true>(v, len, p, L, key, i0, lv);
-  else
+                    uint8_t* dst, uint8_t* lv) {
+  if (L.bits == 8) {
+    if (K == NUQ)
+      quantize_t<K, true>(v, len, p, L, key, i0, dst);
+    else
+      quantize_t<K, false>(v, len, p, L, key, i0, dst);
+  } else {
     quantize_t<K, false>(v, len, p, L, key, i0, lv);
+    simd::pack(lv, len, L.bits, dst);
+  }
 }
 
 template <int K, int B, bool kAdd>

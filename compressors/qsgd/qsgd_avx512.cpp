@@ -105,10 +105,12 @@ GW_TI __m512i quant16(const float* s, __m512i ctr, const QuantConsts& c) {
   return _mm512_mask_or_epi32(l, _mm512_mask_test_epi32_mask(neg, l, l), l, c.signbit);
 }
 
-// Byte codes of v[0..len) into lv[0..len).
-template <int K, bool kNuq8>
+// The codes of v[0..len) packed at B bits into dst (B = 8, 4, 2 packed 64 at a
+// time in registers; B = 0: any width, as bytes in lv, then simd::pack). The
+// codes after the last full 64 go through lv and the scalar packer.
+template <int K, bool kNuq8, int B>
 GW_TI void quantize_t(const float* v, size_t len, const BucketParams& p, const Layout& L, uint64_t key, uint32_t i0,
-                      uint8_t* lv) {
+                      uint8_t* dst, uint8_t* lv) {
   QuantConsts c;
   c.vinv = _mm512_set1_ps(p.inv);
   c.vs = _mm512_set1_ps(static_cast<float>(L.s));
@@ -124,13 +126,19 @@ GW_TI void quantize_t(const float* v, size_t len, const BucketParams& p, const L
   __m512i idx = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int>(i0 + static_cast<uint32_t>(key))),
                                  _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
   size_t k = 0;
-  for (; k + 32 <= len; k += 32) {
-    __m512i a = quant16<K, kNuq8>(v + k, idx, c);
-    idx = _mm512_add_epi32(idx, sixteen);
-    __m512i b = quant16<K, kNuq8>(v + k + 16, idx, c);
-    idx = _mm512_add_epi32(idx, sixteen);
-    simd::store_bytes32(lv + k, a, b);  // codes <= 255
+  for (; k + 64 <= len; k += 64) {
+    __m512i q[4];
+    for (int h = 0; h < 4; ++h) {
+      q[h] = quant16<K, kNuq8>(v + k + 16 * h, idx, c);
+      idx = _mm512_add_epi32(idx, sixteen);
+    }
+    const __m512i bytes = simd::bytes64(q[0], q[1], q[2], q[3]);  // codes <= 255
+    if constexpr (B == 0)
+      _mm512_storeu_si512(lv + k, bytes);
+    else
+      simd::pack64<B>(bytes, dst + k * B / 8);
   }
+  const size_t k64 = k;
   for (; k + 16 <= len; k += 16) {
     simd::store_bytes16(lv + k, quant16<K, kNuq8>(v + k, idx, c));
     idx = _mm512_add_epi32(idx, sixteen);
@@ -138,15 +146,32 @@ GW_TI void quantize_t(const float* v, size_t len, const BucketParams& p, const L
   const float sf = static_cast<float>(L.s), c_lo = nuq_c_lo(L.s);
   for (; k < len; ++k)
     lv[k] = static_cast<uint8_t>(quantize_one<K>(v[k], p, L.s, sf, c_lo, L.bits, key, i0 + static_cast<uint32_t>(k)));
+  if (B == 0)
+    simd::pack(lv, len, L.bits, dst);
+  else
+    bitpack::pack(lv + k64, len - k64, B, dst + k64 * B / 8);
 }
 
+// The codes of v[0..len) packed into dst (lv: scratch for len bytes).
 template <int K>
 GW_TI void quantize(const float* v, size_t len, const BucketParams& p, const Layout& L, uint64_t key, uint32_t i0,
-                    uint8_t* lv) {
-  if (K == NUQ && L.bits == 8)
-    quantize_t<K, true>(v, len, p, L, key, i0, lv);
-  else
-    quantize_t<K, false>(v, len, p, L, key, i0, lv);
+                    uint8_t* dst, uint8_t* lv) {
+  switch (L.bits) {
+    case 8:
+      if (K == NUQ)
+        quantize_t<K, true, 8>(v, len, p, L, key, i0, dst, lv);
+      else
+        quantize_t<K, false, 8>(v, len, p, L, key, i0, dst, lv);
+      break;
+    case 4:
+      quantize_t<K, false, 4>(v, len, p, L, key, i0, dst, lv);
+      break;
+    case 2:
+      quantize_t<K, false, 2>(v, len, p, L, key, i0, dst, lv);
+      break;
+    default:
+      quantize_t<K, false, 0>(v, len, p, L, key, i0, dst, lv);
+  }
 }
 
 template <int K, int B, bool kAdd>
