@@ -75,7 +75,7 @@ struct QuantConsts {
 // The codes of 8 values, as quant16 of qsgd_avx512.cpp (which derives the nuq
 // steps); here the sign bit goes in with a blend on the sign of x, psignd giving
 // 2^(B-1) where l > 0 and 0 where l = 0.
-template <int K, bool kNuq8>
+template <int K, int kNuqB>
 GW_TI __m256i quant8(const float* s, __m256i ctr, const QuantConsts& c) {
   const __m256i xb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s));
   const __m256 ax = _mm256_castsi256_ps(_mm256_and_si256(xb, c.absmask));
@@ -83,14 +83,17 @@ GW_TI __m256i quant8(const float* s, __m256i ctr, const QuantConsts& c) {
   __m256i l;
   if (K == NUQ) {
     const __m256 y = _mm256_min_ps(_mm256_mul_ps(ax, c.vinv), c.one);
-    const __m256i h = _mm256_srai_epi32(
-        _mm256_sub_epi32(_mm256_add_epi32(_mm256_castps_si256(y), c.hbias), _mm256_srli_epi32(u24, 1)), 23);
-    if (kNuq8) {
-      l = h;
+    __m256i base = c.one_i;  // bits 2: s = 1, y <= 1 = 2^(1-s) everywhere (y = 1 gives l = 1 either way)
+    if (kNuqB != 2)
+      base = _mm256_srai_epi32(
+          _mm256_sub_epi32(_mm256_add_epi32(_mm256_castps_si256(y), c.hbias), _mm256_srli_epi32(u24, 1)), 23);
+    if (kNuqB == 8) {
+      l = base;
     } else {
+      if (kNuqB != 2) base = _mm256_max_epi32(base, c.one_i);
       // base - 1 where u24 >= y * 2^(s+23) (the compare gives -1 there).
       const __m256 ge = _mm256_cmp_ps(_mm256_cvtepi32_ps(u24), _mm256_mul_ps(y, c.vz), _CMP_GE_OQ);
-      l = _mm256_add_epi32(_mm256_max_epi32(h, c.one_i), _mm256_castps_si256(ge));
+      l = _mm256_add_epi32(base, _mm256_castps_si256(ge));
     }
   } else {
     const __m256 u = _mm256_mul_ps(_mm256_cvtepi32_ps(u24), c.unit);
@@ -102,13 +105,13 @@ GW_TI __m256i quant8(const float* s, __m256i ctr, const QuantConsts& c) {
 }
 
 // Byte codes of v[0..len) into lv[0..len).
-template <int K, bool kNuq8>
+template <int K, int kNuqB>
 GW_TI void quantize_t(const float* v, size_t len, const BucketParams& p, const Layout& L, uint64_t key, uint32_t i0,
                       uint8_t* lv) {
   QuantConsts c;
   c.vinv = _mm256_set1_ps(p.inv);
   c.vs = _mm256_set1_ps(static_cast<float>(L.s));
-  c.vz = _mm256_set1_ps(kNuq8 ? 0.0f : u2f((L.s + 23u + 127u) << 23));  // 2^(s+23), s <= 63 here
+  c.vz = _mm256_set1_ps(kNuqB == 8 ? 0.0f : u2f((L.s + 23u + 127u) << 23));  // 2^(s+23), s <= 63 here
   c.unit = _mm256_set1_ps(kRngUnit);
   c.one = _mm256_set1_ps(1.0f);
   c.k1 = _mm256_set1_epi32(static_cast<int>(static_cast<uint32_t>(key >> 32)));
@@ -121,13 +124,13 @@ GW_TI void quantize_t(const float* v, size_t len, const BucketParams& p, const L
                                  _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
   size_t k = 0;
   for (; k + 32 <= len; k += 32) {
-    __m256i a = quant8<K, kNuq8>(v + k, idx, c);
+    __m256i a = quant8<K, kNuqB>(v + k, idx, c);
     idx = _mm256_add_epi32(idx, eight);
-    __m256i b = quant8<K, kNuq8>(v + k + 8, idx, c);
+    __m256i b = quant8<K, kNuqB>(v + k + 8, idx, c);
     idx = _mm256_add_epi32(idx, eight);
-    __m256i cc = quant8<K, kNuq8>(v + k + 16, idx, c);
+    __m256i cc = quant8<K, kNuqB>(v + k + 16, idx, c);
     idx = _mm256_add_epi32(idx, eight);
-    __m256i d = quant8<K, kNuq8>(v + k + 24, idx, c);
+    __m256i d = quant8<K, kNuqB>(v + k + 24, idx, c);
     idx = _mm256_add_epi32(idx, eight);
     simd::store_bytes32(lv + k, a, b, cc, d);
   }
@@ -141,12 +144,12 @@ template <int K>
 GW_TI void quantize(const float* v, size_t len, const BucketParams& p, const Layout& L, uint64_t key, uint32_t i0,
                     uint8_t* dst, uint8_t* lv) {
   if (L.bits == 8) {
-    if (K == NUQ)
-      quantize_t<K, true>(v, len, p, L, key, i0, dst);
-    else
-      quantize_t<K, false>(v, len, p, L, key, i0, dst);
+    quantize_t<K, K == NUQ ? 8 : 0>(v, len, p, L, key, i0, dst);
   } else {
-    quantize_t<K, false>(v, len, p, L, key, i0, lv);
+    if (K == NUQ && L.bits == 2)
+      quantize_t<K, 2>(v, len, p, L, key, i0, lv);
+    else
+      quantize_t<K, 0>(v, len, p, L, key, i0, lv);
     simd::pack(lv, len, L.bits, dst);
   }
 }

@@ -69,7 +69,7 @@ struct QuantConsts {
   __m512i k1, absmask, hbias, one_i, signbit;
 };
 
-// The codes of 16 values (see qsgd_kernels.h; kNuq8: nuq with bits = 8).
+// The codes of 16 values (see qsgd_kernels.h; kNuqB: nuq with bits = 8 or 2, 0 otherwise).
 //  - nuq, y >= 2^(1-s): l = k + [u24 < 2m] = k + [u23 < m] (u23 = u24 >> 1 = r >> 9)
 //    = (k * 2^23 + m + 2^23 - 1 - u23) >> 23 = (bits(y) + hbias - u23) >> 23 with
 //    hbias = (s - 127) * 2^23 + 2^23 - 1. Where y < 2^(1-s) that shift gives <= 1
@@ -77,9 +77,10 @@ struct QuantConsts {
 //    l = [u < y * 2^(s-1)] = 1 - [u24 >= y * 2^(s+23)] (u24 and the product exact,
 //    the product >= 2^24 > u24 above). With s = 127 (bits 8) y < 2^(1-s) means y
 //    subnormal, bits(y) = m, k = 0 and [u < y * 2^126] = [u24 < 2m] = [u23 < m]:
-//    the shift alone is l everywhere.
+//    the shift alone is l everywhere. With s = 1 (bits 2) every y is at most
+//    2^(1-s) = 1, and y = 1 (l = 1) also gives 1 - [u24 >= 2^24] = 1: no shift.
 //  - the sign bit where x < 0 and l != 0.
-template <int K, bool kNuq8>
+template <int K, int kNuqB>
 GW_TI __m512i quant16(const float* s, __m512i ctr, const QuantConsts& c) {
   const __m512i xb = _mm512_loadu_si512(s);
   const __m512 ax = _mm512_castsi512_ps(_mm512_and_si512(xb, c.absmask));
@@ -88,12 +89,14 @@ GW_TI __m512i quant16(const float* s, __m512i ctr, const QuantConsts& c) {
   __m512i l;
   if (K == NUQ) {
     const __m512 y = _mm512_min_ps(_mm512_mul_ps(ax, c.vinv), c.one);
-    const __m512i h = _mm512_srai_epi32(
-        _mm512_sub_epi32(_mm512_add_epi32(_mm512_castps_si512(y), c.hbias), _mm512_srli_epi32(u24, 1)), 23);
-    if (kNuq8) {
-      l = h;
+    __m512i base = c.one_i;  // bits 2: s = 1, y <= 1 = 2^(1-s) everywhere (y = 1 gives l = 1 either way)
+    if (kNuqB != 2)
+      base = _mm512_srai_epi32(
+          _mm512_sub_epi32(_mm512_add_epi32(_mm512_castps_si512(y), c.hbias), _mm512_srli_epi32(u24, 1)), 23);
+    if (kNuqB == 8) {
+      l = base;
     } else {
-      const __m512i base = _mm512_max_epi32(h, c.one_i);
+      if (kNuqB != 2) base = _mm512_max_epi32(base, c.one_i);
       const __mmask16 ge = _mm512_cmp_ps_mask(_mm512_cvtepi32_ps(u24), _mm512_mul_ps(y, c.vz), _CMP_GE_OQ);
       l = _mm512_mask_sub_epi32(base, ge, base, c.one_i);
     }
@@ -108,13 +111,13 @@ GW_TI __m512i quant16(const float* s, __m512i ctr, const QuantConsts& c) {
 // The codes of v[0..len) packed at B bits into dst (B = 8, 4, 2 packed 64 at a
 // time in registers; B = 0: any width, as bytes in lv, then simd::pack). The
 // codes after the last full 64 go through lv and the scalar packer.
-template <int K, bool kNuq8, int B>
+template <int K, int kNuqB, int B>
 GW_TI void quantize_t(const float* v, size_t len, const BucketParams& p, const Layout& L, uint64_t key, uint32_t i0,
                       uint8_t* dst, uint8_t* lv) {
   QuantConsts c;
   c.vinv = _mm512_set1_ps(p.inv);
   c.vs = _mm512_set1_ps(static_cast<float>(L.s));
-  c.vz = _mm512_set1_ps(kNuq8 ? 0.0f : u2f((L.s + 23u + 127u) << 23));  // 2^(s+23), s <= 63 here
+  c.vz = _mm512_set1_ps(kNuqB == 8 ? 0.0f : u2f((L.s + 23u + 127u) << 23));  // 2^(s+23), s <= 63 here
   c.unit = _mm512_set1_ps(kRngUnit);
   c.one = _mm512_set1_ps(1.0f);
   c.k1 = _mm512_set1_epi32(static_cast<int>(static_cast<uint32_t>(key >> 32)));
@@ -129,7 +132,7 @@ GW_TI void quantize_t(const float* v, size_t len, const BucketParams& p, const L
   for (; k + 64 <= len; k += 64) {
     __m512i q[4];
     for (int h = 0; h < 4; ++h) {
-      q[h] = quant16<K, kNuq8>(v + k + 16 * h, idx, c);
+      q[h] = quant16<K, kNuqB>(v + k + 16 * h, idx, c);
       idx = _mm512_add_epi32(idx, sixteen);
     }
     const __m512i bytes = simd::bytes64(q[0], q[1], q[2], q[3]);  // codes <= 255
@@ -140,7 +143,7 @@ GW_TI void quantize_t(const float* v, size_t len, const BucketParams& p, const L
   }
   const size_t k64 = k;
   for (; k + 16 <= len; k += 16) {
-    simd::store_bytes16(lv + k, quant16<K, kNuq8>(v + k, idx, c));
+    simd::store_bytes16(lv + k, quant16<K, kNuqB>(v + k, idx, c));
     idx = _mm512_add_epi32(idx, sixteen);
   }
   const float sf = static_cast<float>(L.s), c_lo = nuq_c_lo(L.s);
@@ -158,19 +161,16 @@ GW_TI void quantize(const float* v, size_t len, const BucketParams& p, const Lay
                     uint8_t* dst, uint8_t* lv) {
   switch (L.bits) {
     case 8:
-      if (K == NUQ)
-        quantize_t<K, true, 8>(v, len, p, L, key, i0, dst, lv);
-      else
-        quantize_t<K, false, 8>(v, len, p, L, key, i0, dst, lv);
+      quantize_t<K, K == NUQ ? 8 : 0, 8>(v, len, p, L, key, i0, dst, lv);
       break;
     case 4:
-      quantize_t<K, false, 4>(v, len, p, L, key, i0, dst, lv);
+      quantize_t<K, 0, 4>(v, len, p, L, key, i0, dst, lv);
       break;
     case 2:
-      quantize_t<K, false, 2>(v, len, p, L, key, i0, dst, lv);
+      quantize_t<K, K == NUQ ? 2 : 0, 2>(v, len, p, L, key, i0, dst, lv);
       break;
     default:
-      quantize_t<K, false, 0>(v, len, p, L, key, i0, dst, lv);
+      quantize_t<K, 0, 0>(v, len, p, L, key, i0, dst, lv);
   }
 }
 
