@@ -62,11 +62,56 @@ GW_BITPACK_AVX512_INLINE void pack64(__m512i v, uint8_t* out) {
   }
 }
 
-// bitpack::pack of byte-codes lv[0..len): 64 codes at a time for bits 4, 2 and 1,
-// the scalar packer for the rest.
+// pack of 64 byte-codes at lv (each < 2^B) into 8 * B bytes at out, for the
+// widths that do not divide 8 (B = 3, 5, 6, 7): neighbours merged in widening
+// lanes (bytes -> 2B bits per word -> 4B per dword -> 8B per qword, LSB first),
+// the B bytes of each qword gathered to the front of its 128-bit lane, and the
+// four lanes' 2B bytes written with masked stores.
+template <int B>
+GW_BITPACK_AVX512_INLINE void pack64_odd(const uint8_t* lv, uint8_t* out) {
+  const __m512i v = _mm512_loadu_si512(lv);
+  // x | (y & m): ternary-logic immediate 0xF8.
+  __m512i w = _mm512_ternarylogic_epi32(_mm512_and_si512(v, _mm512_set1_epi16(0x00ff)), _mm512_srli_epi16(v, 8 - B),
+                                        _mm512_set1_epi16(static_cast<short>(((1 << (2 * B)) - 1) & ~((1 << B) - 1))),
+                                        0xF8);
+  __m512i d = _mm512_ternarylogic_epi32(
+      _mm512_and_si512(w, _mm512_set1_epi32(0xffff)), _mm512_srli_epi32(w, 16 - 2 * B),
+      _mm512_set1_epi32(static_cast<int>(((1u << (4 * B)) - 1u) & ~((1u << (2 * B)) - 1u))), 0xF8);
+  __m512i q = _mm512_ternarylogic_epi64(
+      _mm512_and_si512(d, _mm512_set1_epi64(0xffffffffll)), _mm512_srli_epi64(d, 32 - 4 * B),
+      _mm512_set1_epi64(static_cast<long long>(((1ull << (8 * B)) - 1ull) & ~((1ull << (4 * B)) - 1ull))), 0xF8);
+  // Bytes 0..B-1 and 8..8+B-1 of each lane to its front.
+  alignas(16) int8_t sel[16];
+  for (int i = 0; i < 16; ++i) sel[i] = static_cast<int8_t>(i < B ? i : i < 2 * B ? 8 + i - B : -1);
+  const __m512i g =
+      _mm512_shuffle_epi8(q, _mm512_broadcast_i32x4(_mm_load_si128(reinterpret_cast<const __m128i*>(sel))));
+  const __mmask16 m = static_cast<__mmask16>((1u << (2 * B)) - 1u);
+  _mm_mask_storeu_epi8(out, m, _mm512_castsi512_si128(g));
+  _mm_mask_storeu_epi8(out + 2 * B, m, _mm512_extracti32x4_epi32(g, 1));
+  _mm_mask_storeu_epi8(out + 4 * B, m, _mm512_extracti32x4_epi32(g, 2));
+  _mm_mask_storeu_epi8(out + 6 * B, m, _mm512_extracti32x4_epi32(g, 3));
+}
+
+template <int B>
+GW_BITPACK_AVX512_INLINE size_t pack_odd(const uint8_t* lv, size_t len, uint8_t* out) {
+  size_t k = 0;
+  for (; k + 64 <= len; k += 64) pack64_odd<B>(lv + k, out + k / 8 * B);
+  return k;
+}
+
+// bitpack::pack of byte-codes lv[0..len): 64 codes at a time (the scalar packer
+// for the rest).
 GW_BITPACK_AVX512_INLINE void pack(const uint8_t* lv, size_t len, int bits, uint8_t* out) {
   size_t k = 0;
-  if (bits == 4) {
+  if (bits == 3) {
+    k = pack_odd<3>(lv, len, out);
+  } else if (bits == 5) {
+    k = pack_odd<5>(lv, len, out);
+  } else if (bits == 6) {
+    k = pack_odd<6>(lv, len, out);
+  } else if (bits == 7) {
+    k = pack_odd<7>(lv, len, out);
+  } else if (bits == 4) {
     for (; k + 64 <= len; k += 64) {
       __m512i v = _mm512_loadu_si512(lv + k);
       __m512i t = _mm512_or_si512(v, _mm512_srli_epi16(v, 4));
