@@ -6,7 +6,8 @@
 // the float32 input (encode) or output (decode) bytes. frac_of_memcpy =
 // memcpy time / codec time for the same float32 buffer size, with memcpy timed
 // in this binary (median of 15 after warm-up): >= 1 means at least as fast as a
-// memcpy; the CPU target for maxmin encode is >= 0.75 (at most 1.33x memcpy).
+// memcpy; the CPU target for the quantizers' encode (maxmin, qsgd, nuq) is >= 0.75
+// (at most 1.33x memcpy; bench/results/cpu-encode-2026-11-23.md).
 // frac_of_memcpy_cpu is the same ratio of thread CPU times, and the paired/
 // benchmarks alternate memcpy and the op and report the median per-pair ratio
 // (frac_of_memcpy_paired): both are steadier than wall-clock on a shared machine.
