@@ -92,6 +92,31 @@ void fill_stats(const gw::LayerStats& s, gw_stats* out) {
 
 }  // namespace
 
+namespace {
+// Every creation: check the handle, parse the config before the (possibly
+// collective) transport setup so a bad config fails on every rank without
+// leaving peers inside a collective, then wrap. (Every rank parses the same
+// string; a config that differs between ranks shows up as GW_ERR_MISMATCH on
+// the first collective.)
+template <typename TransportPtr, typename MakeTransport>
+gw_status create(const char* fn, gw_comm_t* comm, const char* config, MakeTransport&& make_transport) {
+  return guarded(fn, [&] {
+    GW_REQUIRE(comm != nullptr, GW_ERR_INVALID_ARGUMENT, "comm is NULL");
+    *comm = nullptr;
+    gw::Config cfg = gw::parse_config(config);
+    TransportPtr t(make_transport());
+    *comm = reinterpret_cast<gw_comm_t>(new gw::Communicator(std::move(t), std::move(cfg)));
+  });
+}
+
+using StreamTransportPtr = std::unique_ptr<gw::StreamTransport>;
+#if !GW_HAVE_NCCL
+[[noreturn]] gw::StreamTransport* no_nccl() {
+  gw::fail(GW_ERR_UNSUPPORTED, "this gradwire was built without NCCL (GW_WITH_NCCL=OFF)");
+}
+#endif
+}  // namespace
+
 extern "C" {
 
 const char* gw_status_string(gw_status s) {
@@ -121,55 +146,33 @@ gw_status gw_get_version(int* version) {
   });
 }
 
+
 #if GW_HAVE_MPI
 gw_status gw_comm_create_mpi(gw_comm_t* comm, MPI_Comm mpi_comm, const char* config) {
-  return guarded("gw_comm_create_mpi", [&] {
-    GW_REQUIRE(comm != nullptr, GW_ERR_INVALID_ARGUMENT, "comm is NULL");
-    *comm = nullptr;
-    // Parse before the collective MPI_Comm_dup so a bad config fails on every
-    // rank without leaving peers inside a collective. (Every rank parses the
-    // same string; a config that differs between ranks shows up as
-    // GW_ERR_MISMATCH on the first collective.)
-    gw::Config cfg = gw::parse_config(config);
-    std::unique_ptr<gw::Transport> t(new gw::MpiTransport(mpi_comm));
-    *comm = reinterpret_cast<gw_comm_t>(new gw::Communicator(std::move(t), std::move(cfg)));
-  });
+  return create<std::unique_ptr<gw::Transport>>("gw_comm_create_mpi", comm, config,
+                                                [&] { return new gw::MpiTransport(mpi_comm); });
+}
+
+gw_status gw_comm_create_nccl_mpi(gw_comm_t* comm, MPI_Comm mpi_comm, const char* config) {
+#if GW_HAVE_NCCL
+  return create<StreamTransportPtr>("gw_comm_create_nccl_mpi", comm, config,
+                                    [&] { return new gw::NcclTransport(mpi_comm); });
+#else
+  (void)mpi_comm;
+  return create<StreamTransportPtr>("gw_comm_create_nccl_mpi", comm, config, no_nccl);
+#endif
 }
 #endif
 
 gw_status gw_comm_create_nccl(gw_comm_t* comm, struct ncclComm* nccl_comm, const char* config) {
-  return guarded("gw_comm_create_nccl", [&] {
-    GW_REQUIRE(comm != nullptr, GW_ERR_INVALID_ARGUMENT, "comm is NULL");
-    *comm = nullptr;
 #if GW_HAVE_NCCL
-    gw::Config cfg = gw::parse_config(config);
-    std::unique_ptr<gw::StreamTransport> t(new gw::NcclTransport(nccl_comm));
-    *comm = reinterpret_cast<gw_comm_t>(new gw::Communicator(std::move(t), std::move(cfg)));
+  return create<StreamTransportPtr>("gw_comm_create_nccl", comm, config,
+                                    [&] { return new gw::NcclTransport(nccl_comm); });
 #else
-    (void)nccl_comm;
-    (void)config;
-    gw::fail(GW_ERR_UNSUPPORTED, "this gradwire was built without NCCL (GW_WITH_NCCL=OFF)");
+  (void)nccl_comm;
+  return create<StreamTransportPtr>("gw_comm_create_nccl", comm, config, no_nccl);
 #endif
-  });
 }
-
-#if GW_HAVE_MPI
-gw_status gw_comm_create_nccl_mpi(gw_comm_t* comm, MPI_Comm mpi_comm, const char* config) {
-  return guarded("gw_comm_create_nccl_mpi", [&] {
-    GW_REQUIRE(comm != nullptr, GW_ERR_INVALID_ARGUMENT, "comm is NULL");
-    *comm = nullptr;
-#if GW_HAVE_NCCL
-    gw::Config cfg = gw::parse_config(config);  // before the collective bootstrap, as in gw_comm_create_mpi
-    std::unique_ptr<gw::StreamTransport> t(new gw::NcclTransport(mpi_comm));
-    *comm = reinterpret_cast<gw_comm_t>(new gw::Communicator(std::move(t), std::move(cfg)));
-#else
-    (void)mpi_comm;
-    (void)config;
-    gw::fail(GW_ERR_UNSUPPORTED, "this gradwire was built without NCCL (GW_WITH_NCCL=OFF)");
-#endif
-  });
-}
-#endif
 
 gw_status gw_comm_destroy(gw_comm_t comm) {
   if (comm == nullptr) return GW_SUCCESS;
