@@ -7,8 +7,9 @@ DDP hands the hook buckets that hold several parameters; gradwire keeps its
 per-layer state (spec, step counter of the stochastic rounding, statistics)
 per *parameter*, named after model.named_parameters(), and reduces each bucket
 with one gw_allreduce_multi call (GW_AVG). Works with PyTorch 1.13 and 2.x
-(CPU tensors; the hook never touches torch.distributed, so any process group
-backend, e.g. gloo, can carry DDP's own broadcasts).
+(CPU or CUDA tensors: CUDA buckets are reduced on the current stream, over MPI
+with the codecs running on the GPU; the hook never touches torch.distributed, so
+any process group backend, e.g. gloo, can carry DDP's own broadcasts).
 
 Checkpoints: state.state_dict() / state.load_state_dict() save and restore the
 per-layer state, so a resumed run continues exactly. Save it on every rank
