@@ -26,6 +26,8 @@ arch=${GW_ARCH:-90}
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 log() { echo "[gpu_run] $*" | tee -a "$out/run.log"; }
+# GoogleTest's PASSED / FAILED / SKIPPED counts of a log, on one line.
+gtest_summary() { grep -E '^\[  (PASSED|FAILED|SKIPPED) +\] [0-9]+ tests?' "$1" | tr '\n' ' '; }
 
 commit=${GW_COMMIT:-$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)}
 dirty=$(git -C "$root" status --porcelain 2>/dev/null | grep -c . || true)
@@ -90,7 +92,7 @@ if [ -x "$build/bin/gw_mpi_nccl_test" ]; then
     log "tests/mpirun.sh $np gw_mpi_nccl_test"
     "$root/tests/mpirun.sh" "$np" "$build/bin/gw_mpi_nccl_test" --gtest_color=no >"$out/mpi_nccl_np$np.log" 2>&1 ||
       nccl_rc=$?
-    log "  np=$np: $(grep -E '^\[  (PASSED|FAILED|SKIPPED) +\] [0-9]+ tests?' "$out/mpi_nccl_np$np.log" | tr '\n' ' ')"
+    log "  np=$np: $(gtest_summary "$out/mpi_nccl_np$np.log")"
   done
 fi
 
@@ -113,11 +115,11 @@ if [ -x "$build/bin/gw_mpi_device_buffers_test" ]; then
     log "tests/mpirun.sh $np gw_mpi_device_buffers_test"
     "$root/tests/mpirun.sh" "$np" "$build/bin/gw_mpi_device_buffers_test" --gtest_color=no \
       >"$out/mpi_device_np$np.log" 2>&1 || mpi_rc=$?
-    log "  np=$np: $(grep -E '^\[  (PASSED|FAILED|SKIPPED) +\] [0-9]+ tests?' "$out/mpi_device_np$np.log" | tr '\n' ' ')"
+    log "  np=$np: $(gtest_summary "$out/mpi_device_np$np.log")"
   done
   log "tests/mpirun.sh 2 gw_mpi_fallback_test"
   "$root/tests/mpirun.sh" 2 "$build/bin/gw_mpi_fallback_test" --gtest_color=no >"$out/mpi_fallback_np2.log" 2>&1 || mpi_rc=$?
-  log "  fallback np=2: $(grep -E '^\[  (PASSED|FAILED|SKIPPED) +\] [0-9]+ tests?' "$out/mpi_fallback_np2.log" | tr '\n' ' ')"
+  log "  fallback np=2: $(gtest_summary "$out/mpi_fallback_np2.log")"
 fi
 
 # ---- the Python binding and DDP hook on CUDA tensors (the python3 here must have torch with CUDA) ----
@@ -196,7 +198,7 @@ fi
   echo '```'
   for np in 2 3 4; do
     [ -f "$out/mpi_device_np$np.log" ] &&
-      echo "np=$np: $(grep -E '^\[  (PASSED|FAILED|SKIPPED) +\] [0-9]+ tests?' "$out/mpi_device_np$np.log" | tr '\n' ' ')"
+      echo "np=$np: $(gtest_summary "$out/mpi_device_np$np.log")"
   done
   echo '```'
   echo
@@ -211,7 +213,7 @@ fi
   echo '```'
   for np in 1 2 4; do
     [ -f "$out/mpi_nccl_np$np.log" ] &&
-      echo "np=$np: $(grep -E '^\[  (PASSED|FAILED|SKIPPED) +\] [0-9]+ tests?' "$out/mpi_nccl_np$np.log" | tr '\n' ' ')"
+      echo "np=$np: $(gtest_summary "$out/mpi_nccl_np$np.log")"
   done
   for tool in memcheck racecheck synccheck; do
     [ -f "$out/sanitizer_nccl_$tool.log" ] &&

@@ -100,6 +100,36 @@ inline gw_status status_of(const std::function<void()>& f, std::string* what = n
   return GW_SUCCESS;
 }
 
+// Payloads one byte too long or too short, and the right bytes for a count
+// whose size differs, are GW_ERR_CORRUPT in decode and decode_add, for n = 0, 1,
+// 1000. Returns the message of the too-long rejection for each n (for checks on
+// its wording).
+inline std::vector<std::string> expect_wrong_byte_counts_corrupt(const Compressor& c) {
+  std::vector<std::string> messages;
+  for (size_t n : {size_t(0), size_t(1), size_t(1000)}) {
+    std::vector<float> x = gaussian(n, 3);
+    Encoded e = encode(c, x, 1);
+    std::vector<uint8_t> big = e.bytes;
+    big.push_back(0);
+    std::vector<float> out(n + 1), acc(n + 1);
+    std::string what;
+    EXPECT_EQ(status_of([&] { c.decode(big.data(), big.size(), n, out.data()); }, &what), GW_ERR_CORRUPT);
+    messages.push_back(what);
+    EXPECT_EQ(status_of([&] { c.decode_add(big.data(), big.size(), n, acc.data()); }), GW_ERR_CORRUPT);
+    if (!e.bytes.empty()) {
+      EXPECT_EQ(status_of([&] { c.decode(e.bytes.data(), e.bytes.size() - 1, n, out.data()); }), GW_ERR_CORRUPT);
+      EXPECT_EQ(status_of([&] { c.decode_add(e.bytes.data(), e.bytes.size() - 1, n, acc.data()); }),
+                GW_ERR_CORRUPT);
+    }
+    // Right bytes, wrong count (where the count changes the size: partial bytes
+    // can make n and n + 1 the same size).
+    if (c.encoded_bytes(n + 1) != e.bytes.size()) {
+      EXPECT_EQ(status_of([&] { c.decode(e.bytes.data(), e.bytes.size(), n + 1, out.data()); }), GW_ERR_CORRUPT);
+    }
+  }
+  return messages;
+}
+
 // Every SIMD path gives the scalar reference's payload, decode and decode_add
 // (onto acc0) bits for x and key, and decodes a random (untrusted) payload drawn
 // from junk_seed the same. Call through ASSERT_NO_FATAL_FAILURE.

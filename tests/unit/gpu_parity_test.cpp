@@ -33,32 +33,7 @@ using test::Pair;
 
 // Data with the special cases of maxmin.h sprinkled in: constant runs, signed
 // zeros, huge ranges (scale saturates at FLT_MAX), tiny ranges (scale < FLT_MIN).
-std::vector<float> tricky(size_t n, uint32_t seed) {
-  std::vector<float> v = gaussian(n, seed, 3.0f);
-  std::mt19937 gen(seed ^ 0x5eedu);
-  for (size_t i = 0; i < n; ++i) {
-    switch ((i / 97) % 7) {
-      case 1:
-        v[i] = 1.5f;  // constant run
-        break;
-      case 2:
-        v[i] = (gen() & 1) ? 0.0f : -0.0f;
-        break;
-      case 3:
-        v[i] = (gen() & 1) ? 3.0e38f : -3.0e38f;  // range overflows float
-        break;
-      case 4:
-        v[i] = float_of(gen() & 0x00000fffu);  // subnormals
-        break;
-      case 5:
-        v[i] *= 1e-30f;
-        break;
-      default:
-        break;
-    }
-  }
-  return v;
-}
+std::vector<float> tricky(size_t n, uint32_t seed) { return test::tricky(n, seed, test::Small::kScaledDown); }
 
 // Random bit patterns: every float class, NaN payloads and Inf included.
 std::vector<float> random_bits(size_t n, uint32_t seed) {

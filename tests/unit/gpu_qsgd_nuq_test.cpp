@@ -35,32 +35,7 @@ using test::Pair;
 // The special cases of qsgd.h sprinkled in: zero runs of both signs, huge values
 // (the l2 norm overflows and saturates), subnormals and tiny values (scale < 2^-118),
 // wide magnitudes.
-std::vector<float> tricky(size_t n, uint32_t seed) {
-  std::vector<float> v = gaussian(n, seed, 3.0f);
-  std::mt19937 gen(seed ^ 0x5eedu);
-  for (size_t i = 0; i < n; ++i) {
-    switch ((i / 97) % 7) {
-      case 1:
-        v[i] = 1.5f;
-        break;
-      case 2:
-        v[i] = (gen() & 1) ? 0.0f : -0.0f;
-        break;
-      case 3:
-        v[i] = (gen() & 1) ? 3.0e38f : -3.0e38f;
-        break;
-      case 4:
-        v[i] = float_of(gen() & 0x00000fffu);  // subnormals
-        break;
-      case 5:
-        v[i] = std::ldexp(v[i], static_cast<int>(gen() % 60) - 30);
-        break;
-      default:
-        break;
-    }
-  }
-  return v;
-}
+std::vector<float> tricky(size_t n, uint32_t seed) { return test::tricky(n, seed, test::Small::kWideMagnitudes); }
 
 std::vector<std::string> kinds(int bits, int bucket) {
   const std::string b = "bits=" + std::to_string(bits) + ",bucket=" + std::to_string(bucket);

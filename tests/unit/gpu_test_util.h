@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <initializer_list>
 #include <memory>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -78,6 +79,30 @@ class DevBuf {
   size_t bytes_;
   size_t shift_;
 };
+
+// How the last kind of special run makes values small.
+enum class Small { kScaledDown, kWideMagnitudes };
+
+// Gaussian data with runs of special cases every 97 values: constants, signed
+// zeros, values near FLT_MAX (ranges and norms overflow), subnormals, and small
+// values — all scaled by 1e-30, or spread over 2^-30..2^29.
+inline std::vector<float> tricky(size_t n, uint32_t seed, Small small) {
+  std::vector<float> v = gaussian(n, seed, 3.0f);
+  std::mt19937 gen(seed ^ 0x5eedu);
+  for (size_t i = 0; i < n; ++i) {
+    switch ((i / 97) % 7) {
+      case 1: v[i] = 1.5f; break;  // constant run
+      case 2: v[i] = (gen() & 1) ? 0.0f : -0.0f; break;
+      case 3: v[i] = (gen() & 1) ? 3.0e38f : -3.0e38f; break;  // range / norm overflows float
+      case 4: v[i] = float_of(gen() & 0x00000fffu); break;     // subnormals
+      case 5:
+        v[i] = small == Small::kScaledDown ? v[i] * 1e-30f : std::ldexp(v[i], static_cast<int>(gen() % 60) - 30);
+        break;
+      default: break;
+    }
+  }
+  return v;
+}
 
 struct Pair {
   std::vector<uint8_t> cpu, gpu;
