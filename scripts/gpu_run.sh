@@ -44,7 +44,7 @@ log "${cfg[*]}"
 "${cfg[@]}" >"$out/build.log" 2>&1 || { log "configure failed"; tail -30 "$out/build.log"; exit 1; }
 targets=(gw_unit_tests gw-gpu-bench)
 [ -f "$build/tests/CTestTestfile.cmake" ] && grep -q mpi_device_buffers "$build/tests/CTestTestfile.cmake" &&
-  targets+=(gw_mpi_device_buffers_test gw_mpi_fallback_test gw-perf)
+  targets+=(gw_mpi_device_buffers_test gw_mpi_fallback_test gw_mpi_stream_collective_test gw-perf)
 grep -q mpi_nccl "$build/tests/CTestTestfile.cmake" 2>/dev/null && targets+=(gw_mpi_nccl_test)
 log "cmake --build $build --target ${targets[*]}"
 cmake --build "$build" --target "${targets[@]}" -- -j"$(nproc)" >>"$out/build.log" 2>&1 ||
@@ -116,6 +116,14 @@ if [ -x "$build/bin/gw_mpi_device_buffers_test" ]; then
     "$root/tests/mpirun.sh" "$np" "$build/bin/gw_mpi_device_buffers_test" --gtest_color=no \
       >"$out/mpi_device_np$np.log" 2>&1 || mpi_rc=$?
     log "  np=$np: $(gtest_summary "$out/mpi_device_np$np.log")"
+  done
+  # The stream-ordered algorithms (allgather and SRA) with several ranks on one
+  # GPU: over an MPI transport staged through the host, against the MPI path.
+  for np in 2 3 4; do
+    log "tests/mpirun.sh $np gw_mpi_stream_collective_test"
+    "$root/tests/mpirun.sh" "$np" "$build/bin/gw_mpi_stream_collective_test" --gtest_color=no \
+      >"$out/mpi_stream_np$np.log" 2>&1 || mpi_rc=$?
+    log "  np=$np: $(gtest_summary "$out/mpi_stream_np$np.log")"
   done
   log "tests/mpirun.sh 2 gw_mpi_fallback_test"
   "$root/tests/mpirun.sh" 2 "$build/bin/gw_mpi_fallback_test" --gtest_color=no >"$out/mpi_fallback_np2.log" 2>&1 || mpi_rc=$?
@@ -199,6 +207,10 @@ fi
   for np in 2 3 4; do
     [ -f "$out/mpi_device_np$np.log" ] &&
       echo "np=$np: $(gtest_summary "$out/mpi_device_np$np.log")"
+  done
+  for np in 2 3 4; do
+    [ -f "$out/mpi_stream_np$np.log" ] &&
+      echo "stream-ordered algorithms (allgather, SRA) over the host-staged MPI stream transport, np=$np: $(gtest_summary "$out/mpi_stream_np$np.log")"
   done
   echo '```'
   echo

@@ -23,6 +23,11 @@ class StreamTransport {
 
   // recv[k * bytes ..) = rank k's send[0 .. bytes), on `stream`.
   virtual void allgather(const void* send, void* recv, size_t bytes, void* stream) = 0;
+  // Personalized exchange of equal blocks, on `stream`: send[k * stride ..
+  // + bytes) goes to rank k, and recv[k * stride .. + bytes) receives rank k's
+  // block for this rank. This rank's own blocks are neither sent nor touched
+  // (bytes <= stride).
+  virtual void alltoall(const void* send, void* recv, size_t stride, size_t bytes, void* stream) = 0;
   // The plain reduction (small-message path and benchmark baseline).
   virtual void allreduce(const void* send, void* recv, size_t count, gw_dtype dtype, gw_op op, void* stream) = 0;
   // Empty, or what went wrong on the device side since creation (no waiting).

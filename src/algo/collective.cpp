@@ -6,6 +6,7 @@
 #include <set>
 #include <sstream>
 
+#include "algo/exchange_order.h"
 #include "algo/exchange_tags.h"
 #include "common/error.h"
 #include "common/log.h"
@@ -17,17 +18,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-constexpr uint64_t kPhaseGather = 1ull << 62;  // RNG stream of the SRA owner's re-encode
-
-enum class ExType { kAllgather, kScatter, kGather };
-
-struct Exchange {
-  ExType type;
-  int round;
-  int set_kind() const { return type == ExType::kGather ? 1 : 0; }
-  int parity() const { return round & 1; }
-};
-
 class CollectiveRun {
  public:
   CollectiveRun(Transport& t, Workspace& ws, DataOps& ops, const CallPlan& plan, const Config& cfg, uint64_t seq,
@@ -35,18 +25,7 @@ class CollectiveRun {
       : t_(t), ws_(ws), ops_(ops), plan_(plan), cfg_(cfg), seq_(seq), in_(in), out_(out), what_(what),
         rank_(t.rank()), n_(t.size()) {
     result_.per_segment.resize(plan.segments.size());
-    const bool sra = plan.algorithm == Algorithm::kSra;
-    for (int r = 0; r < static_cast<int>(plan.rounds.size()); ++r) {
-      if (!sra) {
-        ex_.push_back({ExType::kAllgather, r});
-        continue;
-      }
-      // A0 A1 B0 A2 B1 ... : the scatter of round r+1 overlaps the owner's
-      // reduction and gather of round r.
-      ex_.push_back({ExType::kScatter, r});
-      if (r >= 1) ex_.push_back({ExType::kGather, r - 1});
-    }
-    if (sra) ex_.push_back({ExType::kGather, static_cast<int>(plan.rounds.size()) - 1});
+    ex_ = exchange_order(plan);
     for (const Segment& s : plan.segments) variable_ |= !s.codec->traits().fixed_size;
   }
 
@@ -57,21 +36,14 @@ class CollectiveRun {
   // of piece_count() values; payload_bytes() is its planned size: exact when
   // every codec is fixed-size, else the capacity (the actual length is in the
   // header, and each piece's in its own payload: Compressor::payload_extent).
-  size_t piece_count(const Exchange& e, const Piece& p, int part) const {
-    if (e.type == ExType::kAllgather) return p.count;
-    size_t first, count;
-    piece_part(p, part, n_, &first, &count);
-    return count;
-  }
+  size_t piece_count(const Exchange& e, const Piece& p, int part) const { return gw::piece_count(e, p, part, n_); }
   size_t payload_bytes(const Exchange& e, int part) const;  // part: which SRA part the message holds
   // The lengths of the pieces of a message payload (from rank src), walked by
   // their own extents; GW_ERR_CORRUPT naming src when they do not add up.
   void walk_pieces(const Exchange& e, int part, const uint8_t* payload, size_t bytes, int src,
                    std::vector<size_t>* sizes) const;
   uint64_t rng_key(const Piece& p, size_t first, uint64_t phase) const {
-    const Segment& seg = plan_.segments[p.segment];
-    return rng_derive_key(cfg_.seed, seg.layer->step, seg.layer->name_hash, static_cast<uint64_t>(rank_),
-                          (first - seg.offset) | phase);
+    return piece_key(cfg_.seed, plan_.segments[p.segment], rank_, first, phase);
   }
 
   void prepare(size_t i);

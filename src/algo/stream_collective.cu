@@ -2,11 +2,13 @@
 
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <map>
 
 #include "algo/device_kernels.cuh"
+#include "algo/exchange_order.h"
 #include "algo/plain_collective.h"
 #include "core/device_compressor.h"
 #include "common/rng.h"
@@ -32,18 +34,25 @@ const char* const kFieldNames[] = {"magic number (not a gradwire message)", "wir
                                    "chunk_bytes", "payload length", "NaN or Inf in the input"};
 enum Field { kNonfiniteField = 17 };
 
-__global__ void write_header_kernel(uint8_t* msg, MessageHeader h, int* nonfinite) {
+// `last`: the exchange's last header (an SRA scatter writes one per peer);
+// then the flag is cleared, so the next exchange reports its own encodes.
+__global__ void write_header_kernel(uint8_t* msg, MessageHeader h, int* nonfinite, int last) {
   if (*nonfinite) h.flags |= kFlagNonfinite;
-  *nonfinite = 0;  // the next message reports its own encodes
+  if (last) *nonfinite = 0;
   memcpy(msg, &h, sizeof(h));
 }
 
 // Thread k checks the header of rank k's message against `want` (this rank's
 // own header, i.e. its plan). The first failure anywhere claims the record.
-__global__ void check_headers_kernel(const uint8_t* msgs, size_t stride, int n, MessageHeader want,
-                                     int nonfinite_is_error, int* claim, int* bad, DeviceFailure* out) {
+// The payload length must lie in [want.payload_bytes, payload_hi]: exact for
+// allgather and scatter messages; SRA gather messages carry their sender's
+// part, whose length differs by part (the other fields pin the plan exactly).
+// Slot `skip` (the SRA owner's own part, never sent) is not checked.
+__global__ void check_headers_kernel(const uint8_t* msgs, size_t stride, int n, int skip, MessageHeader want,
+                                     uint64_t payload_hi, int nonfinite_is_error, int* claim, int* bad,
+                                     DeviceFailure* out) {
   const int k = blockIdx.x * blockDim.x + threadIdx.x;
-  if (k >= n) return;
+  if (k >= n || k == skip) return;
   MessageHeader h;
   memcpy(&h, msgs + static_cast<size_t>(k) * stride, sizeof(h));
   int field = -1;
@@ -67,7 +76,7 @@ __global__ void check_headers_kernel(const uint8_t* msgs, size_t stride, int n, 
   cmp(13, h.layers_hash, want.layers_hash);
   cmp(14, h.specs_hash, want.specs_hash);
   cmp(15, h.chunk_elems_lo, want.chunk_elems_lo);
-  cmp(16, h.payload_bytes, want.payload_bytes);
+  if (h.payload_bytes < want.payload_bytes || h.payload_bytes > payload_hi) cmp(16, h.payload_bytes, want.payload_bytes);
   if (nonfinite_is_error) cmp(kNonfiniteField, h.flags & kFlagNonfinite, 0);
   if (field < 0) return;
   *bad = 1;
@@ -106,8 +115,9 @@ class StreamCollectiveImpl final : public StreamCollective {
   explicit StreamCollectiveImpl(int device) : device_(device) {
     DeviceGuard on(device_);
     devutil::check(cudaStreamCreateWithFlags(&side_, cudaStreamNonBlocking), "cudaStreamCreate (side stream)");
-    for (auto* ev : {&call_done_, &encoded_[0], &encoded_[1], &sent_[0], &sent_[1], &decoded_[0], &decoded_[1]})
-      devutil::check(cudaEventCreateWithFlags(ev, cudaEventDisableTiming), "cudaEventCreate");
+    devutil::check(cudaEventCreateWithFlags(&call_done_, cudaEventDisableTiming), "cudaEventCreate");
+    for (Buffers& b : bufs_[0]) b.create_events();
+    for (Buffers& b : bufs_[1]) b.create_events();
     devutil::check(cudaMalloc(&d_flags_, 3 * sizeof(int)), "cudaMalloc (flags)");
     devutil::check(cudaMemset(d_flags_, 0, 3 * sizeof(int)), "cudaMemset (flags)");
     void* host = nullptr;
@@ -123,11 +133,11 @@ class StreamCollectiveImpl final : public StreamCollective {
     // Work of the last call may still run: wait for it before freeing what it uses.
     cudaEventSynchronize(call_done_);
     cudaStreamSynchronize(side_);
-    for (int p = 0; p < 2; ++p) cudaFree(d_send_[p]), cudaFree(d_recv_[p]);
+    for (Buffers& b : bufs_[0]) b.release();
+    for (Buffers& b : bufs_[1]) b.release();
     cudaFree(d_flags_);
     cudaFreeHost(const_cast<DeviceFailure*>(h_fail_));
-    for (auto ev : {call_done_, encoded_[0], encoded_[1], sent_[0], sent_[1], decoded_[0], decoded_[1]})
-      cudaEventDestroy(ev);
+    cudaEventDestroy(call_done_);
     cudaStreamDestroy(side_);
   }
 
@@ -163,20 +173,40 @@ class StreamCollectiveImpl final : public StreamCollective {
     devutil::check(cudaMalloc(p, want), "cudaMalloc (message buffers)");
     *cap = want;
   }
-  size_t payload_of_round(const CallPlan& plan, size_t r) const {
+  // Payload bytes of a message of exchange e holding SRA part `part` (all
+  // values for allgather).
+  static size_t payload_bytes(const CallPlan& plan, const Exchange& e, int part, int n) {
     size_t bytes = 0;
-    for (const Piece& p : plan.rounds[r].pieces) bytes += plan.segments[p.segment].codec->encoded_bytes(p.count);
+    for (const Piece& p : plan.rounds[e.round].pieces)
+      bytes += plan.segments[p.segment].codec->encoded_bytes(piece_count(e, p, part, n));
     return bytes;
   }
+  void run_compressed(StreamTransport& t, const CallPlan& plan, const Config& cfg, uint64_t seq, const float* in,
+                      float* out, cudaStream_t s, CallResult& result);
 
   const int device_;
   cudaStream_t side_ = nullptr;
-  cudaEvent_t call_done_ = nullptr, encoded_[2] = {}, sent_[2] = {}, decoded_[2] = {};
+  cudaEvent_t call_done_ = nullptr;
   bool have_call_done_ = false;
   cudaStream_t last_stream_ = nullptr;
-  uint8_t* d_send_[2] = {nullptr, nullptr};
-  uint8_t* d_recv_[2] = {nullptr, nullptr};
-  size_t send_cap_[2] = {0, 0}, recv_cap_[2] = {0, 0};
+  // The message buffers of one exchange and the events that order their reuse:
+  // produced (encoded + headers, caller's stream), exchanged (side stream),
+  // consumed (decoded, caller's stream).
+  struct Buffers {
+    uint8_t* send = nullptr;
+    uint8_t* recv = nullptr;
+    size_t send_cap = 0, recv_cap = 0;
+    cudaEvent_t produced = nullptr, exchanged = nullptr, consumed = nullptr;
+    void create_events() {
+      for (auto* ev : {&produced, &exchanged, &consumed})
+        devutil::check(cudaEventCreateWithFlags(ev, cudaEventDisableTiming), "cudaEventCreate");
+    }
+    void release() {
+      cudaFree(send), cudaFree(recv);
+      for (auto ev : {produced, exchanged, consumed}) cudaEventDestroy(ev);
+    }
+  };
+  Buffers bufs_[2][2];  // [Exchange::set_kind()][Exchange::parity()]
   int* d_flags_ = nullptr;  // [0] non-finite input seen by encode, [1] claim, [2] output poisoned
   volatile DeviceFailure* h_fail_ = nullptr;
   DeviceFailure* d_fail_ = nullptr;
@@ -215,101 +245,186 @@ CallResult StreamCollectiveImpl::run(StreamTransport& t, const CallPlan& plan, c
     GW_REQUIRE(plan.dtype == GW_FLOAT32, GW_ERR_UNSUPPORTED,
                "the NCCL transport compresses fp32 buffers only; fp16/bf16 calls up to fallback_bytes go "
                "uncompressed (", what, ")");
-    GW_REQUIRE(plan.algorithm == Algorithm::kAllgather, GW_ERR_INTERNAL, "stream path given a non-allgather plan");
-    const float* in = static_cast<const float*>(in_v);
-    float* out = static_cast<float*>(out_v);
-    const size_t rounds = plan.rounds.size();
-    size_t most = 0;
-    for (size_t r = 0; r < rounds; ++r) most = std::max(most, payload_of_round(plan, r));
-    const size_t stride_cap = round_up(sizeof(MessageHeader) + most, kAlign);
-    for (int p = 0; p < 2; ++p) {
-      grow(&d_send_[p], &send_cap_[p], stride_cap);
-      grow(&d_recv_[p], &recv_cap_[p], stride_cap * static_cast<size_t>(n));
-    }
-    for (const Segment& seg : plan.segments) twin(*seg.codec);
-    const bool avg = plan.kind == CallKind::kAllreduce && plan.op == GW_AVG;
-
-    auto encode = [&](size_t r) {
-      const int p = r & 1;
-      size_t off = sizeof(MessageHeader);
-      for (const Piece& pc : plan.rounds[r].pieces) {
-        const Segment& seg = plan.segments[pc.segment];
-        const uint64_t key = rng_derive_key(cfg.seed, seg.layer->step, seg.layer->name_hash,
-                                            static_cast<uint64_t>(rank), pc.begin - seg.offset);
-        off += twins_.at(seg.codec.get())->encode(in + pc.begin, pc.count, d_send_[p] + off, key, d_flags_, s);
-        result.per_segment[pc.segment].bytes_sent += seg.codec->encoded_bytes(pc.count) * (n - 1);
-        result.per_segment[pc.segment].bytes_received += seg.codec->encoded_bytes(pc.count) * (n - 1);
-      }
-      MessageHeader h;
-      write_header(reinterpret_cast<uint8_t*>(&h), plan.fingerprint, seq, static_cast<uint32_t>(r), rank, 0,
-                   GW_SUCCESS, off - sizeof(MessageHeader), false);
-      write_header_kernel<<<1, 1, 0, s>>>(d_send_[p], h, d_flags_);
-      devutil::check_launch("write_header");
-      if (!plan.segments.empty()) {
-        result.per_segment[0].bytes_sent += sizeof(MessageHeader) * (n - 1);
-        result.per_segment[0].bytes_received += sizeof(MessageHeader) * (n - 1);
-      }
-      devutil::check(cudaEventRecord(encoded_[p], s), "cudaEventRecord");
-      // The exchange, on the side stream: after the encode, and after the
-      // decode that last read this receive buffer (two rounds ago).
-      devutil::check(cudaStreamWaitEvent(side_, encoded_[p], 0), "cudaStreamWaitEvent");
-      if (r >= 2) devutil::check(cudaStreamWaitEvent(side_, decoded_[p], 0), "cudaStreamWaitEvent");
-      t.allgather(d_send_[p], d_recv_[p], round_up(off, 16), side_);
-      devutil::check(cudaEventRecord(sent_[p], side_), "cudaEventRecord");
-      return h;
-    };
-    MessageHeader headers[2] = {};
-    auto decode = [&](size_t r) {
-      const int p = r & 1;
-      const size_t stride = round_up(sizeof(MessageHeader) + payload_of_round(plan, r), 16);
-      devutil::check(cudaStreamWaitEvent(s, sent_[p], 0), "cudaStreamWaitEvent");
-      check_headers_kernel<<<1, 128, 0, s>>>(d_recv_[p], stride, n, headers[p],
-                                             cfg.nonfinite == NonfinitePolicy::kError, d_flags_ + 1, d_flags_ + 2,
-                                             d_fail_);
-      devutil::check_launch("check_headers");
-      size_t off = sizeof(MessageHeader);
-      for (const Piece& pc : plan.rounds[r].pieces) {
-        const Compressor& codec = *plan.segments[pc.segment].codec;
-        const DeviceCompressor& dc = *twins_.at(&codec);
-        const size_t bytes = codec.encoded_bytes(pc.count);
-        for (int src = 0; src < n; ++src) {
-          const uint8_t* msg = d_recv_[p] + static_cast<size_t>(src) * stride + off;
-          if (plan.kind == CallKind::kAllgather)
-            dc.decode(msg, bytes, pc.count, out + static_cast<size_t>(src) * plan.total + pc.begin, s);
-          else if (src == 0)
-            dc.decode(msg, bytes, pc.count, out + pc.begin, s);
-          else
-            dc.decode_add(msg, bytes, pc.count, out + pc.begin, s);
-        }
-        off += bytes;
-      }
-      // The mean: one launch per contiguous run of the round's pieces.
-      const std::vector<Piece>& pieces = plan.rounds[r].pieces;
-      for (size_t i = 0; avg && n > 1 && i < pieces.size();) {
-        size_t j = i + 1;
-        while (j < pieces.size() && pieces[j].begin == pieces[j - 1].begin + pieces[j - 1].count) ++j;
-        const size_t first = pieces[i].begin, last = pieces[j - 1].begin + pieces[j - 1].count;
-        devkernels::scale(out + first, last - first, 1.0f / static_cast<float>(n), s);
-        i = j;
-      }
-      devutil::check(cudaEventRecord(decoded_[p], s), "cudaEventRecord");
-    };
-    for (size_t r = 0; r < rounds; ++r) {
-      headers[r & 1] = encode(r);
-      if (r >= 1) decode(r - 1);
-    }
-    decode(rounds - 1);
-    // A failed header check anywhere poisons the output instead of passing garbage on.
-    if (plan.kind == CallKind::kAllgather) {
-      devkernels::poison_if(out, plan.total * static_cast<size_t>(n), d_flags_ + 2, s);
-    } else {
-      for (const auto& r : merged_ranges(plan)) devkernels::poison_if(out + r.first, r.second, d_flags_ + 2, s);
-    }
+    run_compressed(t, plan, cfg, seq, static_cast<const float*>(in_v), static_cast<float*>(out_v), s, result);
   }
   devutil::check(cudaEventRecord(call_done_, s), "cudaEventRecord (call done)");
   have_call_done_ = true;
   last_stream_ = s;
   return result;
+}
+
+void StreamCollectiveImpl::run_compressed(StreamTransport& t, const CallPlan& plan, const Config& cfg, uint64_t seq,
+                                          const float* in, float* out, cudaStream_t s, CallResult& result) {
+  const int n = t.size(), rank = t.rank();
+  const size_t hdr = sizeof(MessageHeader);
+  const std::vector<Exchange> ex = exchange_order(plan);
+  for (const Segment& seg : plan.segments) twin(*seg.codec);
+
+  // Slot stride of each exchange (its largest message) and buffer sizes: an SRA
+  // scatter sends one slot per peer, everything else one slot; all receive n.
+  std::vector<size_t> stride(ex.size()), lo(ex.size()), hi(ex.size());
+  std::vector<size_t> scatter_of(plan.rounds.size(), 0);  // exchange index of round r's scatter
+  size_t need_send[2] = {0, 0}, need_recv[2] = {0, 0};
+  for (size_t i = 0; i < ex.size(); ++i) {
+    const Exchange& e = ex[i];
+    lo[i] = hi[i] = payload_bytes(plan, e, rank, n);
+    if (e.type == ExType::kGather) {
+      for (int part = 0; part < n; ++part) {
+        const size_t b = payload_bytes(plan, e, part, n);
+        lo[i] = std::min(lo[i], b), hi[i] = std::max(hi[i], b);
+      }
+    } else if (e.type == ExType::kScatter) {
+      scatter_of[e.round] = i;
+      for (int part = 0; part < n; ++part) hi[i] = std::max(hi[i], payload_bytes(plan, e, part, n));
+    }
+    stride[i] = round_up(hdr + hi[i], 16);
+    const int k = e.set_kind();
+    need_send[k] = std::max(need_send[k], stride[i] * (e.type == ExType::kScatter ? n : 1));
+    need_recv[k] = std::max(need_recv[k], stride[i] * n);
+  }
+  for (int k = 0; k < 2; ++k) {
+    for (Buffers& b : bufs_[k]) {
+      grow(&b.send, &b.send_cap, round_up(need_send[k], kAlign));
+      grow(&b.recv, &b.recv_cap, round_up(need_recv[k], kAlign));
+    }
+  }
+  const bool avg = plan.kind == CallKind::kAllreduce && plan.op == GW_AVG;
+  const float inv_n = 1.0f / static_cast<float>(n);
+  bool used[2][2] = {};
+  auto count_header = [&](uint64_t copies, bool sent) {
+    if (plan.segments.empty()) return;
+    (sent ? result.per_segment[0].bytes_sent : result.per_segment[0].bytes_received) += hdr * copies;
+  };
+
+  // Encode (caller's stream), then the exchange (side stream) after the encode
+  // and after the decode that last read the same buffers (two rounds ago).
+  auto produce = [&](size_t i) {
+    const Exchange& e = ex[i];
+    Buffers& b = bufs_[e.set_kind()][e.parity()];
+    const bool scatter = e.type == ExType::kScatter;
+    const int last_dst = scatter ? (rank == n - 1 ? n - 2 : n - 1) : 0;
+    for (int dst = 0; dst < n; ++dst) {
+      if (scatter ? dst == rank : dst != 0) continue;
+      const int part = scatter ? dst : rank;  // which values the message holds
+      uint8_t* msg = b.send + (scatter ? static_cast<size_t>(dst) * stride[i] : 0);
+      size_t off = hdr;
+      for (const Piece& pc : plan.rounds[e.round].pieces) {
+        const Segment& seg = plan.segments[pc.segment];
+        size_t first = pc.begin, count = pc.count;
+        if (e.type != ExType::kAllgather) piece_part(pc, part, n, &first, &count);
+        const bool gather = e.type == ExType::kGather;  // the owner's reduced part
+        const uint64_t key = piece_key(cfg.seed, seg, rank, first, gather ? kPhaseGather : 0);
+        off += twins_.at(seg.codec.get())->encode((gather ? out : in) + first, count, msg + off, key, d_flags_, s);
+        result.per_segment[pc.segment].bytes_sent += seg.codec->encoded_bytes(count) * (scatter ? 1 : n - 1);
+      }
+      MessageHeader h;
+      write_header(reinterpret_cast<uint8_t*>(&h), plan.fingerprint, seq, static_cast<uint32_t>(i), rank, 0,
+                   GW_SUCCESS, off - hdr, false);
+      write_header_kernel<<<1, 1, 0, s>>>(msg, h, d_flags_, dst == last_dst ? 1 : 0);
+      devutil::check_launch("write_header");
+      count_header(scatter ? 1 : n - 1, true);
+    }
+    devutil::check(cudaEventRecord(b.produced, s), "cudaEventRecord");
+    devutil::check(cudaStreamWaitEvent(side_, b.produced, 0), "cudaStreamWaitEvent");
+    bool& again = used[e.set_kind()][e.parity()];
+    if (again) devutil::check(cudaStreamWaitEvent(side_, b.consumed, 0), "cudaStreamWaitEvent");
+    again = true;
+    if (scatter)
+      t.alltoall(b.send, b.recv, stride[i], stride[i], side_);
+    else
+      t.allgather(b.send, b.recv, stride[i], side_);
+    devutil::check(cudaEventRecord(b.exchanged, side_), "cudaEventRecord");
+  };
+
+  // Header check, then decode (caller's stream) after the exchange.
+  auto consume = [&](size_t i) {
+    const Exchange& e = ex[i];
+    Buffers& b = bufs_[e.set_kind()][e.parity()];
+    devutil::check(cudaStreamWaitEvent(s, b.exchanged, 0), "cudaStreamWaitEvent");
+    MessageHeader want;
+    write_header(reinterpret_cast<uint8_t*>(&want), plan.fingerprint, seq, static_cast<uint32_t>(i), rank, 0,
+                 GW_SUCCESS, lo[i], false);
+    // A gather carries the owner's reduced part: NaN there comes from some
+    // rank's input, already judged at the scatter (as on the host path).
+    const int nonfinite_is_error = cfg.nonfinite == NonfinitePolicy::kError && e.type != ExType::kGather;
+    check_headers_kernel<<<(n + 127) / 128, 128, 0, s>>>(b.recv, stride[i], n,
+                                                         e.type == ExType::kScatter ? rank : -1, want,
+                                                         e.type == ExType::kGather ? hi[i] : lo[i],
+                                                         nonfinite_is_error, d_flags_ + 1, d_flags_ + 2, d_fail_);
+    devutil::check_launch("check_headers");
+    count_header(n - 1, false);
+    std::vector<size_t> off(n, hdr);  // where each source's next piece starts in its slot
+    auto take = [&](int src, size_t bytes) {
+      const uint8_t* at = b.recv + static_cast<size_t>(src) * stride[i] + off[src];
+      off[src] += bytes;
+      return at;
+    };
+    for (const Piece& pc : plan.rounds[e.round].pieces) {
+      const Compressor& codec = *plan.segments[pc.segment].codec;
+      const DeviceCompressor& dc = *twins_.at(&codec);
+      LayerStats& st = result.per_segment[pc.segment];
+      size_t first, count;
+      if (e.type == ExType::kAllgather) {
+        const size_t bytes = codec.encoded_bytes(pc.count);
+        for (int src = 0; src < n; ++src) {
+          if (plan.kind == CallKind::kAllgather)
+            dc.decode(take(src, bytes), bytes, pc.count, out + static_cast<size_t>(src) * plan.total + pc.begin, s);
+          else if (src == 0)
+            dc.decode(take(src, bytes), bytes, pc.count, out + pc.begin, s);
+          else
+            dc.decode_add(take(src, bytes), bytes, pc.count, out + pc.begin, s);
+        }
+        st.bytes_received += bytes * (n - 1);
+      } else if (e.type == ExType::kScatter) {
+        // Owner of part `rank`: own raw values plus every peer's decoded part, in rank order.
+        piece_part(pc, rank, n, &first, &count);
+        const size_t bytes = codec.encoded_bytes(count);
+        if (count > 0 && in != out)
+          devutil::check(cudaMemcpyAsync(out + first, in + first, count * sizeof(float), cudaMemcpyDeviceToDevice, s),
+                         "cudaMemcpyAsync (own part)");
+        for (int src = 0; src < n; ++src)
+          if (src != rank) dc.decode_add(take(src, bytes), bytes, count, out + first, s);
+        if (avg) devkernels::scale(out + first, count, inv_n, s);
+        st.bytes_received += bytes * (n - 1);
+      } else {
+        // Gather: every part from its owner's re-encoded payload (own one too).
+        for (int src = 0; src < n; ++src) {
+          piece_part(pc, src, n, &first, &count);
+          const size_t bytes = codec.encoded_bytes(count);
+          dc.decode(take(src, bytes), bytes, count, out + first, s);
+          if (src != rank) st.bytes_received += bytes;
+        }
+      }
+    }
+    // The allgather algorithm's mean: one launch per contiguous run of the round's pieces.
+    const std::vector<Piece>& pieces = plan.rounds[e.round].pieces;
+    for (size_t a = 0; e.type == ExType::kAllgather && avg && n > 1 && a < pieces.size();) {
+      size_t z = a + 1;
+      while (z < pieces.size() && pieces[z].begin == pieces[z - 1].begin + pieces[z - 1].count) ++z;
+      const size_t from = pieces[a].begin, to = pieces[z - 1].begin + pieces[z - 1].count;
+      devkernels::scale(out + from, to - from, inv_n, s);
+      a = z;
+    }
+    devutil::check(cudaEventRecord(b.consumed, s), "cudaEventRecord");
+  };
+
+  // One exchange on the wire while the next is encoded; a gather waits for its
+  // round's scatter to be reduced.
+  size_t next = 0;  // next exchange to consume
+  for (size_t i = 0; i < ex.size(); ++i) {
+    if (ex[i].type == ExType::kGather)
+      while (next <= scatter_of[ex[i].round]) consume(next++);
+    produce(i);
+    while (next < i) consume(next++);
+  }
+  while (next < ex.size()) consume(next++);
+
+  // A failed header check anywhere poisons the output instead of passing garbage on.
+  if (plan.kind == CallKind::kAllgather) {
+    devkernels::poison_if(out, plan.total * static_cast<size_t>(n), d_flags_ + 2, s);
+  } else {
+    for (const auto& r : merged_ranges(plan)) devkernels::poison_if(out + r.first, r.second, d_flags_ + 2, s);
+  }
 }
 
 }  // namespace

@@ -4,8 +4,15 @@
 // encode, header, exchange, header check, decode — is enqueued on the caller's
 // stream (and a side stream for the exchanges) without the host ever waiting.
 //
-// Pipelining: round r is encoded on the caller's stream while round r-1 is on
-// the wire (side stream); events order them, and two message buffers alternate.
+// Algorithms: allgather-based (each rank's encoded round to everyone by the
+// transport's allgather), and SRA (exchange_order.h: each rank's part j of a
+// round to rank j by the transport's alltoall — grouped ncclSend/ncclRecv —
+// the owner adds the decoded parts to its own raw part, re-encodes it, and an
+// allgather brings every reduced part to everyone).
+//
+// Pipelining: one exchange is on the wire (side stream) while the next is
+// encoded on the caller's stream; events order them, and two buffer sets per
+// kind of exchange alternate.
 // Consecutive calls are ordered by an event, whatever streams they use.
 //
 // Validation on the device: each round's received headers are checked by a

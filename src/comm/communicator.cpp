@@ -207,8 +207,6 @@ void Communicator::plan_call(CallPlan& plan, bool device_data) const {
     plan.algorithm = (n >= 3 && plan.total * dtype_size(plan.dtype) >= (256u << 10)) ? Algorithm::kSra
                                                                                    : Algorithm::kAllgather;
   }
-  // The stream-ordered path has the allgather-based algorithm only (so far).
-  if (stream_ && plan.algorithm == Algorithm::kSra) plan.algorithm = Algorithm::kAllgather;
   // chunk_bytes=auto: every round of the GPU paths costs fixed work (launches,
   // events, synchronizations) that small rounds do not amortize (see README).
   const size_t chunk = config_.chunk_bytes ? config_.chunk_bytes : device_data ? kDeviceChunkBytes : kHostChunkBytes;

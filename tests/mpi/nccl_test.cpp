@@ -280,6 +280,9 @@ class CorruptingTransport : public gw::StreamTransport {
                                 static_cast<cudaStream_t>(stream)),
                 cudaSuccess);
   }
+  void alltoall(const void* send, void* recv, size_t stride, size_t bytes, void* stream) override {
+    inner_->alltoall(send, recv, stride, bytes, stream);
+  }
   void allreduce(const void* send, void* recv, size_t count, gw_dtype dtype, gw_op op, void* stream) override {
     inner_->allreduce(send, recv, count, dtype, op, stream);
   }

@@ -76,6 +76,27 @@ void NcclTransport::allgather(const void* send, void* recv, size_t bytes, void* 
              comm_);
 }
 
+void NcclTransport::alltoall(const void* send, void* recv, size_t stride, size_t bytes, void* stream) {
+  cudaStream_t s = static_cast<cudaStream_t>(stream);
+  const char* src = static_cast<const char*>(send);
+  char* dst = static_cast<char*>(recv);
+  // One group: NCCL schedules all sends and receives together (no ordering
+  // deadlock between pairs). An error inside the group still ends it.
+  check_nccl(ncclGroupStart(), "ncclGroupStart", comm_);
+  ncclResult_t r = ncclSuccess;
+  const char* failed = nullptr;
+  for (int peer = 0; peer < size_ && r == ncclSuccess; ++peer) {
+    if (peer == rank_) continue;
+    const size_t at = static_cast<size_t>(peer) * stride;
+    r = ncclSend(src + at, bytes, ncclUint8, peer, comm_, s);
+    failed = "ncclSend";
+    if (r == ncclSuccess) r = ncclRecv(dst + at, bytes, ncclUint8, peer, comm_, s), failed = "ncclRecv";
+  }
+  const ncclResult_t end = ncclGroupEnd();
+  check_nccl(r, failed ? failed : "ncclSend", comm_);
+  check_nccl(end, "ncclGroupEnd", comm_);
+}
+
 void NcclTransport::allreduce(const void* send, void* recv, size_t count, gw_dtype dtype, gw_op op, void* stream) {
   check_nccl(ncclAllReduce(send, recv, count, nccl_type(dtype), op == GW_AVG ? ncclAvg : ncclSum, comm_,
                            static_cast<cudaStream_t>(stream)),

@@ -27,6 +27,7 @@ class NcclTransport : public StreamTransport {
   int device() const override { return device_; }
 
   void allgather(const void* send, void* recv, size_t bytes, void* stream) override;
+  void alltoall(const void* send, void* recv, size_t stride, size_t bytes, void* stream) override;
   void allreduce(const void* send, void* recv, size_t count, gw_dtype dtype, gw_op op, void* stream) override;
   std::string async_error() override;
 
