@@ -31,6 +31,19 @@ __host__ __device__ constexpr int block_threads() {
   return W <= 32 ? kSmallTeamBlock : W;
 }
 
+// Blocks of the encode kernels that must fit on one SM at once, for
+// __launch_bounds__ (0: no register cap). Encode holds 16 values per thread in
+// registers and alternates a load phase with a long compute phase, so more
+// resident warps overlap the two better; GW_ENCODE_MIN_BLOCKS (per 256
+// threads) overrides it for tuning runs.
+#ifndef GW_ENCODE_MIN_BLOCKS
+#define GW_ENCODE_MIN_BLOCKS 0
+#endif
+template <int W>
+__host__ __device__ constexpr int encode_min_blocks() {
+  return GW_ENCODE_MIN_BLOCKS == 0 ? 0 : (GW_ENCODE_MIN_BLOCKS * kSmallTeamBlock + block_threads<W>() - 1) / block_threads<W>();
+}
+
 // Smallest power-of-two team (at least 4) with kChunksPerThread * W chunks of 4
 // covering a bucket: 4 for bucket 64, 32 for 512, 512 for 8192.
 inline int team_width(size_t bucket) {

@@ -166,7 +166,7 @@ __device__ __forceinline__ void encode_bucket(const float* __restrict__ v, uint8
 }
 
 template <int W>
-__global__ void __launch_bounds__(block_threads<W>())
+__global__ void __launch_bounds__(block_threads<W>(), bitpack::encode_min_blocks<W>())
     maxmin_encode_kernel(const float* __restrict__ x, uint8_t* __restrict__ out, DevLayout L, uint64_t key,
                          int* __restrict__ nonfinite) {
   constexpr int TPB = block_threads<W>();

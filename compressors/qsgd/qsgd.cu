@@ -92,7 +92,10 @@ __device__ __forceinline__ void team_sum(unsigned long long& v) {
   }
 }
 
-// quantize_one() of qsgd_kernels.h.
+// quantize_one() of qsgd_kernels.h. Bit-identical, with fewer instructions
+// where an exact form exists (the kernel is bound by instruction issue as much
+// as by memory, see maxmin.cu): qsgd's trunc(t), t in [0, s], is the low bits of
+// t + 2^23 rounded down (one FADD instead of a conversion).
 template <int KIND>
 __device__ __forceinline__ uint32_t quantize_dev(float x, float inv, const DevLayout& L, uint64_t key, uint32_t i) {
   const uint32_t xb = __float_as_uint(x);
@@ -104,17 +107,15 @@ __device__ __forceinline__ uint32_t quantize_dev(float x, float inv, const DevLa
     y = y < 1.0f ? y : 1.0f;
     const uint32_t yb = __float_as_uint(y);
     const int32_t k = static_cast<int32_t>(yb >> 23) - 127 + static_cast<int32_t>(L.s);
-    if (k >= 1) {
-      l = static_cast<uint32_t>(k) + (u24 < ((yb & 0x7fffffu) << 1) ? 1u : 0u);
-    } else {
-      const float u = __fmul_rn(__uint2float_rn(u24), kRngUnit);
-      l = u < __fmul_rn(y, L.c_lo) ? 1u : 0u;
-    }
+    // Both branches of nuq_level() computed, then one picked: no divergence.
+    const uint32_t up = u24 < ((yb & 0x7fffffu) << 1) ? 1u : 0u;
+    const uint32_t lo = __fmul_rn(__uint2float_rn(u24), kRngUnit) < __fmul_rn(y, L.c_lo) ? 1u : 0u;
+    l = k >= 1 ? static_cast<uint32_t>(k) + up : lo;
   } else {
     const float u = __fmul_rn(__uint2float_rn(u24), kRngUnit);
-    float t = __fmaf_rn(ax, inv, u);
+    float t = __fmaf_rn(ax, inv, u);  // >= 0
     t = t < L.sf ? t : L.sf;
-    l = __float2uint_rz(t);
+    l = __float_as_uint(__fadd_rd(t, 8388608.0f)) - 0x4b000000u;
   }
   return l | (l ? (xb >> 31) << (L.bits - 1) : 0u);
 }
@@ -145,10 +146,14 @@ __device__ __forceinline__ void encode_bucket(const float* __restrict__ v, uint8
 
   float raw = amax;
   if (KIND != QSGD_MAX) {
+    // The terms as the host SIMD kernels form them (sumsq_addend in
+    // qsgd_kernels.h: one DFMA each, the same integers), the addend's bits
+    // taken off once per thread.
     const int e = amax_exponent(amax);
-    const double P = sumsq_factor(e);
+    const double C = sumsq_addend(e);
     unsigned long long sum = 0;
     if (!bad) {
+      uint32_t terms = 0;
 #pragma unroll
       for (int k = 0; k < K; ++k) {
         const int c = FULL ? 4 : chunk_count(k * W + t, len);
@@ -156,11 +161,12 @@ __device__ __forceinline__ void encode_bucket(const float* __restrict__ v, uint8
         for (int q = 0; q < 4; ++q) {
           if (FULL || q < c) {
             const double d = static_cast<double>(val[k][q]);
-            const double r = __fma_rn(d, __dmul_rn(d, P), 0x1p52);
-            sum += static_cast<unsigned long long>(__double_as_longlong(r)) - kMagicBits;
+            sum += static_cast<unsigned long long>(__double_as_longlong(__fma_rn(d, d, C)));
+            ++terms;
           }
         }
       }
+      sum -= terms * sumsq_addend_bits(e);
     }
     team_sum<W>(sum);
     if (!bad) raw = l2_from_sum(sum, e);
@@ -191,7 +197,7 @@ __device__ __forceinline__ void encode_bucket(const float* __restrict__ v, uint8
 }
 
 template <int W, int KIND>
-__global__ void __launch_bounds__(block_threads<W>())
+__global__ void __launch_bounds__(block_threads<W>(), bitpack::encode_min_blocks<W>())
     qsgd_encode_kernel(const float* __restrict__ x, uint8_t* __restrict__ out, DevLayout L, uint64_t key,
                        int* __restrict__ nonfinite) {
   constexpr int TPB = block_threads<W>();

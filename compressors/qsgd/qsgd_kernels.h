@@ -128,8 +128,8 @@ inline uint64_t sumsq_term(float v, double P) {
 // [C, 2C), where doubles are spaced 2^(2e-48) = 1/P apart; rounded to nearest
 // even it is C + k / P with k = round(v^2 * P) as above (ties to even k), held in
 // the low mantissa bits: bits = bits(C) + k.
-inline double sumsq_addend(int e) { return u2d(static_cast<uint64_t>(1023 + 2 * e + 4) << 52); }
-inline uint64_t sumsq_addend_bits(int e) { return static_cast<uint64_t>(1023 + 2 * e + 4) << 52; }
+GW_HOST_DEVICE inline double sumsq_addend(int e) { return u2d(static_cast<uint64_t>(1023 + 2 * e + 4) << 52); }
+GW_HOST_DEVICE inline uint64_t sumsq_addend_bits(int e) { return static_cast<uint64_t>(1023 + 2 * e + 4) << 52; }
 inline uint64_t sumsq_addend_term(float v, double c) {
   double d = static_cast<double>(v);
   double t = std::fma(d, d, c);
