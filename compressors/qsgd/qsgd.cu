@@ -42,6 +42,7 @@ struct DevLayout {
   uint64_t nb;        // buckets
   float sf;           // float(s)
   float c_lo;         // 2^(s-1) (nuq)
+  uint32_t sign_bit;  // 2^(bits-1): the sign of a nonzero level
   int vec;            // 16-byte float access is possible (S % 4 == 0, buffer aligned)
 };
 
@@ -95,15 +96,15 @@ __device__ __forceinline__ void team_sum(unsigned long long& v) {
 // quantize_one() of qsgd_kernels.h. Bit-identical, with fewer instructions
 // where an exact form exists (the kernel is bound by instruction issue as much
 // as by memory, see maxmin.cu): qsgd's trunc(t), t in [0, s], is the low bits of
-// t + 2^23 rounded down (one FADD instead of a conversion).
+// t + 2^23 rounded down (one FADD instead of a conversion); codes are packed by
+// multiply-adds, with the sign bit added, not or-ed, to a nonzero level.
 template <int KIND>
 __device__ __forceinline__ uint32_t quantize_dev(float x, float inv, const DevLayout& L, uint64_t key, uint32_t i) {
   const uint32_t xb = __float_as_uint(x);
-  const float ax = __uint_as_float(xb & 0x7fffffffu);
   const uint32_t u24 = rng_u32(key, i) >> 8;
   uint32_t l;
   if (KIND == NUQ) {
-    float y = __fmul_rn(ax, inv);
+    float y = __fmul_rn(fabsf(x), inv);
     y = y < 1.0f ? y : 1.0f;
     const uint32_t yb = __float_as_uint(y);
     const int32_t k = static_cast<int32_t>(yb >> 23) - 127 + static_cast<int32_t>(L.s);
@@ -113,11 +114,11 @@ __device__ __forceinline__ uint32_t quantize_dev(float x, float inv, const DevLa
     l = k >= 1 ? static_cast<uint32_t>(k) + up : lo;
   } else {
     const float u = __fmul_rn(__uint2float_rn(u24), kRngUnit);
-    float t = __fmaf_rn(ax, inv, u);  // >= 0
+    float t = __fmaf_rn(fabsf(x), inv, u);  // >= 0; |x| as an operand modifier
     t = t < L.sf ? t : L.sf;
     l = __float_as_uint(__fadd_rd(t, 8388608.0f)) - 0x4b000000u;
   }
-  return l | (l ? (xb >> 31) << (L.bits - 1) : 0u);
+  return l + (static_cast<int32_t>(xb) < 0 && l != 0u ? L.sign_bit : 0u);
 }
 
 // Chunk c = k*W + t of the team's bucket is thread t's k-th chunk; its 4 codes
@@ -146,27 +147,30 @@ __device__ __forceinline__ void encode_bucket(const float* __restrict__ v, uint8
 
   float raw = amax;
   if (KIND != QSGD_MAX) {
-    // The terms as the host SIMD kernels form them (sumsq_addend in
-    // qsgd_kernels.h: one DFMA each, the same integers), the addend's bits
-    // taken off once per thread.
+    // Each chunk's 4 terms chained on the host SIMD kernels' addend C =
+    // 2^(2e+4) (sumsq_addend in qsgd_kernels.h): acc = fma(v, v, acc) from C.
+    // Four squares of the bucket add up to less than C, so acc stays in
+    // [C, 2C), where doubles are 1/P apart: each step adds round(v^2 * P) / P,
+    // exactly the host's term (v^2 * P is never halfway between integers: it
+    // is a square times an even power of two), and bits(acc) - bits(C) is the
+    // chunk's integer sum. Zeros past the end add nothing. One 64-bit integer
+    // add per chunk instead of per value (the integer pipe is this kernel's
+    // bottleneck).
     const int e = amax_exponent(amax);
     const double C = sumsq_addend(e);
     unsigned long long sum = 0;
     if (!bad) {
-      uint32_t terms = 0;
 #pragma unroll
       for (int k = 0; k < K; ++k) {
-        const int c = FULL ? 4 : chunk_count(k * W + t, len);
+        double acc = C;
 #pragma unroll
         for (int q = 0; q < 4; ++q) {
-          if (FULL || q < c) {
-            const double d = static_cast<double>(val[k][q]);
-            sum += static_cast<unsigned long long>(__double_as_longlong(__fma_rn(d, d, C)));
-            ++terms;
-          }
+          const double d = static_cast<double>(val[k][q]);
+          acc = __fma_rn(d, d, acc);
         }
+        sum += static_cast<unsigned long long>(__double_as_longlong(acc));
       }
-      sum -= terms * sumsq_addend_bits(e);
+      sum -= K * sumsq_addend_bits(e);
     }
     team_sum<W>(sum);
     if (!bad) raw = l2_from_sum(sum, e);
@@ -178,6 +182,9 @@ __device__ __forceinline__ void encode_bucket(const float* __restrict__ v, uint8
   }
 
   const int bits = L.bits;
+  uint32_t mul[4];  // codes do not overlap: packed with multiply-adds (FMA pipe), not shifts and ors
+#pragma unroll
+  for (int q = 0; q < 4; ++q) mul[q] = 1u << (q * bits);
   uint8_t* dst = out + 4 * L.nb + j * L.packed;
   const uint32_t i0 = static_cast<uint32_t>(j * L.bucket);  // element index mod 2^32
 #pragma unroll
@@ -189,7 +196,7 @@ __device__ __forceinline__ void encode_bucket(const float* __restrict__ v, uint8
       const uint32_t base = i0 + c * 4u;
 #pragma unroll
       for (int q = 0; q < 4; ++q) {
-        if (FULL || q < cnt) acc |= quantize_dev<KIND>(val[k][q], p.inv, L, key, base + q) << (q * bits);
+        if (FULL || q < cnt) acc += quantize_dev<KIND>(val[k][q], p.inv, L, key, base + q) * mul[q];
       }
     }
     bitpack::store_chunk_codes<FULL>(dst, acc, c, cnt, len, t, bits);
@@ -253,6 +260,7 @@ DevLayout dev_layout(const Layout& H, size_t n) {
   L.s = H.s;
   L.sf = static_cast<float>(H.s);
   L.c_lo = nuq_c_lo(H.s);
+  L.sign_bit = 1u << (H.bits - 1);
   L.vec = 0;
   return L;
 }

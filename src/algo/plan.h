@@ -48,10 +48,14 @@ struct CallPlan {
 };
 
 // The unit of one codec call (and of its RNG key). Large, because on a GPU each
-// piece is a kernel launch per source (64 Ki-element pieces made a 64 MiB call
-// cost ~800 launches, ~2.7 ms of launch overhead on an H100); the CPU codecs
-// stream through memory either way (decode_add measured at DRAM speed).
-constexpr size_t kPieceElems = 1024 * 1024;
+// piece is a kernel launch per source: 64 Ki-element pieces made a 64 MiB call
+// cost ~800 launches (~2.7 ms of launch overhead on an H100), and 1 Mi-element
+// ones left a 1 GiB call launch-bound (3.0 ms against 0.72 ms for
+// ncclAllReduce on one H100). 16 Mi elements = the device round (64 MiB), so a
+// large layer is one piece per round there; host rounds (4 MiB) cut pieces
+// smaller anyway, and the CPU codecs stream through memory either way
+// (decode_add measured at DRAM speed).
+constexpr size_t kPieceElems = 16 * 1024 * 1024;
 
 // Cuts segments into pieces and groups them into rounds of about chunk_elems
 // elements, then fills the fingerprint. Identical on every rank for equal inputs.
