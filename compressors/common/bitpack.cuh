@@ -90,6 +90,25 @@ unsigned grid_of(uint64_t nb) {
       break;                            \
   }
 
+// A chunk's 4 codes go into one word as sum(code_q * mul[q]), mul[q] = 2^(q*bits)
+// (codes do not overlap). Set on the host and passed in the kernel's layout, so
+// the compiler cannot turn the multiply-adds back into shifts and adds: the
+// multiplies run on the FMA pipe, while the integer pipe limits the encode
+// kernels. off4: 0x4b000000 * sum(mul), for codes taken as the bits of
+// t + 2^23 (see maxmin.cu).
+struct PackMul {
+  uint32_t mul[4];
+  uint32_t off4;
+};
+inline PackMul pack_multipliers(int bits) {
+  PackMul m{};
+  for (int q = 0; q < 4; ++q) {
+    m.mul[q] = 1u << (q * bits);
+    m.off4 += 0x4b000000u * m.mul[q];
+  }
+  return m;
+}
+
 // Values in chunk c (4 values from 4c) of a bucket of len values.
 __device__ __forceinline__ int chunk_count(uint32_t c, uint32_t len) {
   const uint32_t e = c * 4u;

@@ -37,6 +37,7 @@ struct DevLayout {
   uint64_t nb;        // buckets
   float levels_f;     // 2^bits - 1
   int vec;            // 16-byte float access is possible (S % 4 == 0, buffer aligned)
+  bitpack::PackMul pm;
 };
 
 // Team-wide min, max and "any non-finite". Every thread of the block must call it.
@@ -131,12 +132,6 @@ __device__ __forceinline__ void encode_bucket(const float* __restrict__ v, uint8
   }
 
   const int bits = L.bits;
-  uint32_t mul[4], off4 = 0;  // mul[q] = 2^(q*bits); off4 = 0x4b000000 * sum(mul)
-#pragma unroll
-  for (int q = 0; q < 4; ++q) {
-    mul[q] = 1u << (q * bits);
-    off4 += 0x4b000000u * mul[q];
-  }
   uint8_t* dst = out + 8 * L.nb + j * L.packed;
   const uint32_t i0 = static_cast<uint32_t>(j * L.bucket);  // element index mod 2^32
 #pragma unroll
@@ -152,14 +147,14 @@ __device__ __forceinline__ void encode_bucket(const float* __restrict__ v, uint8
           // quantize_one() of maxmin_kernels.h: t = min(fma(x - min, inv, u), L),
           // level = trunc(t) = bits(t + 2^23 rounded down) - 0x4b000000.
           const float d = __fsub_rn(val[k][q], pmin);
-          const float u = __fmul_rn(__uint2float_rn(rng_u32(key, base + q) >> 8), kRngUnit);
+          const float u = rng_uniform_of(rng_u32(key, base + q));
           float tq = __fmaf_rn(d, inv, u);
-          tq = tq < L.levels_f ? tq : L.levels_f;
-          acc += __float_as_uint(__fadd_rd(tq, 8388608.0f)) * mul[q];
-          if (!FULL) acc -= 0x4b000000u * mul[q];
+          tq = fminf(tq, L.levels_f);  // FMNMX; tq is never NaN here
+          acc += __float_as_uint(__fadd_rd(tq, 8388608.0f)) * L.pm.mul[q];
+          if (!FULL) acc -= 0x4b000000u * L.pm.mul[q];
         }
       }
-      if (FULL) acc -= off4;
+      if (FULL) acc -= L.pm.off4;
     }
     bitpack::store_chunk_codes<FULL>(dst, acc, c, cnt, len, t, bits);
   }
@@ -228,6 +223,7 @@ DevLayout layout_for(const MaxMinParams& p, size_t n) {
   L.nb = (n + L.bucket - 1) / L.bucket;
   L.last_len = static_cast<uint32_t>(n - (L.nb - 1) * L.bucket);
   L.levels_f = static_cast<float>((1u << p.bits) - 1u);
+  L.pm = bitpack::pack_multipliers(p.bits);
   L.vec = 0;
   return L;
 }

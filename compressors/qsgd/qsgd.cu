@@ -43,6 +43,7 @@ struct DevLayout {
   float sf;           // float(s)
   float c_lo;         // 2^(s-1) (nuq)
   uint32_t sign_bit;  // 2^(bits-1): the sign of a nonzero level
+  bitpack::PackMul pm;
   int vec;            // 16-byte float access is possible (S % 4 == 0, buffer aligned)
 };
 
@@ -101,21 +102,22 @@ __device__ __forceinline__ void team_sum(unsigned long long& v) {
 template <int KIND>
 __device__ __forceinline__ uint32_t quantize_dev(float x, float inv, const DevLayout& L, uint64_t key, uint32_t i) {
   const uint32_t xb = __float_as_uint(x);
-  const uint32_t u24 = rng_u32(key, i) >> 8;
+  const uint32_t r = rng_u32(key, i);
   uint32_t l;
   if (KIND == NUQ) {
     float y = __fmul_rn(fabsf(x), inv);
-    y = y < 1.0f ? y : 1.0f;
+    y = fminf(y, 1.0f);  // FMNMX; y is never NaN here
     const uint32_t yb = __float_as_uint(y);
     const int32_t k = static_cast<int32_t>(yb >> 23) - 127 + static_cast<int32_t>(L.s);
     // Both branches of nuq_level() computed, then one picked: no divergence.
-    const uint32_t up = u24 < ((yb & 0x7fffffu) << 1) ? 1u : 0u;
-    const uint32_t lo = __fmul_rn(__uint2float_rn(u24), kRngUnit) < __fmul_rn(y, L.c_lo) ? 1u : 0u;
+    // (r >> 8) < 2m  <=>  (r & ~0xff) < m << 9, and m << 9 is yb << 9 (m: yb's mantissa).
+    const uint32_t up = rng_high24(r) < (yb << 9) ? 1u : 0u;
+    const uint32_t lo = rng_uniform_of(r) < __fmul_rn(y, L.c_lo) ? 1u : 0u;
     l = k >= 1 ? static_cast<uint32_t>(k) + up : lo;
   } else {
-    const float u = __fmul_rn(__uint2float_rn(u24), kRngUnit);
+    const float u = rng_uniform_of(r);
     float t = __fmaf_rn(fabsf(x), inv, u);  // >= 0; |x| as an operand modifier
-    t = t < L.sf ? t : L.sf;
+    t = fminf(t, L.sf);  // FMNMX; t is never NaN here
     l = __float_as_uint(__fadd_rd(t, 8388608.0f)) - 0x4b000000u;
   }
   return l + (static_cast<int32_t>(xb) < 0 && l != 0u ? L.sign_bit : 0u);
@@ -182,9 +184,6 @@ __device__ __forceinline__ void encode_bucket(const float* __restrict__ v, uint8
   }
 
   const int bits = L.bits;
-  uint32_t mul[4];  // codes do not overlap: packed with multiply-adds (FMA pipe), not shifts and ors
-#pragma unroll
-  for (int q = 0; q < 4; ++q) mul[q] = 1u << (q * bits);
   uint8_t* dst = out + 4 * L.nb + j * L.packed;
   const uint32_t i0 = static_cast<uint32_t>(j * L.bucket);  // element index mod 2^32
 #pragma unroll
@@ -196,7 +195,7 @@ __device__ __forceinline__ void encode_bucket(const float* __restrict__ v, uint8
       const uint32_t base = i0 + c * 4u;
 #pragma unroll
       for (int q = 0; q < 4; ++q) {
-        if (FULL || q < cnt) acc += quantize_dev<KIND>(val[k][q], p.inv, L, key, base + q) * mul[q];
+        if (FULL || q < cnt) acc += quantize_dev<KIND>(val[k][q], p.inv, L, key, base + q) * L.pm.mul[q];
       }
     }
     bitpack::store_chunk_codes<FULL>(dst, acc, c, cnt, len, t, bits);
@@ -261,6 +260,7 @@ DevLayout dev_layout(const Layout& H, size_t n) {
   L.sf = static_cast<float>(H.s);
   L.c_lo = nuq_c_lo(H.s);
   L.sign_bit = 1u << (H.bits - 1);
+  L.pm = bitpack::pack_multipliers(H.bits);
   L.vec = 0;
   return L;
 }

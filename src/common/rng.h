@@ -65,6 +65,18 @@ GW_HOST_DEVICE inline float rng_uniform(uint64_t key, uint32_t counter) {
   return static_cast<float>(rng_u32(key, counter) >> 8) * kRngUnit;
 }
 
+#if defined(__CUDACC__)
+// rng_uniform() of r = rng_u32(...) in CUDA kernels, the same float without the
+// shift: r with its low 8 bits cleared has at most 24 significant bits, so it
+// converts exactly, and (r >> 8) * 2^-24 = (r & ~0xff) * 2^-32. The mask merges
+// into the hash's last xor (one integer op less per value, where the integer
+// pipe limits the encode kernels).
+__device__ __forceinline__ uint32_t rng_high24(uint32_t r) { return r & 0xffffff00u; }
+__device__ __forceinline__ float rng_uniform_of(uint32_t r) {
+  return __fmul_rn(__uint2float_rn(rng_high24(r)), 0x1p-32f);
+}
+#endif
+
 }  // namespace gw
 
 #if !defined(__CUDACC__) && (defined(__x86_64__) || defined(__i386__)) && \
