@@ -109,6 +109,28 @@ inline PackMul pack_multipliers(int bits) {
   return m;
 }
 
+// v combined over the bucket's team of W threads by op (associative and
+// commutative, so the order does not matter: min, max, or, wrapping integer
+// sums); every thread of the team gets the result. Every thread of the block
+// must call it. Teams wider than a warp meet in shared memory, one scratch
+// array per call site (each lambda is its own type).
+template <int W, class T, class Op>
+__device__ __forceinline__ T team_all(T v, Op op) {
+  constexpr int WW = W < 32 ? W : 32;
+#pragma unroll
+  for (int o = WW / 2; o > 0; o >>= 1) v = op(v, __shfl_xor_sync(0xffffffffu, v, o));
+  if constexpr (W > 32) {
+    constexpr int NW = W / 32;
+    __shared__ T s[NW];
+    if ((threadIdx.x & 31) == 0) s[threadIdx.x >> 5] = v;
+    __syncthreads();
+    v = s[0];
+#pragma unroll
+    for (int w = 1; w < NW; ++w) v = op(v, s[w]);
+  }
+  return v;
+}
+
 // Values in chunk c (4 values from 4c) of a bucket of len values.
 __device__ __forceinline__ int chunk_count(uint32_t c, uint32_t len) {
   const uint32_t e = c * 4u;

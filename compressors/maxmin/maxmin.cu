@@ -40,40 +40,6 @@ struct DevLayout {
   bitpack::PackMul pm;
 };
 
-// Team-wide min, max and "any non-finite". Every thread of the block must call it.
-template <int W>
-__device__ __forceinline__ void team_reduce(float& mn, float& mx, int& bad) {
-  constexpr int WW = W < 32 ? W : 32;
-#pragma unroll
-  for (int o = WW / 2; o > 0; o >>= 1) {
-    mn = fminf(mn, __shfl_xor_sync(0xffffffffu, mn, o));
-    mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, o));
-    bad |= __shfl_xor_sync(0xffffffffu, bad, o);
-  }
-  if constexpr (W > 32) {
-    constexpr int NW = W / 32;
-    __shared__ float s_mn[NW];
-    __shared__ float s_mx[NW];
-    __shared__ int s_bad[NW];
-    const int warp = threadIdx.x >> 5;
-    if ((threadIdx.x & 31) == 0) {
-      s_mn[warp] = mn;
-      s_mx[warp] = mx;
-      s_bad[warp] = bad;
-    }
-    __syncthreads();
-    mn = s_mn[0];
-    mx = s_mx[0];
-    bad = s_bad[0];
-#pragma unroll
-    for (int w = 1; w < NW; ++w) {
-      mn = fminf(mn, s_mn[w]);
-      mx = fmaxf(mx, s_mx[w]);
-      bad |= s_bad[w];
-    }
-  }
-}
-
 // Chunk c = k*W + t of the team's bucket is thread t's k-th chunk; its 4 levels
 // are packed and written as common/bitpack.cuh lays out.
 // The kernel is bound by integer issue as much as by memory (the RNG alone is about
@@ -104,7 +70,9 @@ __device__ __forceinline__ void encode_bucket(const float* __restrict__ v, uint8
     }
   }
   int bad = (__float_as_uint(nf) & 0x7fffffffu) != 0u;  // finite values leave +-0
-  team_reduce<W>(mn, mx, bad);
+  mn = bitpack::team_all<W>(mn, [](float a, float b) { return fminf(a, b); });
+  mx = bitpack::team_all<W>(mx, [](float a, float b) { return fmaxf(a, b); });
+  bad = bitpack::team_all<W>(bad, [](int a, int b) { return a | b; });
   // Teams past the end (len 0) write nothing but stay for the shuffles below.
 
   // bucket_params() of maxmin_kernels.h.

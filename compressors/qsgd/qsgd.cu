@@ -47,53 +47,6 @@ struct DevLayout {
   int vec;            // 16-byte float access is possible (S % 4 == 0, buffer aligned)
 };
 
-// Team-wide max and "any non-finite". Every thread of the block must call it.
-template <int W>
-__device__ __forceinline__ void team_max_or(float& mx, int& bad) {
-  constexpr int WW = W < 32 ? W : 32;
-#pragma unroll
-  for (int o = WW / 2; o > 0; o >>= 1) {
-    mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, o));
-    bad |= __shfl_xor_sync(0xffffffffu, bad, o);
-  }
-  if constexpr (W > 32) {
-    constexpr int NW = W / 32;
-    __shared__ float s_mx[NW];
-    __shared__ int s_bad[NW];
-    const int warp = threadIdx.x >> 5;
-    if ((threadIdx.x & 31) == 0) {
-      s_mx[warp] = mx;
-      s_bad[warp] = bad;
-    }
-    __syncthreads();
-    mx = s_mx[0];
-    bad = s_bad[0];
-#pragma unroll
-    for (int w = 1; w < NW; ++w) {
-      mx = fmaxf(mx, s_mx[w]);
-      bad |= s_bad[w];
-    }
-  }
-}
-
-// Team-wide uint64 sum (exact, wrapping). Every thread of the block must call it.
-template <int W>
-__device__ __forceinline__ void team_sum(unsigned long long& v) {
-  constexpr int WW = W < 32 ? W : 32;
-#pragma unroll
-  for (int o = WW / 2; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-  if constexpr (W > 32) {
-    constexpr int NW = W / 32;
-    __shared__ unsigned long long s_sum[NW];
-    const int warp = threadIdx.x >> 5;
-    if ((threadIdx.x & 31) == 0) s_sum[warp] = v;
-    __syncthreads();
-    v = s_sum[0];
-#pragma unroll
-    for (int w = 1; w < NW; ++w) v += s_sum[w];
-  }
-}
-
 // quantize_one() of qsgd_kernels.h. Bit-identical, with fewer instructions
 // where an exact form exists (the kernel is bound by instruction issue as much
 // as by memory, see maxmin.cu): qsgd's trunc(t), t in [0, s], is the low bits of
@@ -144,7 +97,8 @@ __device__ __forceinline__ void encode_bucket(const float* __restrict__ v, uint8
     }
   }
   int bad = (__float_as_uint(nf) & 0x7fffffffu) != 0u;  // finite values leave +-0
-  team_max_or<W>(amax, bad);
+  amax = bitpack::team_all<W>(amax, [](float a, float b) { return fmaxf(a, b); });
+  bad = bitpack::team_all<W>(bad, [](int a, int b) { return a | b; });
   // Teams past the end (len 0) write nothing but stay for the shuffles.
 
   float raw = amax;
@@ -174,7 +128,7 @@ __device__ __forceinline__ void encode_bucket(const float* __restrict__ v, uint8
       }
       sum -= K * sumsq_addend_bits(e);
     }
-    team_sum<W>(sum);
+    sum = bitpack::team_all<W>(sum, [](unsigned long long a, unsigned long long b) { return a + b; });
     if (!bad) raw = l2_from_sum(sum, e);
   }
   const BucketParams p = bucket_params(static_cast<Kind>(KIND), raw, bad != 0, L.s);
