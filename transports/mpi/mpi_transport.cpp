@@ -11,6 +11,7 @@
 
 #include "common/error.h"
 #include "common/log.h"
+#include "mpi/recursive_doubling.h"
 
 namespace gw {
 namespace {
@@ -238,6 +239,10 @@ void MpiTransport::plain_allreduce_sum(const float* send, float* recv,
                 "MPI_Allreduce");
     return;
   }
+  size_t total = 0;
+  for (const auto& r : ranges) total += r.second;
+  if (size_ > 1 && total * sizeof(float) <= kRecursiveDoublingMaxBytes)
+    return small_allreduce(send, recv, ranges, total, flag, timeout_s, what);
   plain_collective(flag, timeout_s, what, [&] {
     for (const auto& r : ranges) {
       plain_reqs_.push_back(MPI_REQUEST_NULL);
@@ -246,6 +251,57 @@ void MpiTransport::plain_allreduce_sum(const float* send, float* recv,
                 "MPI_Iallreduce");
     }
   });
+}
+
+void MpiTransport::small_allreduce(const float* send, float* recv, const std::vector<std::pair<size_t, size_t>>& ranges,
+                                   size_t total, int* flag, double timeout_s, const std::string& what) {
+  GW_REQUIRE(!broken_, GW_ERR_COMM_BROKEN, "the MPI transport is broken by an earlier timeout");
+  small_buf_.resize(total + 1);
+  size_t at = 0;
+  for (const auto& r : ranges) {
+    std::memcpy(&small_buf_[at], send + r.first, r.second * sizeof(float));
+    at += r.second;
+  }
+  const int f = flag ? *flag : 0;
+  std::memcpy(&small_buf_[total], &f, sizeof(int));
+  constexpr int kSmallAllreduceTag = 0x6772;  // apart from the exchange tags (exchange_tags.h)
+  RecursiveDoubling rd{comm_, rank_, size_, kSmallAllreduceTag,
+                       [&](MPI_Request* reqs, MPI_Status* st, int count, int peer) {
+                         poll(
+                             [&] {
+                               int all = 0;
+                               const int rc = MPI_Testall(count, reqs, &all, st);
+                               if (rc == MPI_SUCCESS) return all != 0;
+                               // A longer message than ours (a peer with a larger count) or a
+                               // failure: nothing more can be trusted on this communicator.
+                               broken_ = true;
+                               for (int i = 0; i < count; ++i)
+                                 if (reqs[i] != MPI_REQUEST_NULL) MPI_Cancel(&reqs[i]);
+                               int cls = 0;
+                               for (int i = 0; i < count && rc == MPI_ERR_IN_STATUS; ++i)
+                                 if (st[i].MPI_ERROR != MPI_SUCCESS && st[i].MPI_ERROR != MPI_ERR_PENDING)
+                                   MPI_Error_class(st[i].MPI_ERROR, &cls);
+                               if (cls == MPI_ERR_TRUNCATE)
+                                 fail(GW_ERR_MISMATCH, "rank ", peer, " sent more values for ", what,
+                                      " than this rank (", rank_, ") has (ranks called with different counts);"
+                                      " the communicator is now broken");
+                               fail(GW_ERR_SYSTEM, "the plain allreduce with rank ", peer, " failed: ",
+                                    mpi_error_text(rc == MPI_ERR_IN_STATUS && cls ? cls : rc));
+                             },
+                             timeout_s, what, [&] { return "rank " + std::to_string(peer) + " (plain allreduce)"; });
+                       }};
+  try {
+    rd.sum(small_buf_, small_scratch_, total, what);
+  } catch (const Error& e) {
+    if (e.status() == GW_ERR_MISMATCH) broken_ = true;  // messages of the call may still be in flight
+    throw;
+  }
+  at = 0;
+  for (const auto& r : ranges) {
+    std::memcpy(recv + r.first, &small_buf_[at], r.second * sizeof(float));
+    at += r.second;
+  }
+  if (flag) std::memcpy(flag, &small_buf_[total], sizeof(int));
 }
 
 void MpiTransport::plain_allgather(const void* send, void* recv, size_t bytes, int* flag, double timeout_s,

@@ -40,7 +40,11 @@ class MpiTransport : public Transport {
   // Starts the flag's max-reduction, then the data collectives, and waits for all.
   template <typename StartData>
   void plain_collective(int* flag, double timeout_s, const std::string& what, StartData&& start_data);
+  // The small plain allreduce (recursive_doubling.h): staging and scratch.
+  void small_allreduce(const float* send, float* recv, const std::vector<std::pair<size_t, size_t>>& ranges,
+                       size_t total, int* flag, double timeout_s, const std::string& what);
   std::vector<MPI_Request> plain_reqs_;
+  std::vector<float> small_buf_, small_scratch_;
   MPI_Comm comm_ = MPI_COMM_NULL;
   int rank_ = 0, size_ = 1;
   bool broken_ = false;  // a timed-out batch left requests behind
