@@ -111,20 +111,18 @@ log "CUDA MPS: $mps"
 mpi_rc=skipped
 if [ -x "$build/bin/gw_mpi_device_buffers_test" ]; then
   mpi_rc=0
-  for np in 2 3 4; do
-    log "tests/mpirun.sh $np gw_mpi_device_buffers_test"
-    "$root/tests/mpirun.sh" "$np" "$build/bin/gw_mpi_device_buffers_test" --gtest_color=no \
-      >"$out/mpi_device_np$np.log" 2>&1 || mpi_rc=$?
-    log "  np=$np: $(gtest_summary "$out/mpi_device_np$np.log")"
-  done
+  # BINARY at np 2, 3, 4 into $out/LOG_np<np>.log; a failure sets mpi_rc.
+  run_np234() {
+    for np in 2 3 4; do
+      log "tests/mpirun.sh $np $1"
+      "$root/tests/mpirun.sh" "$np" "$build/bin/$1" --gtest_color=no >"$out/$2_np$np.log" 2>&1 || mpi_rc=$?
+      log "  np=$np: $(gtest_summary "$out/$2_np$np.log")"
+    done
+  }
+  run_np234 gw_mpi_device_buffers_test mpi_device
   # The stream-ordered algorithms (allgather and SRA) with several ranks on one
   # GPU: over an MPI transport staged through the host, against the MPI path.
-  for np in 2 3 4; do
-    log "tests/mpirun.sh $np gw_mpi_stream_collective_test"
-    "$root/tests/mpirun.sh" "$np" "$build/bin/gw_mpi_stream_collective_test" --gtest_color=no \
-      >"$out/mpi_stream_np$np.log" 2>&1 || mpi_rc=$?
-    log "  np=$np: $(gtest_summary "$out/mpi_stream_np$np.log")"
-  done
+  run_np234 gw_mpi_stream_collective_test mpi_stream
   log "tests/mpirun.sh 2 gw_mpi_fallback_test"
   "$root/tests/mpirun.sh" 2 "$build/bin/gw_mpi_fallback_test" --gtest_color=no >"$out/mpi_fallback_np2.log" 2>&1 || mpi_rc=$?
   log "  fallback np=2: $(gtest_summary "$out/mpi_fallback_np2.log")"
