@@ -109,16 +109,18 @@ GW_API gw_status gw_comm_create_mpi(gw_comm_t* comm, MPI_Comm mpi_comm, const ch
 
 /*
  * NCCL (GPU, stream-ordered). Buffers must be device memory; every call is
- * enqueued on its stream and returns without waiting for the device: no
- * device or stream synchronization, no allocation once warm. Calls are made
- * with the NCCL communicator's device current. Failures found on the device
- * (a peer's header disagreeing with this rank's plan, NaN/Inf under
- * nonfinite=error) turn that call's output and every later one to NaN and are
- * reported, without waiting, by the next call or gw_comm_get_state(), which
- * then breaks the communicator (like ncclCommGetAsyncError). As with NCCL
- * itself, ranks that pass different counts or specs to one call may hang;
- * a GW_ERR_MISMATCH is only guaranteed on the MPI transport.
- * Calls of at most fallback_bytes go to ncclAllReduce/ncclAllGather directly.
+ * enqueued on its stream and returns without waiting for the device, and
+ * allocates nothing once warm. The exception: a layer's first call, and any
+ * call whose plan (count, spec, op, algorithm) changed, first gathers every
+ * rank's bare header and waits for the stream once to compare them, so ranks
+ * that disagree get GW_ERR_MISMATCH from that call on every rank instead of a
+ * hang inside NCCL (plan_check=every: on every call). Calls are made with the
+ * NCCL communicator's device current. Failures found on the device (a damaged
+ * header, NaN/Inf under nonfinite=error) turn that call's output and every
+ * later one to NaN and are reported, without waiting, by the next call or
+ * gw_comm_get_state(), which then breaks the communicator (like
+ * ncclCommGetAsyncError).
+ * Calls of at most fallback_bytes go to ncclAllReduce/ncclAllGather.
  * GW_ERR_UNSUPPORTED in a build without NCCL.
  */
 struct ncclComm; /* NCCL's ncclComm_t is a struct ncclComm* */

@@ -70,6 +70,21 @@ std::vector<std::pair<size_t, size_t>> merged_ranges(const CallPlan& plan) {
   return out;
 }
 
+bool plan_needs_check(const CallPlan& plan, const Config& cfg) {
+  bool check = cfg.plain_check_every;
+  for (const Segment& s : plan.segments)
+    check |= !s.layer->plain_checked_valid ||
+             std::memcmp(&s.layer->plain_checked, &plan.fingerprint, sizeof(PlanFingerprint)) != 0;
+  return check;
+}
+
+void note_plan_checked(const CallPlan& plan, bool agreed) {
+  for (const Segment& s : plan.segments) {
+    s.layer->plain_checked = plan.fingerprint;
+    s.layer->plain_checked_valid = agreed;
+  }
+}
+
 CallResult run_plain_collective(Transport& t, Workspace& ws, DataOps& ops, const CallPlan& plan,
                                 const Config& cfg, uint64_t seq, const float* in, float* out,
                                 const std::string& what) {
@@ -78,13 +93,7 @@ CallResult run_plain_collective(Transport& t, Workspace& ws, DataOps& ops, const
   result.per_segment.resize(plan.segments.size());
   uint64_t sent = 0, received = 0;
   const auto t0 = Clock::now();
-  // The check costs a round trip, as much as the plain collective itself: by
-  // default it runs when a layer's plan is new or changed (all ranks change
-  // together in a correct program, so all check together).
-  bool check = cfg.plain_check_every;
-  for (const Segment& s : plan.segments)
-    check |= !s.layer->plain_checked_valid ||
-             std::memcmp(&s.layer->plain_checked, &plan.fingerprint, sizeof(PlanFingerprint)) != 0;
+  const bool check = plan_needs_check(plan, cfg);
   std::unique_ptr<Error> failure;
   if (check) failure = check_plans(t, ws, plan, cfg, seq, what, &sent, &received);
   // Every rank sees a disagreement (everyone heard from everyone), and their
@@ -101,10 +110,7 @@ CallResult run_plain_collective(Transport& t, Workspace& ws, DataOps& ops, const
     if (plan.op == GW_AVG && n > 1)
       for (const Segment& s : plan.segments) ops.scale(out + s.offset, s.count, 1.0f / static_cast<float>(n));
   }
-  for (const Segment& s : plan.segments) {
-    s.layer->plain_checked = plan.fingerprint;
-    s.layer->plain_checked_valid = !failure && !flag;
-  }
+  note_plan_checked(plan, !failure && !flag);
   if (failure) throw *failure;
   if (flag)
     fail(GW_ERR_REMOTE, "rank ", flag - 1, " failed the plan check of ", what,

@@ -22,6 +22,14 @@ namespace gw {
 // bucket is one range), as (first element, count).
 std::vector<std::pair<size_t, size_t>> merged_ranges(const CallPlan& plan);
 
+// The plan check costs a round trip (as much as a small collective itself), so
+// by default it runs when some layer's plan is new or has changed since its
+// last agreed check (all ranks change together in a correct program, so all
+// check together); plan_check=every checks every call.
+bool plan_needs_check(const CallPlan& plan, const Config& config);
+// Records the outcome of a check for the call's layers.
+void note_plan_checked(const CallPlan& plan, bool agreed);
+
 // plan.algorithm must be Algorithm::kPlain; in/out are host memory (fp32).
 CallResult run_plain_collective(Transport& transport, Workspace& ws, DataOps& ops, const CallPlan& plan,
                                 const Config& config, uint64_t seq, const float* in, float* out,

@@ -136,6 +136,8 @@ class StreamCollectiveImpl final : public StreamCollective {
     for (Buffers& b : bufs_[0]) b.release();
     for (Buffers& b : bufs_[1]) b.release();
     cudaFree(d_flags_);
+    cudaFree(d_check_);
+    cudaFreeHost(h_check_);
     cudaFreeHost(const_cast<DeviceFailure*>(h_fail_));
     cudaEventDestroy(call_done_);
     cudaStreamDestroy(side_);
@@ -154,7 +156,7 @@ class StreamCollectiveImpl final : public StreamCollective {
   }
 
   CallResult run(StreamTransport& t, const CallPlan& plan, const Config& cfg, uint64_t seq, const void* in,
-                 void* out, void* stream_ptr, const std::string& what) override;
+                 void* out, void* stream_ptr, const std::string& what, bool check_plan) override;
 
  private:
   const DeviceCompressor& twin(const Compressor& c) {
@@ -181,6 +183,7 @@ class StreamCollectiveImpl final : public StreamCollective {
       bytes += plan.segments[p.segment].codec->encoded_bytes(piece_count(e, p, part, n));
     return bytes;
   }
+  void check_plans(StreamTransport& t, const CallPlan& plan, uint64_t seq, cudaStream_t s, const std::string& what);
   void run_compressed(StreamTransport& t, const CallPlan& plan, const Config& cfg, uint64_t seq, const float* in,
                       float* out, cudaStream_t s, CallResult& result);
 
@@ -207,14 +210,48 @@ class StreamCollectiveImpl final : public StreamCollective {
     }
   };
   Buffers bufs_[2][2];  // [Exchange::set_kind()][Exchange::parity()]
+  // The plan check's headers: this rank's, then every rank's, on both sides.
+  uint8_t* h_check_ = nullptr;
+  uint8_t* d_check_ = nullptr;
+  int check_ranks_ = 0;
   int* d_flags_ = nullptr;  // [0] non-finite input seen by encode, [1] claim, [2] output poisoned
   volatile DeviceFailure* h_fail_ = nullptr;
   DeviceFailure* d_fail_ = nullptr;
   std::map<const Compressor*, std::unique_ptr<DeviceCompressor>> twins_;
 };
 
+// Every rank's bare header (exchange 0, no payload) gathered and compared on
+// the host: the one place the stream path waits for the device.
+void StreamCollectiveImpl::check_plans(StreamTransport& t, const CallPlan& plan, uint64_t seq, cudaStream_t s,
+                                       const std::string& what) {
+  const int n = t.size(), rank = t.rank();
+  const size_t hdr = sizeof(MessageHeader);
+  if (check_ranks_ < n) {
+    devutil::check(cudaStreamSynchronize(s), "cudaStreamSynchronize (plan check)");  // old buffers may be in use
+    cudaFree(d_check_), cudaFreeHost(h_check_);
+    d_check_ = nullptr, h_check_ = nullptr, check_ranks_ = 0;
+    devutil::check(cudaMalloc(&d_check_, hdr * (n + 1)), "cudaMalloc (plan check)");
+    devutil::check(cudaHostAlloc(&h_check_, hdr * (n + 1), cudaHostAllocDefault), "cudaHostAlloc (plan check)");
+    check_ranks_ = n;
+  }
+  write_header(h_check_, plan.fingerprint, seq, 0, rank, 0, GW_SUCCESS, 0, false);
+  devutil::check(cudaMemcpyAsync(d_check_, h_check_, hdr, cudaMemcpyHostToDevice, s), "cudaMemcpyAsync (plan check)");
+  t.allgather(d_check_, d_check_ + hdr, hdr, s);
+  devutil::check(cudaMemcpyAsync(h_check_ + hdr, d_check_ + hdr, hdr * n, cudaMemcpyDeviceToHost, s),
+                 "cudaMemcpyAsync (plan check)");
+  devutil::check(cudaStreamSynchronize(s), "cudaStreamSynchronize (plan check)");
+  const std::string transport_error = t.async_error();
+  GW_REQUIRE(transport_error.empty(), GW_ERR_SYSTEM, t.name(), " failed during the plan check of ", what, ": ",
+             transport_error);
+  // Every rank sees the same gathered bytes, its own header included, so a
+  // disagreement (or damage) is an error on every rank alike.
+  for (int k = 0; k < n; ++k)
+    validate_message(h_check_ + hdr * (k + 1), hdr, k, rank, plan.fingerprint, seq, 0, 0, false, what, false);
+}
+
 CallResult StreamCollectiveImpl::run(StreamTransport& t, const CallPlan& plan, const Config& cfg, uint64_t seq,
-                                     const void* in_v, void* out_v, void* stream_ptr, const std::string& what) {
+                                     const void* in_v, void* out_v, void* stream_ptr, const std::string& what,
+                                     bool check_plan) {
   cudaStream_t s = devutil::as_stream(stream_ptr);
   int current = -1;
   devutil::check(cudaGetDevice(&current), "cudaGetDevice");
@@ -227,6 +264,7 @@ CallResult StreamCollectiveImpl::run(StreamTransport& t, const CallPlan& plan, c
   // (on the previous call's stream, that order is given).
   if (have_call_done_ && s != last_stream_)
     devutil::check(cudaStreamWaitEvent(s, call_done_, 0), "cudaStreamWaitEvent (previous call)");
+  if (check_plan) check_plans(t, plan, seq, s, what);
 
   if (plan.algorithm == Algorithm::kPlain) {
     const size_t esize = plan.dtype == GW_FLOAT32 ? 4 : 2;

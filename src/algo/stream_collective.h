@@ -20,9 +20,17 @@
 // nonfinite=error) is recorded in mapped host memory, and every later output
 // of the communicator is filled with NaN; the host sees the failure, without
 // synchronizing, at the next call or gw_comm_get_state() (NCCL's async-error
-// model). Ranks whose message sizes differ (different counts or specs) cannot
-// be caught this way: NCCL itself then hangs, as a mismatched ncclAllGather
-// would — see the README.
+// model).
+//
+// Plan check: ranks whose message sizes differ (different counts or specs)
+// cannot be caught on the device, because NCCL itself would hang first. So
+// when a layer's plan is new or has changed (plan_needs_check), the call first
+// gathers every rank's bare header (fixed size) and waits for the stream once
+// to compare them on the host: a disagreement is GW_ERR_MISMATCH on every rank,
+// and the communicator stays usable. Training loops pay this once per layer;
+// later calls never wait. A rank that alone changes a plan later still meets
+// peers that skip the check (plan_check=every closes that gap, at one host
+// wait per call) — see the README.
 #pragma once
 
 #include <memory>
@@ -41,8 +49,10 @@ class StreamCollective {
   // Enqueues the call; in/out are device buffers of plan.dtype (fp32 unless
   // the plan is plain). Returns the byte counts (timings are not measured:
   // nothing waits for the device).
+  // check_plan: first confirm the plan with every rank, waiting for the stream
+  // (see above); a disagreement throws GW_ERR_MISMATCH on every rank.
   virtual CallResult run(StreamTransport& t, const CallPlan& plan, const Config& cfg, uint64_t seq,
-                         const void* in, void* out, void* stream, const std::string& what) = 0;
+                         const void* in, void* out, void* stream, const std::string& what, bool check_plan) = 0;
   // Throws the first failure the device recorded in an earlier call.
   virtual void check_async() = 0;
 };

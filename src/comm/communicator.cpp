@@ -286,9 +286,11 @@ void Communicator::run_stream(CallPlan& plan, const void* send, void* recv, void
     last_send_dev_ = last_recv_dev_ = true;
   }
   // Statistics count bytes; times are the host's enqueue times (nothing waits for the device).
+  const bool check = plan_needs_check(plan, config_);
   account(plan, [&](uint64_t seq, const std::string& what) {
-    return stream_->run(*stream_transport_, plan, config_, seq, send, recv, stream, what);
+    return stream_->run(*stream_transport_, plan, config_, seq, send, recv, stream, what, check);
   });
+  if (check) note_plan_checked(plan, true);  // a disagreement threw above
 }
 
 namespace {

@@ -136,9 +136,11 @@ class MpiStagedStreamTransport : public gw::StreamTransport {
 // API makes one (config parsed before the collective setup); collective over
 // comm. The handle is a gw::Communicator*, like gw_comm_create_*'s: free it
 // with gw_comm_destroy. Throws gw::Error on a bad config.
-inline gw_comm_t make_staged_stream_comm(MPI_Comm comm, const std::string& config) {
+// A communicator over `transport` (default: a new MpiStagedStreamTransport over comm).
+inline gw_comm_t make_staged_stream_comm(MPI_Comm comm, const std::string& config,
+                                         gw::StreamTransport* transport = nullptr) {
   gw::Config cfg = gw::parse_config(config.c_str());
-  std::unique_ptr<gw::StreamTransport> t(new MpiStagedStreamTransport(comm));
+  std::unique_ptr<gw::StreamTransport> t(transport ? transport : new MpiStagedStreamTransport(comm));
   return reinterpret_cast<gw_comm_t>(new gw::Communicator(std::move(t), std::move(cfg)));
 }
 

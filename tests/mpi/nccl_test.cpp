@@ -209,10 +209,11 @@ TEST_F(NcclPath, NoHiddenSynchronization) {
   DeviceBuffer d_in(count), d_out(count), d_ref(count);
   d_in.put(make_input(world_rank(), count));
   // Reference results first (same layer steps on the MPI comm), then a warm-up
-  // call grows the NCCL communicator's buffers.
-  for (int c = 0; c < calls; ++c)
+  // call of the same layer: it grows the NCCL communicator's buffers and
+  // confirms the layer's plan with the peers (the one wait of a layer).
+  for (int c = 0; c < calls + 1; ++c)
     ASSERT_EQ(gw_allreduce(mpi, "s", d_in.p, d_ref.p, count, GW_FLOAT32, GW_AVG, stream_), GW_SUCCESS);
-  ASSERT_EQ(gw_allreduce(nccl, "warm", d_in.p, d_out.p, count, GW_FLOAT32, GW_AVG, stream_), GW_SUCCESS);
+  ASSERT_EQ(gw_allreduce(nccl, "s", d_in.p, d_out.p, count, GW_FLOAT32, GW_AVG, stream_), GW_SUCCESS);
   ASSERT_EQ(cudaStreamSynchronize(stream_), cudaSuccess);
 
   StreamGate gate;
@@ -245,21 +246,24 @@ TEST_F(NcclPath, NoHiddenSynchronization) {
   gw_comm_destroy(mpi);
 }
 
-TEST_F(NcclPath, HeaderMismatchIsReportedAsynchronously) {
+// A layer's first call confirms its plan with every rank (one wait for the
+// stream): ranks that disagree, even on the count (which would hang inside
+// NCCL), get GW_ERR_MISMATCH from the call itself, and the comm lives on.
+TEST_F(NcclPath, MismatchOnALayersFirstCallIsAnErrorOnEveryRank) {
   if (group_size_ < 2) GTEST_SKIP() << "needs a GPU per rank (a mismatch needs two NCCL ranks)";
   gw_comm_t nccl = nullptr, mpi = nullptr;
   make("fallback_bytes=0;compressor=maxmin:bits=4", &nccl, &mpi);
-  // Equal sizes, different layer names: only the device header check sees it.
-  DeviceBuffer d(10000);
-  d.put(make_input(world_rank(), 10000));
+  DeviceBuffer d(20000);
+  d.put(make_input(world_rank(), 20000));
   const char* layer = world_rank() == 0 ? "left" : "right";
-  ASSERT_EQ(gw_allreduce(nccl, layer, d.p, d.p, 10000, GW_FLOAT32, GW_SUM, stream_), GW_SUCCESS) << gw_last_error();
-  ASSERT_EQ(cudaStreamSynchronize(stream_), cudaSuccess);
-  std::vector<float> got = d.get(10000);
-  EXPECT_TRUE(std::isnan(got[0]) && std::isnan(got[9999])) << "a rejected call must not return numbers";
-  EXPECT_EQ(gw_comm_get_state(nccl), GW_ERR_MISMATCH);
+  EXPECT_EQ(gw_allreduce(nccl, layer, d.p, d.p, 10000, GW_FLOAT32, GW_SUM, stream_), GW_ERR_MISMATCH);
   EXPECT_NE(std::string(gw_last_error()).find("layer names"), std::string::npos) << gw_last_error();
-  EXPECT_EQ(gw_allreduce(nccl, layer, d.p, d.p, 10000, GW_FLOAT32, GW_SUM, stream_), GW_ERR_COMM_BROKEN);
+  const size_t count = world_rank() == 0 ? 10000 : 20000;
+  EXPECT_EQ(gw_allreduce(nccl, "c", d.p, d.p, count, GW_FLOAT32, GW_SUM, stream_), GW_ERR_MISMATCH);
+  EXPECT_NE(std::string(gw_last_error()).find("element count"), std::string::npos) << gw_last_error();
+  EXPECT_EQ(gw_comm_get_state(nccl), GW_SUCCESS) << gw_last_error();
+  EXPECT_EQ(gw_allreduce(nccl, "same", d.p, d.p, 10000, GW_FLOAT32, GW_SUM, stream_), GW_SUCCESS) << gw_last_error();
+  ASSERT_EQ(cudaStreamSynchronize(stream_), cudaSuccess);
   gw_comm_destroy(nccl);
   gw_comm_destroy(mpi);
 }

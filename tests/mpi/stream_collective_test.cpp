@@ -7,6 +7,7 @@
 // the requested algorithm (a stream path that runs another plan or writes
 // other bytes fails here). Skipped, visibly, without CUDA or a GPU.
 #include <cctype>
+#include <cstddef>
 #include <cmath>
 #include <cstring>
 #include <string>
@@ -15,6 +16,7 @@
 
 #include "mpi/mpi_device_util.h"
 #include "mpi/mpi_staged_stream_transport.h"
+#include "wire/header.h"
 #include "mpi/mpi_test_util.h"
 
 using namespace gwtest;
@@ -202,30 +204,69 @@ INSTANTIATE_TEST_SUITE_P(Codecs, StagedVsMpi,
                                           testing::Values("allgather", "sra")),
                          codec_and_algorithm_name);
 
-class StagedMismatch : public OnOneGpu, public testing::WithParamInterface<const char*> {};
+class StagedMismatch : public OnOneGpu, public testing::WithParamInterface<const char*> {
+ protected:
+  std::string config() const {
+    return std::string("timeout=60;fallback_bytes=0;compressor=maxmin:bits=4;algorithm=") + GetParam();
+  }
+};
 
-// Equal message sizes, different layer names: only the device header check
-// sees it. Every rank receives a message that disagrees with its own (rank 1's,
-// or rank 1 everyone else's), so every rank reports it; the output is NaN, not
-// numbers, and the communicator is broken.
-TEST_P(StagedMismatch, LayerNameMismatchPoisonsTheResultAndBreaksTheComm) {
+// A layer's first call confirms its plan with every rank before any payload
+// moves: ranks that disagree on the layer or on the count (message sizes that
+// would not match) get GW_ERR_MISMATCH from the call itself, on every rank,
+// and the communicator lives on.
+TEST_P(StagedMismatch, LayerOrCountMismatchIsAnErrorOnEveryRank) {
   if (world_size() < 2) GTEST_SKIP() << "a mismatch needs two ranks";
-  staged_ = make_staged_stream_comm(
-      MPI_COMM_WORLD, std::string("timeout=60;fallback_bytes=0;compressor=maxmin:bits=4;algorithm=") + GetParam());
+  staged_ = make_staged_stream_comm(MPI_COMM_WORLD, config());
+  DeviceBuffer d(20000);
+  d.put(make_input(world_rank(), 20000));
+  const char* layer = world_rank() == 1 ? "right" : "left";
+  EXPECT_EQ(gw_allreduce(staged_, layer, d.p, d.p, 10000, GW_FLOAT32, GW_SUM, stream_), GW_ERR_MISMATCH);
+  EXPECT_NE(std::string(gw_last_error()).find("layer names"), std::string::npos) << gw_last_error();
+  const size_t count = world_rank() == 1 ? 20000 : 10000;
+  EXPECT_EQ(gw_allreduce(staged_, "c", d.p, d.p, count, GW_FLOAT32, GW_SUM, stream_), GW_ERR_MISMATCH);
+  EXPECT_NE(std::string(gw_last_error()).find("element count"), std::string::npos) << gw_last_error();
+  EXPECT_EQ(gw_comm_get_state(staged_), GW_SUCCESS) << gw_last_error();
+  ASSERT_EQ(gw_allreduce(staged_, "c", d.p, d.p, 10000, GW_FLOAT32, GW_SUM, stream_), GW_SUCCESS) << gw_last_error();
+  ASSERT_EQ(cudaStreamSynchronize(stream_), cudaSuccess);
+  std::vector<float> got = d.get(10000);
+  EXPECT_TRUE(same_on_all_ranks(got.data(), got.size() * sizeof(float)));
+}
+
+// Damages the layer hash in rank 0's header of every allgather once armed
+// (after the plan was agreed): only the device-side header check can see it.
+class DamagingTransport : public MpiStagedStreamTransport {
+ public:
+  using MpiStagedStreamTransport::MpiStagedStreamTransport;
+  void allgather(const void* send, void* recv, size_t bytes, void* stream) override {
+    MpiStagedStreamTransport::allgather(send, recv, bytes, stream);
+    if (armed)
+      EXPECT_EQ(cudaMemsetAsync(static_cast<char*>(recv) + offsetof(gw::MessageHeader, layers_hash), 0x5a, 1,
+                                static_cast<cudaStream_t>(stream)),
+                cudaSuccess);
+  }
+  bool armed = false;
+};
+
+// Every rank receives the damaged header, so every rank reports it; the output
+// is NaN, not numbers, and the communicator is broken.
+TEST_P(StagedMismatch, DamagedHeaderPoisonsTheResultAndBreaksTheComm) {
+  auto* t = new DamagingTransport(MPI_COMM_WORLD);
+  staged_ = make_staged_stream_comm(MPI_COMM_WORLD, config(), t);
   const size_t count = 10000;
   DeviceBuffer d(count);
   d.put(make_input(world_rank(), count));
-  const char* layer = world_rank() == 1 ? "right" : "left";
-  // Stream-ordered: the call itself succeeds; the device finds the mismatch.
-  ASSERT_EQ(gw_allreduce(staged_, layer, d.p, d.p, count, GW_FLOAT32, GW_SUM, stream_), GW_SUCCESS)
-      << gw_last_error();
+  ASSERT_EQ(gw_allreduce(staged_, "x", d.p, d.p, count, GW_FLOAT32, GW_SUM, stream_), GW_SUCCESS) << gw_last_error();
+  t->armed = true;
+  // Stream-ordered: the call itself succeeds; the device finds the damage.
+  ASSERT_EQ(gw_allreduce(staged_, "x", d.p, d.p, count, GW_FLOAT32, GW_SUM, stream_), GW_SUCCESS) << gw_last_error();
   ASSERT_EQ(cudaStreamSynchronize(stream_), cudaSuccess);
   size_t numbers = 0;
   for (float v : d.get(count)) numbers += !std::isnan(v);
   EXPECT_EQ(numbers, 0u) << "a rejected call must not return numbers";
   EXPECT_EQ(gw_comm_get_state(staged_), GW_ERR_MISMATCH);
   EXPECT_NE(std::string(gw_last_error()).find("layer names"), std::string::npos) << gw_last_error();
-  EXPECT_EQ(gw_allreduce(staged_, layer, d.p, d.p, count, GW_FLOAT32, GW_SUM, stream_), GW_ERR_COMM_BROKEN);
+  EXPECT_EQ(gw_allreduce(staged_, "x", d.p, d.p, count, GW_FLOAT32, GW_SUM, stream_), GW_ERR_COMM_BROKEN);
 }
 
 INSTANTIATE_TEST_SUITE_P(Algorithms, StagedMismatch, testing::Values("allgather", "sra"),
