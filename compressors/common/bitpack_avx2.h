@@ -51,6 +51,52 @@ GW_BITPACK_AVX2_INLINE void store_bytes32(uint8_t* lv, __m256i a, __m256i b, __m
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(lv), _mm256_permutevar8x32_epi32(w, perm));
 }
 
+// Four int32 vectors of 8 codes each (signed, in [-32768, 32767]) narrowed to
+// 32 signed-saturated bytes in the order of two in-lane packs: with g0..g7 the
+// groups of 4 consecutive codes (g0 = a[0..3], g1 = a[4..7], g2 = b[0..3], ...),
+// the result holds g0 g2 g4 g6 in its low 128-bit lane and g1 g3 g5 g7 in its
+// high one. unscramble32 puts them in order; the packers below take the scrambled
+// order directly (4 codes of a group are consecutive codes either way).
+GW_BITPACK_AVX2_INLINE __m256i narrow32_scrambled(__m256i a, __m256i b, __m256i c, __m256i d) {
+  return _mm256_packs_epi16(_mm256_packs_epi32(a, b), _mm256_packs_epi32(c, d));
+}
+GW_BITPACK_AVX2_INLINE __m256i unscramble32(__m256i w) {
+  return _mm256_permutevar8x32_epi32(w, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+
+// 64 codes (bytes, < 2^B, in two scrambled vectors x = codes 0..31, y = codes
+// 32..63, see narrow32_scrambled) packed LSB-first at B = 4 (32 bytes) or B = 2
+// (16 bytes) into out, with multiply-adds (pmaddubsw / pmaddwd) instead of shifts.
+template <int B>
+GW_BITPACK_AVX2_INLINE void pack64_scrambled(__m256i x, __m256i y, uint8_t* out) {
+  if (B == 4) {
+    // Two codes per byte: each 16-bit word c0 + 16 c1 (< 256). Word order per
+    // vector: lane 0 = groups 0 2 4 6, lane 1 = groups 1 3 5 7, 2 words a group.
+    const __m256i m = _mm256_set1_epi16(0x1001);  // bytes 1, 16
+    __m256i wx = _mm256_maddubs_epi16(x, m), wy = _mm256_maddubs_epi16(y, m);
+    // bytes: lane 0 = [x: g0 g2 g4 g6 | y: g0 g2 g4 g6], lane 1 = [x: odd | y: odd]
+    __m256i p = _mm256_packus_epi16(wx, wy);
+    // 64-bit quarters [x even, y even, x odd, y odd] -> [x even, x odd, y even, y odd]
+    p = _mm256_permute4x64_epi64(p, 0xd8);
+    // in each lane: 2-byte units e0 e2 e4 e6 e1 e3 e5 e7 (by group) -> group order
+    const __m256i order = _mm256_setr_epi8(0, 1, 8, 9, 2, 3, 10, 11, 4, 5, 12, 13, 6, 7, 14, 15, 0, 1, 8, 9, 2, 3, 10,
+                                           11, 4, 5, 12, 13, 6, 7, 14, 15);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), _mm256_shuffle_epi8(p, order));
+  } else {  // B == 2
+    // Four codes per byte: c0 + 4 c1 per word, then (c0 + 4 c1) + 16 (c2 + 4 c3) per dword.
+    const __m256i m1 = _mm256_set1_epi16(0x0401), m2 = _mm256_set1_epi32(0x00100001);
+    __m256i dx = _mm256_madd_epi16(_mm256_maddubs_epi16(x, m1), m2);
+    __m256i dy = _mm256_madd_epi16(_mm256_maddubs_epi16(y, m1), m2);
+    // one byte per group; words: lane 0 = [x: g0 g2 g4 g6 | y: g0 g2 g4 g6], lane 1 = odd
+    __m256i w = _mm256_packus_epi32(dx, dy);
+    __m256i b = _mm256_packus_epi16(w, w);  // lane 0 bytes 0..7: x g0 g2 g4 g6 y g0 g2 g4 g6; lane 1: odd
+    // quarters [even, even, odd, odd] -> low lane [even, odd]
+    b = _mm256_permute4x64_epi64(b, 0x08);
+    const __m128i order = _mm_setr_epi8(0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out), _mm_shuffle_epi8(_mm256_castsi256_si128(b), order));
+  }
+}
+
 // bitpack::pack of byte-codes lv[0..len): 32 codes at a time for bits 4, 2 and 1,
 // the scalar packer for the rest.
 GW_BITPACK_AVX2_INLINE void pack(const uint8_t* lv, size_t len, int bits, uint8_t* out) {

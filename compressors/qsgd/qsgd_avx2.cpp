@@ -1,5 +1,7 @@
 // qsgd / nuq kernels, AVX2 + FMA (8 lanes). Same float operations as the scalar
 // reference (qsgd_kernels.h), so the payload and decoded bits are identical.
+// encode_avx2 runs the pipelined encode below for buckets of a multiple of 64
+// values, the per-bucket loops of qsgd_simd_loops.inc otherwise.
 #include <algorithm>
 
 #include "qsgd/qsgd_kernels.h"
@@ -188,12 +190,313 @@ GW_TI void dequant_bucket(const uint8_t* src, size_t len, const Layout& L, const
   }
 }
 
+// ---- the pipelined encode (buckets of a multiple of 64 values) --------------------
+//
+// Three passes per bucket (max |v|, sum of squares, codes) each depend on the
+// previous one's horizontal reduction and scalar bucket math (exponent, sqrt,
+// divide). Run one after the other per bucket, those latencies stall the 8-lane
+// kernel; here one loop does max |v| of bucket j+2, the sum of squares of bucket
+// j+1 and the codes of bucket j (qsgd norm=max: max of j+1, codes of j), so every
+// reduction has a bucket's worth of independent work to hide behind.
+//
+// Per value, the codes path keeps the slow ports (shifts and converts, two of the
+// four vector pipes on Zen 4/5) free where it can:
+//  - qsgd: the sign goes in before rounding: t = fma(x, s/scale, +-u) with the
+//    sign of x on u (psignd on u24: exact, and fma rounds symmetrically, so
+//    t = -fma(|x|, inv, u) for x < 0); q = trunc(t) is then +-trunc(fma(|x|,
+//    inv, u)) and the clamp min(., s) is applied to |q| as bytes (trunc(min(t, s))
+//    = min(trunc(t), s) for t >= 0: |t| < s + 2 here, since |x| <= scale).
+//  - nuq: q = +-l (psignd).
+//  - codes: q narrowed to signed bytes (saturating), code = min(|q|, s) with the
+//    sign bit where q < 0 (blend on q's byte sign), then packed by multiply-adds.
+//  - the random numbers: x0 ^ (x0 >> 16) is x0 ^ H with H = x0 >> 16 the same for
+//    the whole bucket unless its counters cross a multiple of 2^16 (checked per
+//    bucket; about one bucket in 128 takes the shift).
+//  - the sum of squares: bits(fma(v, v, C)) chained over 4 values per lane (see
+//    sumsq_addend: C + the rounded terms stays in [C, 2C), where doubles are 1/P
+//    apart, so each step adds its exact integer term): one 64-bit add per 4 values.
+
+struct PipeConsts {
+  __m256 vinv, unit, vz, one;
+  __m256i k1, h, absmask, hbias, one_i, s8, sb8;
+};
+
+template <bool kFast>
+GW_TI __m256i rng8(__m256i x0, const PipeConsts& c) {
+  return kFast ? rng_u32_avx2_x1(_mm256_xor_si256(x0, c.h), c.k1) : rng_u32_avx2_x0(x0, c.k1);
+}
+
+// Signed level q of 8 values: +-l, the sign of x (0 where x = +0, where l = 0).
+template <int K, int kNuqB, bool kFast>
+GW_TI __m256i qlevel8(const float* s, __m256i ctr, const PipeConsts& c) {
+  const __m256i xb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s));
+  const __m256i r = rng8<kFast>(ctr, c);
+  const __m256i u24 = _mm256_srli_epi32(r, 8);
+  if (K != NUQ) {
+    const __m256 u = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sign_epi32(u24, xb)), c.unit);
+    return _mm256_cvttps_epi32(_mm256_fmadd_ps(_mm256_castsi256_ps(xb), c.vinv, u));
+  }
+  const __m256 ax = _mm256_castsi256_ps(_mm256_and_si256(xb, c.absmask));
+  // y = min(|x| * inv, 1) (y >= 0: the integer min of the bits is the float min)
+  const __m256i yb = _mm256_min_epi32(_mm256_castps_si256(_mm256_mul_ps(ax, c.vinv)), _mm256_castps_si256(c.one));
+  __m256i l;
+  __m256i base = c.one_i;
+  if (kNuqB != 2)
+    base = _mm256_srai_epi32(_mm256_sub_epi32(_mm256_add_epi32(yb, c.hbias), _mm256_srli_epi32(r, 9)), 23);
+  if (kNuqB == 8) {
+    l = base;
+  } else {
+    if (kNuqB != 2) base = _mm256_max_epi32(base, c.one_i);
+    const __m256 ge =
+        _mm256_cmp_ps(_mm256_cvtepi32_ps(u24), _mm256_mul_ps(_mm256_castsi256_ps(yb), c.vz), _CMP_GE_OQ);
+    l = _mm256_add_epi32(base, _mm256_castps_si256(ge));
+  }
+  return _mm256_sign_epi32(l, xb);
+}
+
+// Codes of 32 signed levels (scrambled byte order, see simd::narrow32_scrambled).
+template <int K>
+GW_TI __m256i codes32(__m256i a, __m256i b, __m256i cc, __m256i d, const PipeConsts& c) {
+  const __m256i q = simd::narrow32_scrambled(a, b, cc, d);
+  __m256i m = _mm256_abs_epi8(q);
+  if (K != NUQ) m = _mm256_min_epu8(m, c.s8);  // qsgd: |q| <= s + 1 before the clamp
+  return _mm256_blendv_epi8(m, _mm256_or_si256(m, c.sb8), q);
+}
+
+// The three stages on one block of 64 values each.
+GW_TI void absmax64(const float* v, __m256i& m0, __m256i& m1, const __m256i absmask) {
+  prefetch_ahead(v, kPrefetchFloats);
+  prefetch_ahead(v + 32, kPrefetchFloats);
+  for (int h = 0; h < 8; h += 2) {
+    m0 = _mm256_max_epu32(m0, _mm256_and_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(v + 8 * h)), absmask));
+    m1 = _mm256_max_epu32(m1,
+                          _mm256_and_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(v + 8 * h + 8)), absmask));
+  }
+}
+
+GW_TI void sumsq64(const float* v, __m256d vc, __m256i& s0, __m256i& s1) {
+  for (int ch = 0; ch < 4; ++ch) {
+    __m256d acc = vc;
+    for (int i = 0; i < 4; ++i) {
+      const __m256d d = _mm256_cvtps_pd(_mm_loadu_ps(v + 16 * ch + 4 * i));
+      acc = _mm256_fmadd_pd(d, d, acc);
+    }
+    if (ch & 1)
+      s1 = _mm256_add_epi64(s1, _mm256_castpd_si256(acc));
+    else
+      s0 = _mm256_add_epi64(s0, _mm256_castpd_si256(acc));
+  }
+}
+
+template <int K, int kNuqB, int B, bool kFast>
+GW_TI void codes64(const float* v, __m256i& idx, const PipeConsts& c, uint8_t* out) {
+  const __m256i eight = _mm256_set1_epi32(8);
+  __m256i q[8];
+  for (int h = 0; h < 8; ++h) {
+    q[h] = qlevel8<K, kNuqB, kFast>(v + 8 * h, idx, c);
+    idx = _mm256_add_epi32(idx, eight);
+  }
+  const __m256i x = codes32<K>(q[0], q[1], q[2], q[3], c);
+  const __m256i y = codes32<K>(q[4], q[5], q[6], q[7], c);
+  if (B == 4 || B == 2) {
+    simd::pack64_scrambled<B>(x, y, out);
+  } else {  // B == 8 (out = packed run) or bytes for simd::pack (out = lv)
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), simd::unscramble32(x));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 32), simd::unscramble32(y));
+  }
+}
+
+GW_TI uint32_t hmax_epu32(__m256i m) {
+  __m128i h = _mm_max_epu32(_mm256_castsi256_si128(m), _mm256_extracti128_si256(m, 1));
+  h = _mm_max_epu32(h, _mm_shuffle_epi32(h, 0x4e));
+  h = _mm_max_epu32(h, _mm_shuffle_epi32(h, 0xb1));
+  return static_cast<uint32_t>(_mm_cvtsi128_si32(h));
+}
+GW_TI uint64_t hsum_epi64(__m256i s) {
+  __m128i h = _mm_add_epi64(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+  h = _mm_add_epi64(h, _mm_unpackhi_epi64(h, h));
+  return static_cast<uint64_t>(_mm_cvtsi128_si64(h));
+}
+
+GW_TI uint64_t u2d_bits(double d) {
+  uint64_t b;
+  memcpy(&b, &d, 8);
+  return b;
+}
+
+// One pass over the blocks of a bucket (len a multiple of 64): each stage that
+// is on works on its own bucket. Codes go to out (B = 8, 4, 2) or lv (other B).
+template <int K, int kNuqB, int B, bool kA, bool kB, bool kC, bool kFast>
+GW_TI void pass(size_t len, const float* va, uint32_t* amax_bits, const float* vb, double cb, uint64_t* sum,
+                const float* vc, const PipeConsts& c, __m256i idx, uint8_t* out) {
+  const __m256i absmask = _mm256_set1_epi32(0x7fffffff);
+  __m256i m0 = _mm256_setzero_si256(), m1 = m0, s0 = m0, s1 = m0;
+  const __m256d vcb = _mm256_set1_pd(cb);
+  for (size_t k = 0; k < len; k += 64) {
+    if (kA) absmax64(va + k, m0, m1, absmask);
+    if (kB) sumsq64(vb + k, vcb, s0, s1);
+    if (kC) codes64<K, kNuqB, B, kFast>(vc + k, idx, c, out + (B == 0 ? k : k * B / 8));
+  }
+  if (kA) *amax_bits = hmax_epu32(_mm256_max_epu32(m0, m1));
+  if (kB) *sum = hsum_epi64(_mm256_add_epi64(s0, s1)) - (len / 4) * u2d_bits(cb);
+}
+
 #include "qsgd/qsgd_simd_loops.inc"
+
+template <int K, int kNuqB, int B, bool kA, bool kB, bool kC>
+GW_TI void pass_c(bool fast, size_t len, const float* va, uint32_t* amax_bits, const float* vb, double cb,
+                  uint64_t* sum, const float* vc, const PipeConsts& c, __m256i idx, uint8_t* out) {
+  if (kC && fast)
+    pass<K, kNuqB, B, kA, kB, kC, true>(len, va, amax_bits, vb, cb, sum, vc, c, idx, out);
+  else
+    pass<K, kNuqB, B, kA, kB, kC, false>(len, va, amax_bits, vb, cb, sum, vc, c, idx, out);
+}
+
+// One bucket the plain way (the last, partial one): as encode_t of qsgd_simd_loops.inc.
+template <int K>
+GW_TI bool encode_bucket_plain(const Layout& L, const float* x, size_t n, size_t j, uint8_t* out, uint64_t key,
+                               uint8_t* lv) {
+  const size_t nb = L.num_buckets(n);
+  const size_t i0 = j * L.bucket;
+  const size_t len = std::min(L.bucket, n - i0);
+  const float* v = x + i0;
+  float amax;
+  bool bad;
+  absmax(v, len, &amax, &bad);
+  float raw = amax;
+  if (!bad && K != QSGD_MAX) {
+    const int e = amax_exponent(amax);
+    raw = l2_from_sum(sumsq(v, len, sumsq_addend(e)) - len * sumsq_addend_bits(e), e);
+  }
+  const BucketParams p = bucket_params(static_cast<Kind>(K), raw, bad, L.s);
+  memcpy(out + 4 * j, &p.scale, 4);
+  uint8_t* dst = out + 4 * nb + j * L.packed_bucket;
+  if (bad) {
+    memset(dst, 0, L.packed_bytes(len));
+    return true;
+  }
+  quantize<K>(v, len, p, L, key, static_cast<uint32_t>(i0), dst, lv);
+  return false;
+}
+
+template <int K, int kNuqB, int B>
+GW_T bool encode_pipe(const Layout& L, const float* x, size_t n, uint8_t* out, uint64_t key) {
+  constexpr int D = K == QSGD_MAX ? 1 : 2;  // stages behind the max |v| one
+  const size_t S = L.bucket, nf = n / S, nb = L.num_buckets(n);
+  uint8_t* codes_base = out + 4 * nb;
+  alignas(64) uint8_t lv[8192 + 64];
+  PipeConsts c{};
+  c.unit = _mm256_set1_ps(kRngUnit);
+  c.one = _mm256_set1_ps(1.0f);
+  c.vz = _mm256_set1_ps(kNuqB == 8 ? 0.0f : u2f((L.s + 23u + 127u) << 23));  // 2^(s+23), s <= 63 here
+  c.k1 = _mm256_set1_epi32(static_cast<int>(static_cast<uint32_t>(key >> 32)));
+  c.absmask = _mm256_set1_epi32(0x7fffffff);
+  c.hbias = _mm256_set1_epi32((static_cast<int>(L.s) - 127) * (1 << 23) + (1 << 23) - 1);
+  c.one_i = _mm256_set1_epi32(1);
+  c.s8 = _mm256_set1_epi8(static_cast<char>(L.s));
+  c.sb8 = _mm256_set1_epi8(static_cast<char>(1u << (L.bits - 1)));
+  const uint32_t klo = static_cast<uint32_t>(key);
+  // Per bucket, in a ring of 3: max |v| bits, exponent e, addend C, parameters.
+  uint32_t amax_bits[3] = {0, 0, 0};
+  int ex[3] = {0, 0, 0};
+  double cadd[3] = {0, 0, 0};
+  BucketParams par[3];
+  bool badr[3] = {false, false, false};
+  bool any_bad = false;
+  for (size_t t = 0; t < nf + D; ++t) {
+    const bool hasA = t < nf;
+    const bool hasB = D == 2 && t >= 1 && t - 1 < nf;
+    const bool hasC = t >= static_cast<size_t>(D);
+    const size_t jb = t - 1, jc = t - D;
+    const float* va = x + t * S;
+    const float* vb = x + jb * S;
+    const float* vcp = x + jc * S;
+    uint32_t* ab = &amax_bits[t % 3];
+    const double cb = hasB ? cadd[jb % 3] : 0.0;
+    uint64_t sum = 0;
+    bool fast = false;
+    __m256i idx = _mm256_setzero_si256();
+    uint8_t* dst = codes_base + jc * L.packed_bucket;
+    uint8_t* cout = B == 0 ? lv : dst;
+    if (hasC) {
+      const BucketParams& p = par[jc % 3];
+      c.vinv = _mm256_set1_ps(p.inv);
+      const uint32_t x0 = static_cast<uint32_t>(jc * S) + klo;
+      fast = (x0 >> 16) == ((x0 + static_cast<uint32_t>(S) - 1u) >> 16);
+      c.h = _mm256_set1_epi32(static_cast<int>(x0 >> 16));
+      idx = _mm256_add_epi32(_mm256_set1_epi32(static_cast<int>(x0)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    }
+    const int mask = (hasA ? 4 : 0) | (hasB ? 2 : 0) | (hasC ? 1 : 0);
+#define GW_PASS(a, b, cc) \
+  pass_c<K, kNuqB, B, a, b, cc>(fast, S, va, ab, vb, cb, &sum, vcp, c, idx, cout)
+    switch (mask) {
+      case 7: GW_PASS(true, true, true); break;
+      case 6: GW_PASS(true, true, false); break;
+      case 5: GW_PASS(true, false, true); break;
+      case 4: GW_PASS(true, false, false); break;
+      case 3: GW_PASS(false, true, true); break;
+      case 2: GW_PASS(false, true, false); break;
+      case 1: GW_PASS(false, false, true); break;
+      default: break;
+    }
+#undef GW_PASS
+    if (hasA) {
+      const int r = t % 3;
+      badr[r] = amax_bits[r] >= 0x7f800000u;
+      if (K == QSGD_MAX) {
+        par[r] = bucket_params(static_cast<Kind>(K), u2f(amax_bits[r]), badr[r], L.s);
+        memcpy(out + 4 * t, &par[r].scale, 4);
+      } else {
+        ex[r] = amax_exponent(u2f(amax_bits[r]));
+        cadd[r] = sumsq_addend(ex[r]);
+      }
+    }
+    if (hasB) {
+      const int r = jb % 3;
+      const float raw = badr[r] ? 0.0f : l2_from_sum(sum, ex[r]);
+      par[r] = bucket_params(static_cast<Kind>(K), raw, badr[r], L.s);
+      memcpy(out + 4 * jb, &par[r].scale, 4);
+    }
+    if (hasC) {
+      if (badr[jc % 3]) {
+        any_bad = true;
+        memset(dst, 0, L.packed_bytes(S));
+      } else if (B == 0) {
+        simd::pack(lv, S, L.bits, dst);
+      }
+    }
+  }
+  if (nf < nb) any_bad |= encode_bucket_plain<K>(L, x, n, nf, out, key, lv);
+  return any_bad;
+}
+
+template <int K>
+GW_T bool encode_pipe_bits(const Layout& L, const float* x, size_t n, uint8_t* out, uint64_t key) {
+  switch (L.bits) {
+    case 8:
+      return encode_pipe<K, K == NUQ ? 8 : 0, 8>(L, x, n, out, key);
+    case 4:
+      return encode_pipe<K, 0, 4>(L, x, n, out, key);
+    case 2:
+      return encode_pipe<K, K == NUQ ? 2 : 0, 2>(L, x, n, out, key);
+    default:
+      return encode_pipe<K, 0, 0>(L, x, n, out, key);
+  }
+}
+
 
 }  // namespace
 
 bool encode_avx2(const Layout& L, const float* x, size_t n, uint8_t* out, uint64_t key) {
-  return encode_kinds(L, x, n, out, key);
+  if (L.bucket % 64 != 0) return encode_kinds(L, x, n, out, key);
+  switch (L.kind) {
+    case QSGD_MAX:
+      return encode_pipe_bits<QSGD_MAX>(L, x, n, out, key);
+    case NUQ:
+      return encode_pipe_bits<NUQ>(L, x, n, out, key);
+    default:
+      return encode_pipe_bits<QSGD_L2>(L, x, n, out, key);
+  }
 }
 
 void decode_avx2(const Layout& L, const uint8_t* in, size_t n, float* out, bool add) {

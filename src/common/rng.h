@@ -85,16 +85,20 @@ __device__ __forceinline__ float rng_uniform_of(uint32_t r) {
 
 namespace gw {
 
-// rng_u32 on 8 lanes given x0 = counter + low key half (k1: the high half,
-// broadcast). Loops keep x0 as their counter and step it.
-__attribute__((target("avx2"), always_inline)) inline __m256i rng_u32_avx2_x0(__m256i x0, __m256i k1) {
-  __m256i x = _mm256_xor_si256(x0, _mm256_srli_epi32(x0, 16));
-  x = _mm256_mullo_epi32(x, _mm256_set1_epi32(static_cast<int>(kRngMul1)));
+// rng_u32 on 8 lanes from x1 = x0 ^ (x0 >> 16), the hash's first step (a loop
+// whose counters share their high half within a bucket can form it as x0 ^ H).
+__attribute__((target("avx2"), always_inline)) inline __m256i rng_u32_avx2_x1(__m256i x1, __m256i k1) {
+  __m256i x = _mm256_mullo_epi32(x1, _mm256_set1_epi32(static_cast<int>(kRngMul1)));
   x = _mm256_xor_si256(x, _mm256_srli_epi32(x, 15));
   x = _mm256_xor_si256(x, k1);
   x = _mm256_mullo_epi32(x, _mm256_set1_epi32(static_cast<int>(kRngMul2)));
-  x = _mm256_xor_si256(x, _mm256_srli_epi32(x, 15));
-  return x;
+  return _mm256_xor_si256(x, _mm256_srli_epi32(x, 15));
+}
+
+// rng_u32 on 8 lanes given x0 = counter + low key half (k1: the high half,
+// broadcast). Loops keep x0 as their counter and step it.
+__attribute__((target("avx2"), always_inline)) inline __m256i rng_u32_avx2_x0(__m256i x0, __m256i k1) {
+  return rng_u32_avx2_x1(_mm256_xor_si256(x0, _mm256_srli_epi32(x0, 16)), k1);
 }
 
 // rng_u32 on 8 counters. k0 / k1: the key's low / high half broadcast.
