@@ -28,6 +28,8 @@ out=$(cd "$out" && pwd)
 log() { echo "[gpu_run] $*" | tee -a "$out/run.log"; }
 # GoogleTest's PASSED / FAILED / SKIPPED counts of a log, on one line.
 gtest_summary() { grep -E '^\[  (PASSED|FAILED|SKIPPED) +\] [0-9]+ tests?' "$1" | tr '\n' ' '; }
+# One line per existing $out/LOG_np<np>.log: PREFIX np=<np>: its summary.
+summaries() { for np in $2; do [ -f "$out/$1_np$np.log" ] && echo "$3np=$np: $(gtest_summary "$out/$1_np$np.log")"; done; }
 
 commit=${GW_COMMIT:-$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)}
 dirty=$(git -C "$root" status --porcelain 2>/dev/null | grep -c . || true)
@@ -202,14 +204,8 @@ fi
   echo "## Device buffers over MPI, ranks sharing the GPU (rc $mpi_rc, CUDA MPS $mps)"
   echo
   echo '```'
-  for np in 2 3 4; do
-    [ -f "$out/mpi_device_np$np.log" ] &&
-      echo "np=$np: $(gtest_summary "$out/mpi_device_np$np.log")"
-  done
-  for np in 2 3 4; do
-    [ -f "$out/mpi_stream_np$np.log" ] &&
-      echo "stream-ordered algorithms (allgather, SRA) over the host-staged MPI stream transport, np=$np: $(gtest_summary "$out/mpi_stream_np$np.log")"
-  done
+  summaries mpi_device "2 3 4" ""
+  summaries mpi_stream "2 3 4" "stream-ordered algorithms (allgather, SRA) over the host-staged MPI stream transport, "
   echo '```'
   echo
   echo "## Python binding and DDP hook on CUDA tensors (rc $py_rc)"
@@ -221,10 +217,7 @@ fi
   echo "## NCCL transport tests (rc $nccl_rc)"
   echo
   echo '```'
-  for np in 1 2 4; do
-    [ -f "$out/mpi_nccl_np$np.log" ] &&
-      echo "np=$np: $(gtest_summary "$out/mpi_nccl_np$np.log")"
-  done
+  summaries mpi_nccl "1 2 4" ""
   for tool in memcheck racecheck synccheck; do
     [ -f "$out/sanitizer_nccl_$tool.log" ] &&
       echo "compute-sanitizer $tool (NCCL path): $(grep -E 'ERROR SUMMARY' "$out/sanitizer_nccl_$tool.log" | tail -1)"
