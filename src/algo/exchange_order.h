@@ -28,8 +28,9 @@ struct Exchange {
   int parity() const { return round & 1; }                           // double buffering
 };
 
-inline std::vector<Exchange> exchange_order(const CallPlan& plan) {
-  std::vector<Exchange> ex;
+// Into `ex` (cleared first; its capacity is reused call after call).
+inline void exchange_order(const CallPlan& plan, std::vector<Exchange>& ex) {
+  ex.clear();
   const bool sra = plan.algorithm == Algorithm::kSra;
   const int rounds = static_cast<int>(plan.rounds.size());
   for (int r = 0; r < rounds; ++r) {
@@ -41,6 +42,11 @@ inline std::vector<Exchange> exchange_order(const CallPlan& plan) {
     if (r >= 1) ex.push_back({ExType::kGather, r - 1});
   }
   if (sra && rounds > 0) ex.push_back({ExType::kGather, rounds - 1});
+}
+
+inline std::vector<Exchange> exchange_order(const CallPlan& plan) {
+  std::vector<Exchange> ex;
+  exchange_order(plan, ex);
   return ex;
 }
 

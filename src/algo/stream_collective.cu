@@ -210,6 +210,9 @@ class StreamCollectiveImpl final : public StreamCollective {
     }
   };
   Buffers bufs_[2][2];  // [Exchange::set_kind()][Exchange::parity()]
+  // run_compressed's bookkeeping, reused call after call.
+  std::vector<Exchange> ex_;
+  std::vector<size_t> stride_, lo_, hi_, scatter_of_, off_;
   // The plan check's headers: this rank's, then every rank's, on both sides.
   uint8_t* h_check_ = nullptr;
   uint8_t* d_check_ = nullptr;
@@ -295,13 +298,16 @@ void StreamCollectiveImpl::run_compressed(StreamTransport& t, const CallPlan& pl
                                           const float* in, float* out, cudaStream_t s, CallResult& result) {
   const int n = t.size(), rank = t.rank();
   const size_t hdr = sizeof(MessageHeader);
-  const std::vector<Exchange> ex = exchange_order(plan);
+  // Per-call bookkeeping in member vectors: no host allocation once warm.
+  std::vector<Exchange>& ex = ex_;
+  exchange_order(plan, ex);
   for (const Segment& seg : plan.segments) twin(*seg.codec);
 
   // Slot stride of each exchange (its largest message) and buffer sizes: an SRA
   // scatter sends one slot per peer, everything else one slot; all receive n.
-  std::vector<size_t> stride(ex.size()), lo(ex.size()), hi(ex.size());
-  std::vector<size_t> scatter_of(plan.rounds.size(), 0);  // exchange index of round r's scatter
+  std::vector<size_t>&stride = stride_, &lo = lo_, &hi = hi_, &scatter_of = scatter_of_;
+  stride.assign(ex.size(), 0), lo.assign(ex.size(), 0), hi.assign(ex.size(), 0);
+  scatter_of.assign(plan.rounds.size(), 0);  // exchange index of round r's scatter
   size_t need_send[2] = {0, 0}, need_recv[2] = {0, 0};
   for (size_t i = 0; i < ex.size(); ++i) {
     const Exchange& e = ex[i];
@@ -391,7 +397,8 @@ void StreamCollectiveImpl::run_compressed(StreamTransport& t, const CallPlan& pl
                                                          nonfinite_is_error, d_flags_ + 1, d_flags_ + 2, d_fail_);
     devutil::check_launch("check_headers");
     count_header(n - 1, false);
-    std::vector<size_t> off(n, hdr);  // where each source's next piece starts in its slot
+    std::vector<size_t>& off = off_;  // where each source's next piece starts in its slot
+    off.assign(n, hdr);
     auto take = [&](int src, size_t bytes) {
       const uint8_t* at = b.recv + static_cast<size_t>(src) * stride[i] + off[src];
       off[src] += bytes;
