@@ -131,6 +131,16 @@ __device__ __forceinline__ T team_all(T v, Op op) {
   return v;
 }
 
+// A thread's non-finite flag folded into its running max as +Inf, so that one
+// team max reduction yields both: nf is the chain nf = fma(v, 0, nf) over the
+// thread's values (+-0 while all are finite, NaN once one is NaN or +-Inf), and
+// the max of finite values never reaches +Inf. One shuffle tree less per bucket.
+__device__ __forceinline__ float fold_nonfinite(float mx, float nf) {
+  return (__float_as_uint(nf) & 0x7fffffffu) != 0u ? INFINITY : mx;
+}
+// Whether a team max of fold_nonfinite() values saw a non-finite value.
+__device__ __forceinline__ bool is_folded_nonfinite(float mx) { return mx == INFINITY; }
+
 // Values in chunk c (4 values from 4c) of a bucket of len values.
 __device__ __forceinline__ int chunk_count(uint32_t c, uint32_t len) {
   const uint32_t e = c * 4u;

@@ -50,7 +50,9 @@ struct DevLayout {
 //   - packing: level q goes in with one IMAD, acc += bits(t + 2^23) * 2^(q*bits),
 //     the 2^23 offsets removed once per chunk (wrap-around arithmetic is exact);
 //   - full buckets (len a multiple of the team's span) skip the per-value bounds.
-template <int W, bool FULL>
+// BITS: the bit width when fixed at compile time (the common 4 and 8: the code
+// stores then need no runtime size dispatch), 0 for L.bits.
+template <int W, int BITS, bool FULL>
 __device__ __forceinline__ void encode_bucket(const float* __restrict__ v, uint8_t* __restrict__ out,
                                               const DevLayout& L, uint64_t key, int* __restrict__ nonfinite,
                                               uint64_t j, uint32_t len, uint32_t t, bool valid) {
@@ -69,10 +71,9 @@ __device__ __forceinline__ void encode_bucket(const float* __restrict__ v, uint8
       }
     }
   }
-  int bad = (__float_as_uint(nf) & 0x7fffffffu) != 0u;  // finite values leave +-0
   mn = bitpack::team_all<W>(mn, [](float a, float b) { return fminf(a, b); });
-  mx = bitpack::team_all<W>(mx, [](float a, float b) { return fmaxf(a, b); });
-  bad = bitpack::team_all<W>(bad, [](int a, int b) { return a | b; });
+  mx = bitpack::team_all<W>(bitpack::fold_nonfinite(mx, nf), [](float a, float b) { return fmaxf(a, b); });
+  const bool bad = bitpack::is_folded_nonfinite(mx);
   // Teams past the end (len 0) write nothing but stay for the shuffles below.
 
   // bucket_params() of maxmin_kernels.h.
@@ -99,7 +100,7 @@ __device__ __forceinline__ void encode_bucket(const float* __restrict__ v, uint8
     if (bad && nonfinite) *nonfinite = 1;
   }
 
-  const int bits = L.bits;
+  const int bits = BITS ? BITS : L.bits;
   uint8_t* dst = out + 8 * L.nb + j * L.packed;
   const uint32_t i0 = static_cast<uint32_t>(j * L.bucket);  // element index mod 2^32
 #pragma unroll
@@ -128,7 +129,7 @@ __device__ __forceinline__ void encode_bucket(const float* __restrict__ v, uint8
   }
 }
 
-template <int W>
+template <int W, int BITS>
 __global__ void __launch_bounds__(block_threads<W>(), bitpack::encode_min_blocks<W>())
     maxmin_encode_kernel(const float* __restrict__ x, uint8_t* __restrict__ out, DevLayout L, uint64_t key,
                          int* __restrict__ nonfinite) {
@@ -142,9 +143,9 @@ __global__ void __launch_bounds__(block_threads<W>(), bitpack::encode_min_blocks
   // general path, which is always correct).
   const bool full = __all_sync(0xffffffffu, len == 4u * kChunksPerThread * W);
   if (full) {
-    encode_bucket<W, true>(x + j * L.bucket, out, L, key, nonfinite, j, len, t, valid);
+    encode_bucket<W, BITS, true>(x + j * L.bucket, out, L, key, nonfinite, j, len, t, valid);
   } else {
-    encode_bucket<W, false>(x + j * L.bucket, out, L, key, nonfinite, j, len, t, valid);
+    encode_bucket<W, BITS, false>(x + j * L.bucket, out, L, key, nonfinite, j, len, t, valid);
   }
 }
 
@@ -200,7 +201,15 @@ using bitpack::grid_of;
 
 template <int W>
 void launch_encode(const float* x, uint8_t* out, const DevLayout& L, uint64_t key, int* nf, cudaStream_t s) {
-  maxmin_encode_kernel<W><<<grid_of<W>(L.nb), block_threads<W>(), 0, s>>>(x, out, L, key, nf);
+  const unsigned g = grid_of<W>(L.nb);
+  constexpr int B = block_threads<W>();
+  if (L.bits == 4) {
+    maxmin_encode_kernel<W, 4><<<g, B, 0, s>>>(x, out, L, key, nf);
+  } else if (L.bits == 8) {
+    maxmin_encode_kernel<W, 8><<<g, B, 0, s>>>(x, out, L, key, nf);
+  } else {
+    maxmin_encode_kernel<W, 0><<<g, B, 0, s>>>(x, out, L, key, nf);
+  }
 }
 
 template <int W>

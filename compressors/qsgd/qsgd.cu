@@ -42,19 +42,23 @@ struct DevLayout {
   uint64_t nb;        // buckets
   float sf;           // float(s)
   float c_lo;         // 2^(s-1) (nuq)
-  uint32_t sign_bit;  // 2^(bits-1): the sign of a nonzero level
+  uint32_t sign_mul[4];  // 2^(bits-1) * pm.mul[q]: chunk value q's sign bit, in place
   bitpack::PackMul pm;
   int vec;            // 16-byte float access is possible (S % 4 == 0, buffer aligned)
 };
 
-// quantize_one() of qsgd_kernels.h. Bit-identical, with fewer instructions
-// where an exact form exists (the kernel is bound by instruction issue as much
-// as by memory, see maxmin.cu): qsgd's trunc(t), t in [0, s], is the low bits of
-// t + 2^23 rounded down (one FADD instead of a conversion); codes are packed by
-// multiply-adds, with the sign bit added, not or-ed, to a nonzero level.
+// The magnitude level of quantize_one() of qsgd_kernels.h plus level_bias<KIND>,
+// bit-identical, with fewer instructions where an exact form exists (the kernel
+// is bound by instruction issue as much as by memory, see maxmin.cu): qsgd's
+// trunc(t), t in [0, s], is the low bits of t + 2^23 rounded down (one FADD
+// instead of a conversion), left biased by 2^23's bits; the caller packs it by a
+// multiply-add and removes the biases once per chunk.
+template <int KIND>
+__host__ __device__ constexpr uint32_t level_bias() {
+  return KIND == NUQ ? 0u : 0x4b000000u;
+}
 template <int KIND>
 __device__ __forceinline__ uint32_t quantize_dev(float x, float inv, const DevLayout& L, uint64_t key, uint32_t i) {
-  const uint32_t xb = __float_as_uint(x);
   const uint32_t r = rng_u32(key, i);
   uint32_t l;
   if (KIND == NUQ) {
@@ -71,14 +75,16 @@ __device__ __forceinline__ uint32_t quantize_dev(float x, float inv, const DevLa
     const float u = rng_uniform_of(r);
     float t = __fmaf_rn(fabsf(x), inv, u);  // >= 0; |x| as an operand modifier
     t = fminf(t, L.sf);  // FMNMX; t is never NaN here
-    l = __float_as_uint(__fadd_rd(t, 8388608.0f)) - 0x4b000000u;
+    l = __float_as_uint(__fadd_rd(t, 8388608.0f));
   }
-  return l + (static_cast<int32_t>(xb) < 0 && l != 0u ? L.sign_bit : 0u);
+  return l;
 }
 
 // Chunk c = k*W + t of the team's bucket is thread t's k-th chunk; its 4 codes
 // are packed and written as common/bitpack.cuh lays out.
-template <int W, int KIND, bool FULL>
+// BITS: the bit width when fixed at compile time (the common 4 and 8: the code
+// stores then need no runtime size dispatch), 0 for L.bits.
+template <int W, int KIND, int BITS, bool FULL>
 __device__ __forceinline__ void encode_bucket(const float* __restrict__ v, uint8_t* __restrict__ out,
                                               const DevLayout& L, uint64_t key, int* __restrict__ nonfinite,
                                               uint64_t j, uint32_t len, uint32_t t, bool valid) {
@@ -96,9 +102,8 @@ __device__ __forceinline__ void encode_bucket(const float* __restrict__ v, uint8
       }
     }
   }
-  int bad = (__float_as_uint(nf) & 0x7fffffffu) != 0u;  // finite values leave +-0
-  amax = bitpack::team_all<W>(amax, [](float a, float b) { return fmaxf(a, b); });
-  bad = bitpack::team_all<W>(bad, [](int a, int b) { return a | b; });
+  amax = bitpack::team_all<W>(bitpack::fold_nonfinite(amax, nf), [](float a, float b) { return fmaxf(a, b); });
+  const bool bad = bitpack::is_folded_nonfinite(amax);
   // Teams past the end (len 0) write nothing but stay for the shuffles.
 
   float raw = amax;
@@ -137,7 +142,8 @@ __device__ __forceinline__ void encode_bucket(const float* __restrict__ v, uint8
     if (bad && nonfinite) *nonfinite = 1;
   }
 
-  const int bits = L.bits;
+  const int bits = BITS ? BITS : L.bits;
+  constexpr uint32_t kBias = level_bias<KIND>();
   uint8_t* dst = out + 4 * L.nb + j * L.packed;
   const uint32_t i0 = static_cast<uint32_t>(j * L.bucket);  // element index mod 2^32
 #pragma unroll
@@ -149,14 +155,21 @@ __device__ __forceinline__ void encode_bucket(const float* __restrict__ v, uint8
       const uint32_t base = i0 + c * 4u;
 #pragma unroll
       for (int q = 0; q < 4; ++q) {
-        if (FULL || q < cnt) acc += quantize_dev<KIND>(val[k][q], p.inv, L, key, base + q) * L.pm.mul[q];
+        if (FULL || q < cnt) {
+          const uint32_t lb = quantize_dev<KIND>(val[k][q], p.inv, L, key, base + q);
+          acc += lb * L.pm.mul[q];
+          // A nonzero level of a negative value carries the sign bit.
+          if (static_cast<int32_t>(__float_as_uint(val[k][q])) < 0 && lb != kBias) acc += L.sign_mul[q];
+          if (!FULL) acc -= kBias * L.pm.mul[q];
+        }
       }
+      if (FULL) acc -= kBias == 0u ? 0u : L.pm.off4;
     }
     bitpack::store_chunk_codes<FULL>(dst, acc, c, cnt, len, t, bits);
   }
 }
 
-template <int W, int KIND>
+template <int W, int KIND, int BITS>
 __global__ void __launch_bounds__(block_threads<W>(), bitpack::encode_min_blocks<W>())
     qsgd_encode_kernel(const float* __restrict__ x, uint8_t* __restrict__ out, DevLayout L, uint64_t key,
                        int* __restrict__ nonfinite) {
@@ -169,9 +182,9 @@ __global__ void __launch_bounds__(block_threads<W>(), bitpack::encode_min_blocks
   // except where a warp holds the last bucket: then the general path, always correct).
   const bool full = __all_sync(0xffffffffu, len == 4u * kChunksPerThread * W);
   if (full) {
-    encode_bucket<W, KIND, true>(x + j * L.bucket, out, L, key, nonfinite, j, len, t, valid);
+    encode_bucket<W, KIND, BITS, true>(x + j * L.bucket, out, L, key, nonfinite, j, len, t, valid);
   } else {
-    encode_bucket<W, KIND, false>(x + j * L.bucket, out, L, key, nonfinite, j, len, t, valid);
+    encode_bucket<W, KIND, BITS, false>(x + j * L.bucket, out, L, key, nonfinite, j, len, t, valid);
   }
 }
 
@@ -213,25 +226,36 @@ DevLayout dev_layout(const Layout& H, size_t n) {
   L.s = H.s;
   L.sf = static_cast<float>(H.s);
   L.c_lo = nuq_c_lo(H.s);
-  L.sign_bit = 1u << (H.bits - 1);
   L.pm = bitpack::pack_multipliers(H.bits);
+  for (int q = 0; q < 4; ++q) L.sign_mul[q] = L.pm.mul[q] << (H.bits - 1);
   L.vec = 0;
   return L;
 }
 
 using bitpack::grid_of;
 
+template <int W, int KIND>
+void launch_encode_kind(const float* x, uint8_t* out, const DevLayout& L, uint64_t key, int* nf, cudaStream_t s) {
+  const unsigned g = grid_of<W>(L.nb);
+  constexpr int B = block_threads<W>();
+  if (L.bits == 4) {
+    qsgd_encode_kernel<W, KIND, 4><<<g, B, 0, s>>>(x, out, L, key, nf);
+  } else if (L.bits == 8) {
+    qsgd_encode_kernel<W, KIND, 8><<<g, B, 0, s>>>(x, out, L, key, nf);
+  } else {
+    qsgd_encode_kernel<W, KIND, 0><<<g, B, 0, s>>>(x, out, L, key, nf);
+  }
+}
+
 template <int W>
 void launch_encode(int kind, const float* x, uint8_t* out, const DevLayout& L, uint64_t key, int* nf,
                    cudaStream_t s) {
-  const unsigned g = grid_of<W>(L.nb);
-  constexpr int B = block_threads<W>();
   if (kind == NUQ) {
-    qsgd_encode_kernel<W, NUQ><<<g, B, 0, s>>>(x, out, L, key, nf);
+    launch_encode_kind<W, NUQ>(x, out, L, key, nf, s);
   } else if (kind == QSGD_MAX) {
-    qsgd_encode_kernel<W, QSGD_MAX><<<g, B, 0, s>>>(x, out, L, key, nf);
+    launch_encode_kind<W, QSGD_MAX>(x, out, L, key, nf, s);
   } else {
-    qsgd_encode_kernel<W, QSGD_L2><<<g, B, 0, s>>>(x, out, L, key, nf);
+    launch_encode_kind<W, QSGD_L2>(x, out, L, key, nf, s);
   }
 }
 
