@@ -23,7 +23,9 @@
 namespace gw {
 namespace bitpack {
 
-constexpr int kChunksPerThread = 4;   // chunks of 4 consecutive values each thread holds
+// Chunks of 4 consecutive values each thread holds, unless a kernel says
+// otherwise (qsgd's encode holds 8: see qsgd.cu).
+constexpr int kChunksPerThread = 4;
 constexpr int kSmallTeamBlock = 256;  // block size when teams are at most a warp
 
 template <int W>
@@ -44,11 +46,11 @@ __host__ __device__ constexpr int encode_min_blocks() {
   return GW_ENCODE_MIN_BLOCKS == 0 ? 0 : (GW_ENCODE_MIN_BLOCKS * kSmallTeamBlock + block_threads<W>() - 1) / block_threads<W>();
 }
 
-// Smallest power-of-two team (at least 4) with kChunksPerThread * W chunks of 4
-// covering a bucket: 4 for bucket 64, 32 for 512, 512 for 8192.
-inline int team_width(size_t bucket) {
+// Smallest power-of-two team (at least 4) with chunks_per_thread * W chunks of 4
+// covering a bucket: with 4 per thread, 4 for bucket 64, 32 for 512, 512 for 8192.
+inline int team_width(size_t bucket, int chunks_per_thread = kChunksPerThread) {
   const int chunks = static_cast<int>((bucket + 3) / 4);
-  const int need = (chunks + kChunksPerThread - 1) / kChunksPerThread;
+  const int need = (chunks + chunks_per_thread - 1) / chunks_per_thread;
   int w = 4;
   while (w < need) w *= 2;
   return w;

@@ -110,13 +110,18 @@ __device__ __forceinline__ void encode_bucket(const float* __restrict__ v, uint8
     uint32_t acc = 0;
     if (!bad) {
       const uint32_t base = i0 + c * 4u;
+      uint32_t w[4];  // the 4 values' rounding numbers, one hash per two (common/rng.h)
+      if (FULL)
+        rng_sr_top4(key, base, w);  // a full bucket has 16*W values: base is even
+      else
+        rng_sr_top4_any(key, base, w);
 #pragma unroll
       for (int q = 0; q < 4; ++q) {
         if (FULL || q < cnt) {
           // quantize_one() of maxmin_kernels.h: t = min(fma(x - min, inv, u), L),
           // level = trunc(t) = bits(t + 2^23 rounded down) - 0x4b000000.
           const float d = __fsub_rn(val[k][q], pmin);
-          const float u = rng_uniform_of(rng_u32(key, base + q));
+          const float u = rng_sr_uniform_of_top(w[q]);
           float tq = __fmaf_rn(d, inv, u);
           tq = fminf(tq, L.levels_f);  // FMNMX; tq is never NaN here
           acc += __float_as_uint(__fadd_rd(tq, 8388608.0f)) * L.pm.mul[q];

@@ -6,7 +6,7 @@
 //
 // Per bucket of values v (L = 2^B - 1 levels above the minimum):
 //   min   = min(v),  scale = (max(v) - min) / L,  inv = 1 / scale
-//   l_i   = trunc(min(fma(v_i - min, inv, u_i), L))      u_i = (rng_u32(key, i) >> 8) * 2^-24
+//   l_i   = trunc(min(fma(v_i - min, inv, u_i), L))      u_i = rng_sr16(key, i) * 2^-16 (common/rng.h)
 //   value = fma(scale, l_i, min)
 // with i the index of the element within the encode call, taken mod 2^32 (so the
 // bits do not depend on how work is split; callers chunk long buffers and give each

@@ -53,47 +53,86 @@ GW_TI void minmax(const float* v, size_t len, float* mn_out, float* mx_out, bool
   *bad_out = b;
 }
 
+// u = U * 2^-16 (exact) for rounding numbers U < 2^16 in 32-bit lanes.
+GW_TI __m256 sr_uniform8(__m256i U) {
+  return _mm256_mul_ps(_mm256_cvtepi32_ps(U), _mm256_set1_ps(kSrUnit));
+}
+
 struct QuantConsts {
-  __m256 vmin, vinv, vlev, unit;
-  __m256i k1;
+  __m256 vmin, vinv, vlev;
+  __m256i k1, h;
 };
 
-GW_TI __m256i quant8(const float* s, __m256i ctr, const QuantConsts& c) {
-  __m256 d = _mm256_sub_ps(_mm256_loadu_ps(s), c.vmin);
-  __m256i r = rng_u32_avx2_x0(ctr, c.k1);  // ctr = counter + low key half
-  __m256 u = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_srli_epi32(r, 8)), c.unit);
-  __m256 t = _mm256_min_ps(_mm256_fmadd_ps(d, c.vinv, u), c.vlev);
+template <bool kFast>
+GW_TI __m256i rng8(__m256i x0, const QuantConsts& c) {
+  return kFast ? rng_u32_avx2_x1(_mm256_xor_si256(x0, c.h), c.k1) : rng_u32_avx2_x0(x0, c.k1);
+}
+
+// quantize_one() on 8 values with rounding numbers U.
+GW_TI __m256i quant8(__m256 x, __m256i U, const QuantConsts& c) {
+  const __m256 d = _mm256_sub_ps(x, c.vmin);
+  const __m256 t = _mm256_min_ps(_mm256_fmadd_ps(d, c.vinv, sr_uniform8(U)), c.vlev);
   return _mm256_cvttps_epi32(t);
 }
 
-// Byte levels of v[0..len) into lv[0..len).
-GW_TI void quantize(const float* v, size_t len, const BucketParams& p, float levels_f, uint64_t key, uint32_t i0,
-                    uint8_t* lv) {
-  QuantConsts c;
-  c.vmin = _mm256_set1_ps(p.min);
-  c.vinv = _mm256_set1_ps(p.inv);
-  c.vlev = _mm256_set1_ps(levels_f);
-  c.unit = _mm256_set1_ps(kRngUnit);
-  c.k1 = _mm256_set1_epi32(static_cast<int>(static_cast<uint32_t>(key >> 32)));
-  const __m256i eight = _mm256_set1_epi32(8);
-  __m256i idx = _mm256_add_epi32(_mm256_set1_epi32(static_cast<int>(i0 + static_cast<uint32_t>(key))),
-                                  _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+// Byte levels of 32 values x0..x3 (8 each) from an even element index: xa / xb
+// are the pair counters (plus the low key half, in rng_sr_pair_order_avx2()
+// order) of values 0..15 / 16..31.
+template <bool kFast>
+GW_TI void quant32(__m256 x0, __m256 x1, __m256 x2, __m256 x3, __m256i xa, __m256i xb, const QuantConsts& c,
+                   uint8_t* lv) {
+  const __m256i ha = rng8<kFast>(xa, c), hb = rng8<kFast>(xb, c);
+  const __m256i a = quant8(x0, rng_sr16_avx2_first(ha), c), b = quant8(x1, rng_sr16_avx2_second(ha), c);
+  const __m256i cc = quant8(x2, rng_sr16_avx2_first(hb), c), d = quant8(x3, rng_sr16_avx2_second(hb), c);
+  simd::store_bytes32(lv, a, b, cc, d);
+}
+
+template <bool kFast>
+GW_TI void quantize_pairs_c(const float* v, size_t len, const QuantConsts& c, __m256i xa, uint8_t* lv) {
+  const __m256i step = _mm256_set1_epi32(16);  // pair counters per 32 values
+  __m256i xb = _mm256_add_epi32(xa, _mm256_set1_epi32(8));
   size_t k = 0;
   for (; k + 32 <= len; k += 32) {
     // The next buckets stream in from memory while this one (in L1) is quantized.
     prefetch_ahead(v + k, kPrefetchFloats);
-    __m256i a = quant8(v + k, idx, c);
-    idx = _mm256_add_epi32(idx, eight);
-    __m256i b = quant8(v + k + 8, idx, c);
-    idx = _mm256_add_epi32(idx, eight);
-    __m256i cc = quant8(v + k + 16, idx, c);
-    idx = _mm256_add_epi32(idx, eight);
-    __m256i d = quant8(v + k + 24, idx, c);
-    idx = _mm256_add_epi32(idx, eight);
-    simd::store_bytes32(lv + k, a, b, cc, d);
+    quant32<kFast>(_mm256_loadu_ps(v + k), _mm256_loadu_ps(v + k + 8), _mm256_loadu_ps(v + k + 16),
+                   _mm256_loadu_ps(v + k + 24), xa, xb, c, lv + k);
+    xa = _mm256_add_epi32(xa, step);
+    xb = _mm256_add_epi32(xb, step);
   }
-  for (; k < len; ++k)
-    lv[k] = static_cast<uint8_t>(quantize_one(v[k], p, levels_f, key, i0 + static_cast<uint32_t>(k)));
+  if (k < len) {
+    // The last 1..31 values: one more block of masked loads (lanes past len read
+    // nothing, and their levels are dropped).
+    const __m256i r = _mm256_set1_epi32(static_cast<int>(len - k));
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), eight = _mm256_set1_epi32(8);
+    const __m256i m0 = _mm256_cmpgt_epi32(r, lane), m1 = _mm256_cmpgt_epi32(_mm256_sub_epi32(r, eight), lane);
+    const __m256i m2 = _mm256_cmpgt_epi32(_mm256_sub_epi32(r, _mm256_set1_epi32(16)), lane);
+    const __m256i m3 = _mm256_cmpgt_epi32(_mm256_sub_epi32(r, _mm256_set1_epi32(24)), lane);
+    alignas(32) uint8_t l[32];
+    quant32<kFast>(_mm256_maskload_ps(v + k, m0), _mm256_maskload_ps(v + k + 8, m1),
+                   _mm256_maskload_ps(v + k + 16, m2), _mm256_maskload_ps(v + k + 24, m3), xa, xb, c, l);
+    memcpy(lv + k, l, len - k);
+  }
+}
+
+// quantize() (maxmin_simd_loops.inc) of a run of values from an even element
+// index e whose indices do not wrap: pair counters e / 2, e / 2 + 1, ...
+GW_T void quantize_pairs(const float* v, size_t len, const BucketParams& p, float levels_f, uint64_t key, uint32_t e,
+                         uint8_t* lv) {
+  QuantConsts c;
+  c.vmin = _mm256_set1_ps(p.min);
+  c.vinv = _mm256_set1_ps(p.inv);
+  c.vlev = _mm256_set1_ps(levels_f);
+  c.k1 = _mm256_set1_epi32(static_cast<int>(static_cast<uint32_t>(key >> 32)));
+  const uint32_t x0 = (e >> 1) + static_cast<uint32_t>(key);
+  // x0 ^ (x0 >> 16) is x0 ^ H when the run's counters share their high half.
+  const bool fast = (x0 >> 16) == ((x0 + static_cast<uint32_t>((len + 1) / 2 - 1)) >> 16);
+  c.h = _mm256_set1_epi32(static_cast<int>(x0 >> 16));
+  const __m256i xa = _mm256_add_epi32(_mm256_set1_epi32(static_cast<int>(x0)), rng_sr_pair_order_avx2());
+  if (fast)
+    quantize_pairs_c<true>(v, len, c, xa, lv);
+  else
+    quantize_pairs_c<false>(v, len, c, xa, lv);
 }
 
 template <int B, bool kAdd>
@@ -123,11 +162,20 @@ GW_TI void dequant_bucket(const uint8_t* src, size_t len, int bits, const Bucket
 // rather than the add/convert ones); the clamp min(t, L) is applied to the
 // truncated level as bytes (trunc(min(t, L)) = min(trunc(t), L) for t >= 0; t <
 // L + 2 while scale < FLT_MAX, else the bucket takes the plain path); the random
-// numbers use x0 ^ H for x0 ^ (x0 >> 16) within a bucket whose counters share
-// their high half (see qsgd_avx2.cpp).
+// numbers: one hash per 16 values (rng_sr16_avx2_first / _second of the pair
+// counters i0 / 2 + k, common/rng.h), with x0 ^ H for x0 ^ (x0 >> 16) within a
+// bucket whose pair counters share their high half (see qsgd_avx2.cpp).
+
+// Compiled with GCC's pressure-aware scheduler before register allocation, as
+// the pipelined loops of qsgd_avx2.cpp (there for the reasons given): here 2-3%
+// faster in cache (Zen 4, bits 2/4/8). Only the pipelined encode.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC push_options
+#pragma GCC optimize("schedule-insns", "sched-pressure")
+#endif
 
 struct PipeConsts {
-  __m256 nmin, vinv, unit, one;
+  __m256 nmin, vinv, one;
   __m256i k1, h, lev8;
 };
 
@@ -136,12 +184,10 @@ GW_TI __m256i rng8(__m256i x0, const PipeConsts& c) {
   return kFast ? rng_u32_avx2_x1(_mm256_xor_si256(x0, c.h), c.k1) : rng_u32_avx2_x0(x0, c.k1);
 }
 
-template <bool kFast>
-GW_TI __m256i level8(const float* s, __m256i ctr, const PipeConsts& c) {
+// Levels (before the clamp) of 8 values with rounding numbers U.
+GW_TI __m256i level8(const float* s, __m256i U, const PipeConsts& c) {
   const __m256 d = _mm256_fmadd_ps(_mm256_loadu_ps(s), c.one, c.nmin);
-  const __m256i r = rng8<kFast>(ctr, c);
-  const __m256 u = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_srli_epi32(r, 8)), c.unit);
-  return _mm256_cvttps_epi32(_mm256_fmadd_ps(d, c.vinv, u));
+  return _mm256_cvttps_epi32(_mm256_fmadd_ps(d, c.vinv, sr_uniform8(U)));
 }
 
 template <int B>
@@ -154,9 +200,11 @@ template <int B, bool kFast>
 GW_TI void levels64(const float* v, __m256i& idx, const PipeConsts& c, uint8_t* out) {
   const __m256i eight = _mm256_set1_epi32(8);
   __m256i q[8];
-  for (int h = 0; h < 8; ++h) {
-    q[h] = level8<kFast>(v + 8 * h, idx, c);
+  for (int h = 0; h < 4; ++h) {  // one hash per 16 values
+    const __m256i r = rng8<kFast>(idx, c);
     idx = _mm256_add_epi32(idx, eight);
+    q[2 * h] = level8(v + 16 * h, rng_sr16_avx2_first(r), c);
+    q[2 * h + 1] = level8(v + 16 * h + 8, rng_sr16_avx2_second(r), c);
   }
   const __m256i x = levels32<B>(q[0], q[1], q[2], q[3], c);
   const __m256i y = levels32<B>(q[4], q[5], q[6], q[7], c);
@@ -253,7 +301,6 @@ GW_T bool encode_pipe(const Layout& L, const float* x, size_t n, uint8_t* out, u
   uint8_t* levels_base = out + 8 * nb;
   alignas(64) uint8_t lv[8192 + 64];
   PipeConsts c{};
-  c.unit = _mm256_set1_ps(kRngUnit);
   c.one = _mm256_set1_ps(1.0f);
   c.k1 = _mm256_set1_epi32(static_cast<int>(static_cast<uint32_t>(key >> 32)));
   c.lev8 = _mm256_set1_epi8(static_cast<char>(L.levels));
@@ -273,16 +320,19 @@ GW_T bool encode_pipe(const Layout& L, const float* x, size_t n, uint8_t* out, u
     bool plain_c = false;
     if (hasC) {
       const BucketParams& p = par[jc & 1];
-      if (badr[jc & 1] || !(p.scale < FLT_MAX)) {
-        plain_c = true;  // zeros, or levels that could pass 2^31 before the clamp
+      const uint32_t i0 = static_cast<uint32_t>(jc * S);  // even
+      if (badr[jc & 1] || !(p.scale < FLT_MAX) || uint64_t{i0} + S > (uint64_t{1} << 32)) {
+        // zeros, or levels that could pass 2^31 before the clamp, or element
+        // indices that wrap to 0 inside the bucket (pair counters restart)
+        plain_c = true;
         hasC = false;
       } else {
         c.nmin = _mm256_set1_ps(-p.min);
         c.vinv = _mm256_set1_ps(p.inv);
-        const uint32_t x0 = static_cast<uint32_t>(jc * S) + klo;
-        fast = (x0 >> 16) == ((x0 + static_cast<uint32_t>(S) - 1u) >> 16);
+        const uint32_t x0 = (i0 >> 1) + klo;  // pair counters x0 .. x0 + S/2 - 1
+        fast = (x0 >> 16) == ((x0 + static_cast<uint32_t>(S / 2) - 1u) >> 16);
         c.h = _mm256_set1_epi32(static_cast<int>(x0 >> 16));
-        idx = _mm256_add_epi32(_mm256_set1_epi32(static_cast<int>(x0)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+        idx = _mm256_add_epi32(_mm256_set1_epi32(static_cast<int>(x0)), rng_sr_pair_order_avx2());
       }
     }
     const float* va = x + t * S;
@@ -317,6 +367,9 @@ GW_T bool encode_pipe(const Layout& L, const float* x, size_t n, uint8_t* out, u
 }
 
 
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC pop_options
+#endif
 }  // namespace
 
 GW_T bool encode_avx2(const Layout& L, const float* x, size_t n, uint8_t* out, uint64_t key) {

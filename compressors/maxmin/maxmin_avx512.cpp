@@ -62,46 +62,82 @@ GW_TI void minmax(const float* v, size_t len, float* mn_out, float* mx_out, bool
   *bad_out = b;
 }
 
+// u = U * 2^-16 (exact) for rounding numbers U < 2^16 in 32-bit lanes.
+GW_TI __m512 sr_uniform16(__m512i U) {
+  return _mm512_mul_ps(_mm512_cvtepi32_ps(U), _mm512_set1_ps(kSrUnit));
+}
+
 struct QuantConsts {
-  __m512 vmin, vinv, vlev, unit;
-  __m512i k1;
+  __m512 vmin, vinv, vlev;
+  __m512i k1, h;
 };
 
-GW_TI __m512i quant16(const float* s, __m512i ctr, const QuantConsts& c) {
-  __m512 d = _mm512_sub_ps(_mm512_loadu_ps(s), c.vmin);
-  __m512i r = rng_u32_avx512_x0(ctr, c.k1);  // ctr = counter + low key half
-  __m512 u = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_srli_epi32(r, 8)), c.unit);
-  __m512 t = _mm512_min_ps(_mm512_fmadd_ps(d, c.vinv, u), c.vlev);
+// rng_u32 on 16 lanes from x0 = counter + low key half; with kFast, the counters
+// of the whole run share their high half H = x0 >> 16 (in c.h), so the hash's
+// first step x0 ^ (x0 >> 16) is x0 ^ H.
+template <bool kFast>
+GW_TI __m512i rng16(__m512i x0, const QuantConsts& c) {
+  return kFast ? rng_u32_avx512_x1(_mm512_xor_si512(x0, c.h), c.k1) : rng_u32_avx512_x0(x0, c.k1);
+}
+
+// quantize_one() on 16 values with rounding numbers U.
+GW_TI __m512i quant16(__m512 x, __m512i U, const QuantConsts& c) {
+  const __m512 d = _mm512_sub_ps(x, c.vmin);
+  const __m512 t = _mm512_min_ps(_mm512_fmadd_ps(d, c.vinv, sr_uniform16(U)), c.vlev);
   return _mm512_cvttps_epi32(t);
 }
 
-GW_TI void quantize(const float* v, size_t len, const BucketParams& p, float levels_f, uint64_t key, uint32_t i0,
-                    uint8_t* lv) {
-  QuantConsts c;
-  c.vmin = _mm512_set1_ps(p.min);
-  c.vinv = _mm512_set1_ps(p.inv);
-  c.vlev = _mm512_set1_ps(levels_f);
-  c.unit = _mm512_set1_ps(kRngUnit);
-  c.k1 = _mm512_set1_epi32(static_cast<int>(static_cast<uint32_t>(key >> 32)));
-  const __m512i sixteen = _mm512_set1_epi32(16);
-  __m512i idx = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int>(i0 + static_cast<uint32_t>(key))),
-                                 _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+// Byte levels (two vectors of 16) of the 32 values x0, x1 from an even element
+// index, xs their pair counters (plus the low key half, in
+// rng_sr_pair_order_avx512() order).
+template <bool kFast>
+GW_TI void quant32(__m512 x0, __m512 x1, __m512i xs, const QuantConsts& c, __m512i* a, __m512i* b) {
+  const __m512i h = rng16<kFast>(xs, c);
+  *a = quant16(x0, rng_sr16_avx512_first(h), c);
+  *b = quant16(x1, rng_sr16_avx512_second(h), c);
+}
+
+template <bool kFast>
+GW_TI void quantize_pairs_c(const float* v, size_t len, const QuantConsts& c, __m512i xs, uint8_t* lv) {
+  const __m512i step = _mm512_set1_epi32(16);  // pair counters per 32 values
+  __m512i a, b;
   size_t k = 0;
   for (; k + 32 <= len; k += 32) {
     // The next buckets stream in from memory while this one (in L1) is quantized.
     prefetch_ahead(v + k, kPrefetchFloats);
-    __m512i a = quant16(v + k, idx, c);
-    idx = _mm512_add_epi32(idx, sixteen);
-    __m512i b = quant16(v + k + 16, idx, c);
-    idx = _mm512_add_epi32(idx, sixteen);
-    simd::store_bytes32(lv + k, a, b);  // levels <= 255
+    quant32<kFast>(_mm512_loadu_ps(v + k), _mm512_loadu_ps(v + k + 16), xs, c, &a, &b);
+    simd::store_bytes32(lv + k, a, b);
+    xs = _mm512_add_epi32(xs, step);
   }
-  for (; k + 16 <= len; k += 16) {
-    simd::store_bytes16(lv + k, quant16(v + k, idx, c));
-    idx = _mm512_add_epi32(idx, sixteen);
+  if (k < len) {
+    // The last 1..31 values: masked loads and a masked store.
+    const uint32_t m = static_cast<uint32_t>((uint64_t{1} << (len - k)) - 1u);
+    const __mmask16 m0 = static_cast<__mmask16>(m), m1 = static_cast<__mmask16>(m >> 16);
+    quant32<kFast>(_mm512_maskz_loadu_ps(m0, v + k), _mm512_maskz_loadu_ps(m1, v + k + 16), xs, c, &a, &b);
+    // store_bytes32's narrowing, then the bytes below len
+    const __m256i w = _mm512_cvtepi16_epi8(_mm512_packus_epi32(a, b));
+    const __m256i ord = _mm256_permutevar8x32_epi32(w, _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7));
+    _mm256_mask_storeu_epi8(lv + k, static_cast<__mmask32>(m), ord);
   }
-  for (; k < len; ++k)
-    lv[k] = static_cast<uint8_t>(quantize_one(v[k], p, levels_f, key, i0 + static_cast<uint32_t>(k)));
+}
+
+// quantize() (maxmin_simd_loops.inc) of a run of values from an even element
+// index e whose indices do not wrap: pair counters e / 2, e / 2 + 1, ...
+GW_T void quantize_pairs(const float* v, size_t len, const BucketParams& p, float levels_f, uint64_t key, uint32_t e,
+                         uint8_t* lv) {
+  QuantConsts c;
+  c.vmin = _mm512_set1_ps(p.min);
+  c.vinv = _mm512_set1_ps(p.inv);
+  c.vlev = _mm512_set1_ps(levels_f);
+  c.k1 = _mm512_set1_epi32(static_cast<int>(static_cast<uint32_t>(key >> 32)));
+  const uint32_t x0 = (e >> 1) + static_cast<uint32_t>(key);
+  const bool fast = (x0 >> 16) == ((x0 + static_cast<uint32_t>((len + 1) / 2 - 1)) >> 16);
+  c.h = _mm512_set1_epi32(static_cast<int>(x0 >> 16));
+  const __m512i xs = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int>(x0)), rng_sr_pair_order_avx512());
+  if (fast)
+    quantize_pairs_c<true>(v, len, c, xs, lv);
+  else
+    quantize_pairs_c<false>(v, len, c, xs, lv);
 }
 
 template <int B, bool kAdd>

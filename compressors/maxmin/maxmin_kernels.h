@@ -59,7 +59,7 @@ inline BucketParams bucket_params(float mn, float mx, bool nonfinite, uint32_t l
 // (min(t, L) with minps semantics, then truncation; t >= 0 here).
 inline uint32_t quantize_one(float x, const BucketParams& p, float levels_f, uint64_t key, uint32_t i) {
   float d = x - p.min;
-  float u = static_cast<float>(rng_u32(key, i) >> 8) * kRngUnit;
+  float u = static_cast<float>(rng_sr16(key, i)) * kSrUnit;
   float t = std::fma(d, p.inv, u);
   t = t < levels_f ? t : levels_f;
   return static_cast<uint32_t>(static_cast<int32_t>(t));

@@ -13,8 +13,9 @@
 //   scale = ||v||_2 (exactly as qsgd norm=l2),  inv = 1 / scale
 //   y_i   = min(|v_i| * inv, 1)
 //   y_i >= 2^(1-s): k = exponent(y_i) + s (>= 1), y_i = 2^(k-s) (1 + m/2^23) with m
-//                   its 23 mantissa bits; l_i = k + [(rng_u32(key, i) >> 8) < 2m]
-//   y_i <  2^(1-s): l_i = [u_i < y_i * 2^(s-1)],  u_i = (rng_u32(key, i) >> 8) * 2^-24
+//                   its 23 mantissa bits; l_i = k + [U_i * 2^7 < m]
+//   y_i <  2^(1-s): l_i = [u_i < y_i * 2^(s-1)]
+//   with U_i = rng_sr16(key, i) (16 bits, common/rng.h) and u_i = U_i * 2^-16
 //   code  = l_i | sign_i << (B-1)           sign_i = v_i < 0, and 0 when l_i = 0
 //   value = +-(scale * 2^(l_i - s))         (0 for l_i = 0; 2^(l-s) built from bits)
 // Every path (scalar, AVX2, AVX-512, CUDA) computes exactly this; the comparisons

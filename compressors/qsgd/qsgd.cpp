@@ -17,8 +17,6 @@ template <int K>
 bool encode_scalar_t(const Layout& L, const float* x, size_t n, uint8_t* out, uint64_t key) {
   const size_t nb = L.num_buckets(n);
   uint8_t* codes_base = out + 4 * nb;
-  const float sf = static_cast<float>(L.s);
-  const float c_lo = nuq_c_lo(L.s);
   uint8_t lv[8192];
   bool any_bad = false;
   for (size_t j = 0; j < nb; ++j) {
@@ -48,10 +46,7 @@ bool encode_scalar_t(const Layout& L, const float* x, size_t n, uint8_t* out, ui
       memset(dst, 0, L.packed_bytes(len));
       continue;
     }
-    for (size_t k = 0; k < len; ++k)
-      lv[k] = static_cast<uint8_t>(
-          quantize_one<K>(v[k], p, L.s, sf, c_lo, L.bits, key, static_cast<uint32_t>(i0 + k)));
-    bitpack::pack(lv, len, L.bits, dst);
+    quantize_codes_scalar<K>(v, len, p, L, key, static_cast<uint32_t>(i0), dst, lv);
   }
   return any_bad;
 }

@@ -58,8 +58,7 @@ __host__ __device__ constexpr uint32_t level_bias() {
   return KIND == NUQ ? 0u : 0x4b000000u;
 }
 template <int KIND>
-__device__ __forceinline__ uint32_t quantize_dev(float x, float inv, const DevLayout& L, uint64_t key, uint32_t i) {
-  const uint32_t r = rng_u32(key, i);
+__device__ __forceinline__ uint32_t quantize_dev(float x, float inv, const DevLayout& L, uint32_t w) {
   uint32_t l;
   if (KIND == NUQ) {
     float y = __fmul_rn(fabsf(x), inv);
@@ -67,12 +66,12 @@ __device__ __forceinline__ uint32_t quantize_dev(float x, float inv, const DevLa
     const uint32_t yb = __float_as_uint(y);
     const int32_t k = static_cast<int32_t>(yb >> 23) - 127 + static_cast<int32_t>(L.s);
     // Both branches of nuq_level() computed, then one picked: no divergence.
-    // (r >> 8) < 2m  <=>  (r & ~0xff) < m << 9, and m << 9 is yb << 9 (m: yb's mantissa).
-    const uint32_t up = rng_high24(r) < (yb << 9) ? 1u : 0u;
-    const uint32_t lo = rng_uniform_of(r) < __fmul_rn(y, L.c_lo) ? 1u : 0u;
+    // U * 2^7 < m  <=>  w = U << 16 < m << 9, and m << 9 is yb << 9 (m: yb's mantissa).
+    const uint32_t up = w < (yb << 9) ? 1u : 0u;
+    const uint32_t lo = rng_sr_uniform_of_top(w) < __fmul_rn(y, L.c_lo) ? 1u : 0u;
     l = k >= 1 ? static_cast<uint32_t>(k) + up : lo;
   } else {
-    const float u = rng_uniform_of(r);
+    const float u = rng_sr_uniform_of_top(w);
     float t = __fmaf_rn(fabsf(x), inv, u);  // >= 0; |x| as an operand modifier
     t = fminf(t, L.sf);  // FMNMX; t is never NaN here
     l = __float_as_uint(__fadd_rd(t, 8388608.0f));
@@ -83,12 +82,12 @@ __device__ __forceinline__ uint32_t quantize_dev(float x, float inv, const DevLa
 // Chunk c = k*W + t of the team's bucket is thread t's k-th chunk; its 4 codes
 // are packed and written as common/bitpack.cuh lays out.
 // BITS: the bit width when fixed at compile time (the common 4 and 8: the code
-// stores then need no runtime size dispatch), 0 for L.bits.
-template <int W, int KIND, int BITS, bool FULL>
+// stores then need no runtime size dispatch), 0 for L.bits. K: chunks per thread
+// (see encode_chunks).
+template <int W, int K, int KIND, int BITS, bool FULL>
 __device__ __forceinline__ void encode_bucket(const float* __restrict__ v, uint8_t* __restrict__ out,
                                               const DevLayout& L, uint64_t key, int* __restrict__ nonfinite,
                                               uint64_t j, uint32_t len, uint32_t t, bool valid) {
-  constexpr int K = kChunksPerThread;
   float val[K][4];
   float amax = 0.0f, nf = 0.0f;
 #pragma unroll
@@ -153,10 +152,15 @@ __device__ __forceinline__ void encode_bucket(const float* __restrict__ v, uint8
     uint32_t acc = 0;
     if (!bad) {
       const uint32_t base = i0 + c * 4u;
+      uint32_t w[4];  // the 4 values' rounding numbers, one hash per two (common/rng.h)
+      if (FULL)
+        rng_sr_top4(key, base, w);  // a full bucket has 16*W values: base is even
+      else
+        rng_sr_top4_any(key, base, w);
 #pragma unroll
       for (int q = 0; q < 4; ++q) {
         if (FULL || q < cnt) {
-          const uint32_t lb = quantize_dev<KIND>(val[k][q], p.inv, L, key, base + q);
+          const uint32_t lb = quantize_dev<KIND>(val[k][q], p.inv, L, w[q]);
           acc += lb * L.pm.mul[q];
           // A nonzero level of a negative value carries the sign bit.
           if (static_cast<int32_t>(__float_as_uint(val[k][q])) < 0 && lb != kBias) acc += L.sign_mul[q];
@@ -169,7 +173,7 @@ __device__ __forceinline__ void encode_bucket(const float* __restrict__ v, uint8
   }
 }
 
-template <int W, int KIND, int BITS>
+template <int W, int K, int KIND, int BITS>
 __global__ void __launch_bounds__(block_threads<W>(), bitpack::encode_min_blocks<W>())
     qsgd_encode_kernel(const float* __restrict__ x, uint8_t* __restrict__ out, DevLayout L, uint64_t key,
                        int* __restrict__ nonfinite) {
@@ -180,11 +184,11 @@ __global__ void __launch_bounds__(block_threads<W>(), bitpack::encode_min_blocks
   const uint32_t len = !valid ? 0u : (j + 1 == L.nb ? L.last_len : L.bucket);
   // Full: every chunk of every thread holds 4 values (uniform across the warp
   // except where a warp holds the last bucket: then the general path, always correct).
-  const bool full = __all_sync(0xffffffffu, len == 4u * kChunksPerThread * W);
+  const bool full = __all_sync(0xffffffffu, len == 4u * K * W);
   if (full) {
-    encode_bucket<W, KIND, BITS, true>(x + j * L.bucket, out, L, key, nonfinite, j, len, t, valid);
+    encode_bucket<W, K, KIND, BITS, true>(x + j * L.bucket, out, L, key, nonfinite, j, len, t, valid);
   } else {
-    encode_bucket<W, KIND, BITS, false>(x + j * L.bucket, out, L, key, nonfinite, j, len, t, valid);
+    encode_bucket<W, K, KIND, BITS, false>(x + j * L.bucket, out, L, key, nonfinite, j, len, t, valid);
   }
 }
 
@@ -234,28 +238,36 @@ DevLayout dev_layout(const Layout& H, size_t n) {
 
 using bitpack::grid_of;
 
-template <int W, int KIND>
+// Chunks per thread of the encode: 8 (32 values) above bucket 64. Each thread of
+// a team repeats the bucket's work (reductions, norm, scale, header), so more
+// values per thread spread it thinner: on an H100 the nuq 4-bit encode went
+// from 0.85 to 0.91 of copy bandwidth (256 MiB), qsgd 4-bit from 0.93 to 0.95,
+// at lower occupancy. Bucket 64 keeps 4: with 8, its team of 4 (the smallest)
+// would span 128 values. (maxmin.cu keeps 4 everywhere: no gain measured.)
+int encode_chunks(size_t bucket) { return bucket <= 64 ? 4 : 8; }
+
+template <int W, int K, int KIND>
 void launch_encode_kind(const float* x, uint8_t* out, const DevLayout& L, uint64_t key, int* nf, cudaStream_t s) {
   const unsigned g = grid_of<W>(L.nb);
   constexpr int B = block_threads<W>();
   if (L.bits == 4) {
-    qsgd_encode_kernel<W, KIND, 4><<<g, B, 0, s>>>(x, out, L, key, nf);
+    qsgd_encode_kernel<W, K, KIND, 4><<<g, B, 0, s>>>(x, out, L, key, nf);
   } else if (L.bits == 8) {
-    qsgd_encode_kernel<W, KIND, 8><<<g, B, 0, s>>>(x, out, L, key, nf);
+    qsgd_encode_kernel<W, K, KIND, 8><<<g, B, 0, s>>>(x, out, L, key, nf);
   } else {
-    qsgd_encode_kernel<W, KIND, 0><<<g, B, 0, s>>>(x, out, L, key, nf);
+    qsgd_encode_kernel<W, K, KIND, 0><<<g, B, 0, s>>>(x, out, L, key, nf);
   }
 }
 
-template <int W>
+template <int W, int K>
 void launch_encode(int kind, const float* x, uint8_t* out, const DevLayout& L, uint64_t key, int* nf,
                    cudaStream_t s) {
   if (kind == NUQ) {
-    launch_encode_kind<W, NUQ>(x, out, L, key, nf, s);
+    launch_encode_kind<W, K, NUQ>(x, out, L, key, nf, s);
   } else if (kind == QSGD_MAX) {
-    launch_encode_kind<W, QSGD_MAX>(x, out, L, key, nf, s);
+    launch_encode_kind<W, K, QSGD_MAX>(x, out, L, key, nf, s);
   } else {
-    launch_encode_kind<W, QSGD_L2>(x, out, L, key, nf, s);
+    launch_encode_kind<W, K, QSGD_L2>(x, out, L, key, nf, s);
   }
 }
 
@@ -278,7 +290,12 @@ void launch_decode(int kind, const uint8_t* in, float* out, const DevLayout& L, 
 
 class QuantDevice final : public DeviceCompressor {
  public:
-  QuantDevice(const Compressor& c, const Layout& L) : c_(c), L_(L), w_(bitpack::team_width(L.bucket)) {}
+  QuantDevice(const Compressor& c, const Layout& L)
+      : c_(c),
+        L_(L),
+        w_(bitpack::team_width(L.bucket)),
+        ek_(encode_chunks(L.bucket)),
+        ew_(bitpack::team_width(L.bucket, ek_)) {}
   const Compressor& host() const override { return c_; }
 
   size_t encode(const float* d_x, size_t n, uint8_t* d_out, uint64_t rng_key, int* d_nonfinite,
@@ -287,9 +304,21 @@ class QuantDevice final : public DeviceCompressor {
     DevLayout L = dev_layout(L_, n);
     L.vec = (L.bucket % 4 == 0 && devutil::aligned(d_x, 16)) ? 1 : 0;
     cudaStream_t s = devutil::as_stream(stream);
-#define GW_CALL(W) launch_encode<W>(L_.kind, d_x, d_out, L, rng_key, d_nonfinite, s)
-    GW_TEAM_WIDTH_DISPATCH(w_, GW_CALL)
-#undef GW_CALL
+    if (ek_ == 4) {
+      launch_encode<4, 4>(L_.kind, d_x, d_out, L, rng_key, d_nonfinite, s);  // bucket <= 64: a team of 4
+    } else {
+      // 8 chunks per thread: teams of 4..256 for buckets up to 8192.
+      switch (ew_) {
+#define GW_CASE(W)                                                         \
+  case W:                                                                  \
+    launch_encode<W, 8>(L_.kind, d_x, d_out, L, rng_key, d_nonfinite, s); \
+    break;
+        GW_CASE(4) GW_CASE(8) GW_CASE(16) GW_CASE(32) GW_CASE(64) GW_CASE(128)
+        default:
+          launch_encode<256, 8>(L_.kind, d_x, d_out, L, rng_key, d_nonfinite, s);
+#undef GW_CASE
+      }
+    }
     devutil::check_launch(L_.kind == NUQ ? "nuq encode" : "qsgd encode");
     return L_.total_bytes(n);
   }
@@ -318,7 +347,9 @@ class QuantDevice final : public DeviceCompressor {
 
   const Compressor& c_;
   Layout L_;
-  int w_;
+  int w_;   // decode team width (kChunksPerThread per thread)
+  int ek_;  // encode chunks per thread
+  int ew_;  // encode team width
 };
 
 }  // namespace

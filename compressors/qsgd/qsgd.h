@@ -9,7 +9,7 @@
 // Per bucket of values v:
 //   scale = ||v||_2 (norm=l2, computed exactly: see qsgd_kernels.h) or max|v_i|
 //   inv   = s / scale,  dec = scale / s                   (float divisions)
-//   l_i   = trunc(min(fma(|v_i|, inv, u_i), s))           u_i = (rng_u32(key, i) >> 8) * 2^-24
+//   l_i   = trunc(min(fma(|v_i|, inv, u_i), s))           u_i = rng_sr16(key, i) * 2^-16 (common/rng.h)
 //   code  = l_i | sign_i << (B-1)                         sign_i = v_i < 0, and 0 when l_i = 0
 //   value = +-(dec * l_i)                                 (the sign bit or-ed in)
 // with i the index of the element within the encode call, mod 2^32 (as maxmin).

@@ -179,9 +179,9 @@ GW_HOST_DEVICE inline BucketParams decode_params(float scale, uint32_t s) {
 
 // ---- per element (host reference; the SIMD and CUDA kernels mirror it) ----------
 
-// qsgd: l = trunc(min(fma(|x|, s/scale, u), s)), u = (r >> 8) * 2^-24.
-inline uint32_t qsgd_level(float ax, float inv, float sf, uint32_t r) {
-  float u = static_cast<float>(r >> 8) * kRngUnit;
+// qsgd: l = trunc(min(fma(|x|, s/scale, u), s)), u = U * 2^-16 (U = rng_sr16).
+inline uint32_t qsgd_level(float ax, float inv, float sf, uint32_t U) {
+  float u = static_cast<float>(U) * kSrUnit;
   float t = std::fma(ax, inv, u);
   t = t < sf ? t : sf;
   return static_cast<uint32_t>(static_cast<int32_t>(t));
@@ -189,16 +189,16 @@ inline uint32_t qsgd_level(float ax, float inv, float sf, uint32_t r) {
 
 // nuq: levels g(0) = 0, g(l) = 2^(l-s). With y = min(|x| / scale, 1) (as |x| * inv):
 //   y >= 2^(1-s): k = exponent(y) + s >= 1, y = 2^(k-s) (1 + m / 2^23), and
-//                 l = k + (r >> 8 < 2m)       (probability m / 2^23, exact)
-//   y <  2^(1-s): l = (u < y * 2^(s-1))        (probability y / 2^(1-s))
-inline uint32_t nuq_level(float ax, float inv, uint32_t s, float c_lo, uint32_t r) {
+//                 l = k + (U * 2^7 < m)       (probability ceil(m / 2^7) / 2^16)
+//   y <  2^(1-s): l = (u < y * 2^(s-1))        (probability y / 2^(1-s), to 2^-16)
+// U = rng_sr16(...), u = U * 2^-16.
+inline uint32_t nuq_level(float ax, float inv, uint32_t s, float c_lo, uint32_t U) {
   float y = ax * inv;
   y = y < 1.0f ? y : 1.0f;
   uint32_t yb = f2u(y);
   int32_t k = static_cast<int32_t>(yb >> 23) - 127 + static_cast<int32_t>(s);
-  uint32_t u24 = r >> 8;
-  if (k >= 1) return static_cast<uint32_t>(k) + (u24 < ((yb & 0x7fffffu) << 1) ? 1u : 0u);
-  float u = static_cast<float>(u24) * kRngUnit;
+  if (k >= 1) return static_cast<uint32_t>(k) + ((U << 7) < (yb & 0x7fffffu) ? 1u : 0u);
+  float u = static_cast<float>(U) * kSrUnit;
   return u < y * c_lo ? 1u : 0u;
 }
 
@@ -208,8 +208,8 @@ inline uint32_t quantize_one(float x, const BucketParams& p, uint32_t s, float s
                              uint64_t key, uint32_t i) {
   uint32_t xb = f2u(x);
   float ax = u2f(xb & 0x7fffffffu);
-  uint32_t r = rng_u32(key, i);
-  uint32_t l = KIND == NUQ ? nuq_level(ax, p.inv, s, c_lo, r) : qsgd_level(ax, p.inv, sf, r);
+  uint32_t U = rng_sr16(key, i);
+  uint32_t l = KIND == NUQ ? nuq_level(ax, p.inv, s, c_lo, U) : qsgd_level(ax, p.inv, sf, U);
   return l | (l ? (xb >> 31) << (bits - 1) : 0u);
 }
 
@@ -238,6 +238,19 @@ GW_HOST_DEVICE inline float dequantize_one(uint32_t code, const BucketParams& p,
 
 // 2^(s-1): the nuq probability factor below the smallest nonzero level.
 GW_HOST_DEVICE inline float nuq_c_lo(uint32_t s) { return u2f((s - 1u + 127u) << 23); }
+
+// The codes of v[0..len) (element i0 + k, mod 2^32) packed into dst by the
+// reference above (lv: len bytes of scratch): the scalar kernel's bucket loop,
+// and the SIMD kernels' fallback for runs whose indices wrap past 2^32.
+template <int KIND>
+inline void quantize_codes_scalar(const float* v, size_t len, const BucketParams& p, const Layout& L, uint64_t key,
+                                  uint32_t i0, uint8_t* dst, uint8_t* lv) {
+  const float sf = static_cast<float>(L.s), c_lo = nuq_c_lo(L.s);
+  for (size_t k = 0; k < len; ++k)
+    lv[k] = static_cast<uint8_t>(
+        quantize_one<KIND>(v[k], p, L.s, sf, c_lo, L.bits, key, i0 + static_cast<uint32_t>(k)));
+  bitpack::pack(lv, len, L.bits, dst);
+}
 
 // Kernels over a whole buffer (n >= 1). encode returns true when some value was NaN/Inf.
 bool encode_scalar(const Layout& L, const float* x, size_t n, uint8_t* out, uint64_t key);

@@ -58,7 +58,7 @@ TEST(GpuQsgdNuq, PayloadsAndDecodesMatchCpu) {
   GW_SKIP_WITHOUT_GPU();
   uint32_t seed = 1;
   for (int bits = 2; bits <= 8; ++bits) {
-    for (int bucket : {64, 100, 512, 1000, 8192}) {
+    for (int bucket : {64, 100, 128, 512, 1000, 4096, 8192}) {  // encode teams of 4..256, full and ragged
       for (const std::string& spec : kinds(bits, bucket)) {
         auto c = make_compressor(spec);
         auto d = make_device_compressor(*c);

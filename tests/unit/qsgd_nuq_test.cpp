@@ -511,10 +511,11 @@ uint64_t key_for_random(uint32_t counter, uint32_t r, uint32_t k1) {
 }
 
 // Random numbers steered onto the decision boundaries: for chosen values, keys
-// whose random number at that value sits at, just below and just above the
+// whose 16-bit rounding number U at that value (common/rng.h: half of the hash of
+// the value's pair counter i / 2) sits at, just below and just above the
 // threshold of the rounding decision (qsgd: fma(|x|, s/scale, u) reaching the
-// next integer; nuq: u23 against the mantissa of y, u against y * 2^(s-1) below
-// 2^(1-s)), a one-in-2^23 event that random keys never hit.
+// next integer; nuq: U * 2^7 against the mantissa of y, u against y * 2^(s-1)
+// below 2^(1-s)), events that random keys rarely hit.
 TEST(QsgdNuq, EveryPathBitIdenticalAtSteeredRandomNumbers) {
   std::vector<CpuIsa> isas = test::runnable_isas();
   if (isas.size() < 2) GTEST_SKIP() << "only the scalar path runs on this CPU";
@@ -524,6 +525,11 @@ TEST(QsgdNuq, EveryPathBitIdenticalAtSteeredRandomNumbers) {
   x[2 * bucket] = std::ldexp(1.0f, 60);  // bucket 2: subnormal ratios (nuq bits 8 takes them below 2^(1-s))
   for (size_t i = 2 * bucket + 1; i < n; ++i) x[i] = std::ldexp(x[i], -80 - static_cast<int>(i % 40));
   std::mt19937 g(5);
+  // U values around z (a threshold in units of 2^-16), kept in [0, 2^16).
+  auto around = [](double z, std::vector<uint32_t>& us) {
+    for (int64_t u = static_cast<int64_t>(std::floor(z)) - 1; u <= static_cast<int64_t>(std::ceil(z)) + 1; ++u)
+      if (u >= 0 && u < (1 << 16)) us.push_back(static_cast<uint32_t>(u));
+  };
   for (int bits = 2; bits <= 8; ++bits)
     for (const std::string& spec : all_kinds(bits, static_cast<int>(bucket))) {
       auto c = make_compressor(spec);
@@ -537,34 +543,30 @@ TEST(QsgdNuq, EveryPathBitIdenticalAtSteeredRandomNumbers) {
       for (size_t i = 3; i < n; i += 11) {
         const float scale = scale_of(e, i / bucket);
         const float ax = std::fabs(x[i]);
-        std::vector<uint32_t> rs;
+        std::vector<uint32_t> us;
         if (nuq) {
           float y = ax * (1.0f / scale);
           y = y < 1.0f ? y : 1.0f;
           uint32_t yb;
           memcpy(&yb, &y, 4);
           const int k = static_cast<int>(yb >> 23) - 127 + static_cast<int>(s);
-          if (k >= 1) {
-            const int64_t m = yb & 0x7fffff;
-            for (int64_t u23 = m - 1; u23 <= m + 1; ++u23)
-              if (u23 >= 0 && u23 < (1 << 23)) rs.push_back(static_cast<uint32_t>(u23 << 9) | (g() & 0x1ffu));
-          } else {
-            const double z = std::ldexp(static_cast<double>(y), static_cast<int>(s) - 1 + 24);
-            for (int64_t u24 = static_cast<int64_t>(std::floor(z)) - 1; u24 <= static_cast<int64_t>(std::ceil(z)) + 1;
-                 ++u24)
-              if (u24 >= 0 && u24 < (1 << 24)) rs.push_back(static_cast<uint32_t>(u24 << 8) | (g() & 0xffu));
-          }
+          if (k >= 1)
+            around(std::ldexp(static_cast<double>(yb & 0x7fffff), -7), us);
+          else
+            around(std::ldexp(static_cast<double>(y), static_cast<int>(s) - 1 + 16), us);
         } else {
           const double t0 = static_cast<double>(ax) * static_cast<double>(static_cast<float>(s) / scale);
-          const double d = std::ldexp(std::floor(t0) + 1.0 - t0, 24);
-          for (int64_t u24 = static_cast<int64_t>(std::floor(d)) - 1; u24 <= static_cast<int64_t>(std::ceil(d)) + 1;
-               ++u24)
-            if (u24 >= 0 && u24 < (1 << 24)) rs.push_back(static_cast<uint32_t>(u24 << 8) | (g() & 0xffu));
+          around(std::ldexp(std::floor(t0) + 1.0 - t0, 16), us);
         }
-        for (uint32_t r : rs) {
-          const uint64_t key = key_for_random(static_cast<uint32_t>(i), r, static_cast<uint32_t>(g()));
-          ASSERT_EQ(rng_u32(key, static_cast<uint32_t>(i)), r);
-          SCOPED_TRACE(testing::Message() << spec << " i=" << i << " r=" << r);
+        const uint32_t pair = static_cast<uint32_t>(i) >> 1;
+        for (uint32_t u : us) {
+          // The pair's hash with U in element i's half, the other half random.
+          const uint32_t other = g() & 0xffffu;
+          const uint32_t r = (i & 1) ? (u << 16) | other : (other << 16) | u;
+          const uint64_t key = key_for_random(pair, r, static_cast<uint32_t>(g()));
+          ASSERT_EQ(rng_u32(key, pair), r);
+          ASSERT_EQ(rng_sr16(key, static_cast<uint32_t>(i)), u);
+          SCOPED_TRACE(testing::Message() << spec << " i=" << i << " U=" << u);
           ASSERT_NO_FATAL_FAILURE(
               test::expect_every_path_matches_scalar(*c, x, key, std::vector<float>(n, 0.5f), r));
         }

@@ -32,6 +32,42 @@ __attribute__((target("avx512f"))) void rng_block_avx512(uint64_t key, uint32_t 
   _mm512_storeu_si512(out, rng_u32_avx512(k0, k1, c));
 }
 
+// The SIMD rounding-number helpers: U of 16 (AVX2) / 32 (AVX-512) elements from
+// an even index e0, as the kernels call them.
+__attribute__((target("avx2"))) void sr16_block_avx2(uint64_t key, uint32_t e0, uint32_t* out) {
+  const __m256i k0 = _mm256_set1_epi32(static_cast<int>(static_cast<uint32_t>(key)));
+  const __m256i k1 = _mm256_set1_epi32(static_cast<int>(static_cast<uint32_t>(key >> 32)));
+  const __m256i c = _mm256_add_epi32(_mm256_set1_epi32(static_cast<int>(e0 >> 1)), rng_sr_pair_order_avx2());
+  const __m256i h = rng_u32_avx2(k0, k1, c);
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), rng_sr16_avx2_first(h));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 8), rng_sr16_avx2_second(h));
+}
+__attribute__((target("avx512f,avx512bw"))) void sr16_block_avx512(uint64_t key, uint32_t e0, uint32_t* out) {
+  const __m512i k0 = _mm512_set1_epi32(static_cast<int>(static_cast<uint32_t>(key)));
+  const __m512i k1 = _mm512_set1_epi32(static_cast<int>(static_cast<uint32_t>(key >> 32)));
+  const __m512i c = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int>(e0 >> 1)), rng_sr_pair_order_avx512());
+  const __m512i h = rng_u32_avx512(k0, k1, c);
+  _mm512_storeu_si512(out, rng_sr16_avx512_first(h));
+  _mm512_storeu_si512(out + 16, rng_sr16_avx512_second(h));
+}
+
+TEST(Rng, SimdRoundingNumbersMatchScalar) {
+  std::mt19937_64 gen(11);
+  for (int t = 0; t < 2000; ++t) {
+    const uint64_t key = gen();
+    const uint32_t e0 = static_cast<uint32_t>(gen()) & ~1u;  // includes wrap-around at 2^32
+    uint32_t v[32];
+    if (cpu_isa_supported(CpuIsa::AVX2)) {
+      sr16_block_avx2(key, e0, v);
+      for (uint32_t i = 0; i < 16; ++i) ASSERT_EQ(v[i], rng_sr16(key, e0 + i)) << i;
+    }
+    if (cpu_isa_supported(CpuIsa::AVX512)) {
+      sr16_block_avx512(key, e0, v);
+      for (uint32_t i = 0; i < 32; ++i) ASSERT_EQ(v[i], rng_sr16(key, e0 + i)) << i;
+    }
+  }
+}
+
 TEST(Rng, SimdMatchesScalar) {
   std::mt19937_64 gen(7);
   for (int t = 0; t < 2000; ++t) {
@@ -72,6 +108,38 @@ TEST(Rng, UniformAndIndependentLooking) {
   EXPECT_LT(chi2, 255 + 6 * std::sqrt(2 * 255.0));  // ~6 sigma
   // Low bits used for nothing, but the 24 used bits should cover the range.
   EXPECT_GT(rng_u32(key, 0) ^ rng_u32(key, 1), 0u);
+}
+
+// The 16-bit rounding numbers: the two halves of one hash, each uniform on
+// [0, 2^16) and uncorrelated with its pair partner and its neighbours.
+TEST(Rng, RoundingNumbersAreHalvesAndLookUniform) {
+  const uint64_t key = rng_derive_key(3, 1, 4, 1, 5);
+  for (uint32_t p : {0u, 1u, 12345u, 0x7fffffffu}) {
+    const uint32_t h = rng_u32(key, p);
+    EXPECT_EQ(rng_sr16(key, 2 * p), h & 0xffffu);
+    EXPECT_EQ(rng_sr16(key, 2 * p + 1), h >> 16);
+  }
+  const uint32_t n = 1u << 20;
+  std::vector<double> bins(256, 0.0);
+  double sum = 0, pair = 0, lag2 = 0;
+  for (uint32_t i = 0; i < n; i += 2) {
+    const double a = rng_sr16(key, i) * static_cast<double>(kSrUnit) - 0.5;
+    const double b = rng_sr16(key, i + 1) * static_cast<double>(kSrUnit) - 0.5;
+    const double c = rng_sr16(key, i + 2) * static_cast<double>(kSrUnit) - 0.5;
+    ASSERT_LT(rng_sr16(key, i), 65536u);
+    sum += a + b;
+    pair += a * b;
+    lag2 += a * c;
+    bins[rng_sr16(key, i) >> 8] += 1;
+    bins[rng_sr16(key, i + 1) >> 8] += 1;
+  }
+  const double sd = std::sqrt(1.0 / 12);
+  EXPECT_NEAR(sum / n, 0.0, 5 * sd / std::sqrt(static_cast<double>(n)));
+  EXPECT_NEAR(pair / (n / 2), 0.0, 5 * sd * sd / std::sqrt(n / 2.0));
+  EXPECT_NEAR(lag2 / (n / 2), 0.0, 5 * sd * sd / std::sqrt(n / 2.0));
+  double chi2 = 0, e = n / 256.0;
+  for (double b : bins) chi2 += (b - e) * (b - e) / e;
+  EXPECT_LT(chi2, 255 + 6 * std::sqrt(2 * 255.0));
 }
 
 TEST(Rng, KeysDependOnEveryInput) {
