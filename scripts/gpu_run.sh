@@ -17,6 +17,8 @@
 #   GW_SANITIZE=0  skip the compute-sanitizer pass (default: run it on the small tests)
 #   GW_BENCH=0     skip gw-gpu-bench
 #   GW_BENCH_ARGS  extra arguments for gw-gpu-bench (e.g. "--sizes-mib 64,256 --reps 30")
+#   GW_BENCH_BATCH a second gw-gpu-bench pass timing this many back-to-back calls
+#                  per sample (default 10; 0 skips it)
 set -uo pipefail
 
 out=${1:?usage: scripts/gpu_run.sh OUT_DIR [BUILD_DIR]}
@@ -147,6 +149,10 @@ if [ "${GW_BENCH:-1}" != 0 ]; then
   log "${bench_run[*]}"
   "${bench_run[@]}" >"$out/bench.md" 2>&1
   bench_rc=$?
+  if [ "${GW_BENCH_BATCH:-10}" != 0 ]; then
+    log "${bench_run[*]} --batch ${GW_BENCH_BATCH:-10}"
+    "${bench_run[@]}" --batch "${GW_BENCH_BATCH:-10}" >"$out/bench_batch.md" 2>&1 || bench_rc=$?
+  fi
 else
   echo "(skipped: GW_BENCH=0)" >"$out/bench.md"
 fi
@@ -236,6 +242,11 @@ fi
   echo "## Bandwidth: \`gw-gpu-bench ${GW_BENCH_ARGS:-}\` (rc $bench_rc)"
   echo
   cat "$out/bench.md"
+  if [ -f "$out/bench_batch.md" ]; then
+    echo "## Bandwidth, back-to-back calls: \`gw-gpu-bench ${GW_BENCH_ARGS:-} --batch ${GW_BENCH_BATCH:-10}\`"
+    echo
+    cat "$out/bench_batch.md"
+  fi
 } >"$out/report.md"
 log "wrote $out/report.md"
 cat "$out/report.md"

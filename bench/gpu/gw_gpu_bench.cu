@@ -10,10 +10,16 @@
 //   decode     reads encoded_bytes(n), writes 4n
 //   decode_add reads encoded_bytes(n) + 4n, writes 4n.
 // Inputs rotate among 3 buffer sets so the 50 MB L2 holds no previous run's data.
-// Also times the counter-based RNG alone (one rng_u32 per element, no memory
-// traffic) to show what stochastic rounding costs.
+// Also times the rounding numbers alone (rng_sr_top4: one rng_u32 per two elements,
+// no memory traffic) to show what stochastic rounding costs.
 //
-//   gw-gpu-bench [--sizes-mib 64,256] [--reps 30] [--specs maxmin:bits=4,bucket=512;fp16]
+// --batch B times B back-to-back launches per sample (and B back-to-back copies
+// for the paired copy) and divides by B: the throughput of a stream of calls,
+// as a training step's many layers issue them, without the per-launch latency
+// and ramp that a single timed call includes (about 7 us on an H100, which is
+// a tenth of a 64 MiB encode). The default 1 times single calls.
+//
+//   gw-gpu-bench [--sizes-mib 64,256] [--reps 30] [--batch 1] [--specs maxmin:bits=4,bucket=512;fp16]
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -51,13 +57,18 @@ __global__ void fill_kernel(float* x, size_t n, uint64_t key) {
   }
 }
 
-// The RNG alone: what stochastic rounding costs per element, no memory traffic
+// The rounding numbers alone: what stochastic rounding costs per element, as the
+// encode kernels draw them (4 elements, two hashes, at a time), no memory traffic
 // beyond one word per thread.
 __global__ void rng_only_kernel(size_t n, uint64_t key, uint32_t* sink) {
   uint32_t acc = 0;
   const size_t t = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x;
   const size_t stride = static_cast<size_t>(gridDim.x) * blockDim.x;
-  for (size_t i = t; i < n; i += stride) acc ^= gw::rng_u32(key, static_cast<uint32_t>(i)) >> 8;
+  for (size_t i = 4 * t; i < n; i += 4 * stride) {
+    uint32_t w[4];
+    gw::rng_sr_top4(key, static_cast<uint32_t>(i), w);
+    acc ^= w[0] ^ w[1] ^ w[2] ^ w[3];
+  }
   if (acc == 0x12345678u) sink[t % 1024] = acc;  // keeps the loop alive; practically never stores
 }
 
@@ -93,20 +104,20 @@ struct Paired {
   float op_ms, copy_ms;
 };
 
-// Alternates op and a copy of copy_bytes; medians of both.
-template <class Op>
-Paired time_paired(Op&& op, void* cdst, const void* csrc, size_t copy_bytes, int reps, cudaStream_t s) {
+// Alternates op(r) and copy(r) (each batch times back to back, see --batch);
+// medians of both, per call.
+template <class Op, class Copy>
+Paired time_paired(Op&& op, Copy&& copy, int reps, int batch, cudaStream_t s) {
   Timer t;
-  auto copy = [&] { CK(cudaMemcpyAsync(cdst, csrc, copy_bytes, cudaMemcpyDeviceToDevice, s)); };
   for (int w = 0; w < 3; ++w) {
     op(w);
-    copy();
+    copy(w);
   }
   CK(cudaStreamSynchronize(s));
   std::vector<float> o, c;
   for (int r = 0; r < reps; ++r) {
-    o.push_back(t.ms([&] { op(r); }, s));
-    c.push_back(t.ms(copy, s));
+    o.push_back(t.ms([&] { for (int b = 0; b < batch; ++b) op(r * batch + b); }, s) / batch);
+    c.push_back(t.ms([&] { for (int b = 0; b < batch; ++b) copy(r * batch + b); }, s) / batch);
   }
   return {median(o), median(c)};
 }
@@ -127,7 +138,7 @@ std::vector<std::string> split(const std::string& s, char sep) {
 
 int main(int argc, char** argv) {
   std::vector<size_t> sizes_mib = {64, 256};
-  int reps = 30;
+  int reps = 30, batch = 1;
   std::vector<std::string> specs = {"maxmin:bits=2,bucket=512", "maxmin:bits=4,bucket=512",
                                     "maxmin:bits=8,bucket=512", "maxmin:bits=4,bucket=128",
                                     "maxmin:bits=4,bucket=2048", "qsgd:bits=4,bucket=512",
@@ -140,6 +151,8 @@ int main(int argc, char** argv) {
       for (auto& s : split(v, ',')) sizes_mib.push_back(std::stoul(s));
     } else if (a == "--reps") {
       reps = std::max(3, std::atoi(v.c_str()));
+    } else if (a == "--batch") {
+      batch = std::max(1, std::atoi(v.c_str()));
     } else if (a == "--specs") {
       specs = split(v, ';');
     } else {
@@ -154,8 +167,9 @@ int main(int argc, char** argv) {
   }
   cudaDeviceProp prop;
   CK(cudaGetDeviceProperties(&prop, 0));
-  std::printf("device: %s, %d SMs, L2 %.0f MB; median of %d runs; GB/s = (read + written) / time\n\n",
-              prop.name, prop.multiProcessorCount, prop.l2CacheSize / 1e6, reps);
+  std::printf("device: %s, %d SMs, L2 %.0f MB; median of %d runs of %d back-to-back call(s); "
+              "GB/s = (read + written) / time per call\n\n",
+              prop.name, prop.multiProcessorCount, prop.l2CacheSize / 1e6, reps, batch);
 
   cudaStream_t s;
   CK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
@@ -183,9 +197,10 @@ int main(int argc, char** argv) {
     CK(cudaStreamSynchronize(s));
 
     // Plain copy bandwidth (also the denominator of every row, re-measured per row).
-    Paired cp = time_paired([&](int r) { CK(cudaMemcpyAsync(cdst, x[r % kSets], in_bytes,
-                                                            cudaMemcpyDeviceToDevice, s)); },
-                            cdst, x[1], in_bytes, reps, s);
+    auto copy = [&](int r) {
+      CK(cudaMemcpyAsync(cdst, x[r % kSets], in_bytes, cudaMemcpyDeviceToDevice, s));
+    };
+    Paired cp = time_paired(copy, copy, reps, batch, s);
     const double copy_gbs = 2.0 * in_bytes / (cp.copy_ms * 1e6);
     std::printf("## %zu MiB float32 input (n = %zu)\n\ndevice-to-device copy: %.3f ms, %.0f GB/s (read + write)\n\n",
                 mib, n, cp.copy_ms, copy_gbs);
@@ -198,7 +213,7 @@ int main(int argc, char** argv) {
     for (int r = 0; r < reps; ++r)
       rt.push_back(t.ms([&] { rng_only_kernel<<<rng_grid, 256, 0, s>>>(n, 42 + r, sink); }, s));
     const float rng_ms = median(rt);
-    std::printf("RNG alone (rng_u32 per element, no loads/stores): %.3f ms = %.1f Gvalues/s "
+    std::printf("Rounding numbers alone (one rng_u32 per two elements, no loads/stores): %.3f ms = %.1f Gvalues/s "
                 "(%.0f%% of the copy time of the input)\n\n",
                 rng_ms, n / (rng_ms * 1e6), 100.0 * rng_ms / cp.copy_ms);
 
@@ -229,7 +244,7 @@ int main(int argc, char** argv) {
             d->decode_add(pay[k], pb, n, acc[k], s);
           }
         };
-        Paired p = time_paired(run, cdst, x[1], in_bytes, reps, s);
+        Paired p = time_paired(run, copy, reps, batch, s);
         const double gbs = op.bytes / (p.op_ms * 1e6), cgbs = 2.0 * in_bytes / (p.copy_ms * 1e6);
         std::printf("| %s | %.1f | %s | %.3f | %.0f | %.0f | %.2f |\n", spec.c_str(), pb / 1048576.0, op.name,
                     p.op_ms, gbs, cgbs, gbs / cgbs);
