@@ -14,6 +14,7 @@
 // round-to-nearest intrinsics (no contraction, no fast-math); the bucket math
 // (norm, scale, 1/scale) is the shared GW_HOST_DEVICE code itself.
 #include <cfloat>
+#include <cmath>
 #include <cstdint>
 #include <memory>
 
@@ -41,7 +42,8 @@ struct DevLayout {
   uint32_t s;         // levels
   uint64_t nb;        // buckets
   float sf;           // float(s)
-  float c_lo;         // 2^(s-1) (nuq)
+  float two_ms;       // 2^-s (nuq, s <= 63)
+  uint32_t hbias;     // (s - 126) * 2^23 - 1, wrapping (nuq)
   uint32_t sign_mul[4];  // 2^(bits-1) * pm.mul[q]: chunk value q's sign bit, in place
   bitpack::PackMul pm;
   int vec;            // 16-byte float access is possible (S % 4 == 0, buffer aligned)
@@ -57,19 +59,28 @@ template <int KIND>
 __host__ __device__ constexpr uint32_t level_bias() {
   return KIND == NUQ ? 0u : 0x4b000000u;
 }
-template <int KIND>
+//
+// nuq (nuq_level() of qsgd_kernels.h) both branches at once, in integers, as the
+// AVX-512 kernel (qsgd_avx512.cpp, quant16, which derives it):
+//   - y = |x| * inv is not clamped to 1 (it exceeds 1 only by rounding, by at
+//     most 2^-22, where the level comes out s or s + 1: clamped to s);
+//   - y >= 2^(1-s): with bits(y) = (k + 127 - s) 2^23 + m,
+//     t = bits(y) + (s - 126) 2^23 - 1 - U 2^7 = (k + 1) 2^23 + (m - 1 - U 2^7),
+//     the last term in [-2^23, 2^23), so t >> 23 = k + [U 2^7 < m];
+//   - y < 2^(1-s) (bits <= 7, s <= 63): l = [u < y 2^(s-1)] is the same formula
+//     on bits(w) for w = 2^-s + y/2 rounded up (one FFMA.RP), and max(bits(y),
+//     bits(w)) picks the branch (the floats are non-negative);
+//   - bits 8 (s = 127): y < 2^(1-s) is subnormal, bits(y) = m, and bits(y) alone
+//     gives [u < y 2^126] = [U 2^7 < m].
+// U 2^7 is w >> 9 of the top word. 8 instructions instead of 15.
+template <int KIND, int BITS>
 __device__ __forceinline__ uint32_t quantize_dev(float x, float inv, const DevLayout& L, uint32_t w) {
   uint32_t l;
   if (KIND == NUQ) {
-    float y = __fmul_rn(fabsf(x), inv);
-    y = fminf(y, 1.0f);  // FMNMX; y is never NaN here
-    const uint32_t yb = __float_as_uint(y);
-    const int32_t k = static_cast<int32_t>(yb >> 23) - 127 + static_cast<int32_t>(L.s);
-    // Both branches of nuq_level() computed, then one picked: no divergence.
-    // U * 2^7 < m  <=>  w = U << 16 < m << 9, and m << 9 is yb << 9 (m: yb's mantissa).
-    const uint32_t up = w < (yb << 9) ? 1u : 0u;
-    const uint32_t lo = rng_sr_uniform_of_top(w) < __fmul_rn(y, L.c_lo) ? 1u : 0u;
-    l = k >= 1 ? static_cast<uint32_t>(k) + up : lo;
+    const float y = __fmul_rn(fabsf(x), inv);
+    uint32_t z = __float_as_uint(y);
+    if (BITS != 0 ? BITS != 8 : L.s <= 63u) z = max(z, __float_as_uint(__fmaf_ru(y, 0.5f, L.two_ms)));
+    l = min((z + L.hbias - (w >> 9)) >> 23, L.s);
   } else {
     const float u = rng_sr_uniform_of_top(w);
     float t = __fmaf_rn(fabsf(x), inv, u);  // >= 0; |x| as an operand modifier
@@ -160,7 +171,7 @@ __device__ __forceinline__ void encode_bucket(const float* __restrict__ v, uint8
 #pragma unroll
       for (int q = 0; q < 4; ++q) {
         if (FULL || q < cnt) {
-          const uint32_t lb = quantize_dev<KIND>(val[k][q], p.inv, L, w[q]);
+          const uint32_t lb = quantize_dev<KIND, BITS>(val[k][q], p.inv, L, w[q]);
           acc += lb * L.pm.mul[q];
           // A nonzero level of a negative value carries the sign bit.
           if (static_cast<int32_t>(__float_as_uint(val[k][q])) < 0 && lb != kBias) acc += L.sign_mul[q];
@@ -229,7 +240,8 @@ DevLayout dev_layout(const Layout& H, size_t n) {
   L.last_len = static_cast<uint32_t>(n - (L.nb - 1) * L.bucket);
   L.s = H.s;
   L.sf = static_cast<float>(H.s);
-  L.c_lo = nuq_c_lo(H.s);
+  L.two_ms = H.s <= 63 ? std::ldexp(1.0f, -static_cast<int>(H.s)) : 0.0f;
+  L.hbias = (H.s - 126u) * 0x800000u - 1u;
   L.pm = bitpack::pack_multipliers(H.bits);
   for (int q = 0; q < 4; ++q) L.sign_mul[q] = L.pm.mul[q] << (H.bits - 1);
   L.vec = 0;
