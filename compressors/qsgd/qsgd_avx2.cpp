@@ -75,24 +75,10 @@ GW_TI uint64_t sumsq(const float* v, size_t len, double c) {
 // rng_u32(key, i >> 1) (common/rng.h). The loops hash 8 pair counters per 16
 // elements from an even index, in rng_sr_pair_order_avx2's lane order, and one
 // in-lane byte shuffle per 8 elements puts each element's half in its lane:
-// U itself for qsgd (rng_sr16_avx2_first / _second), U << 8 for nuq (the same
-// shuffle one byte up, for free): nuq's steps below were written for a 24-bit
-// u24 with u = u24 * 2^-24 and l = k + [u24 < 2m], and u24 = U << 8 satisfies
-// both (u = U * 2^-16, [U * 2^8 < 2m] = [U * 2^7 < m]).
-template <bool kU24>
-GW_TI __m256i sr_first(__m256i h) {
-  if (!kU24) return rng_sr16_avx2_first(h);
-  const __m256i ctl = _mm256_setr_epi8(-1, 0, 1, -1, -1, 2, 3, -1, -1, 4, 5, -1, -1, 6, 7, -1,  //
-                                       -1, 0, 1, -1, -1, 2, 3, -1, -1, 4, 5, -1, -1, 6, 7, -1);
-  return _mm256_shuffle_epi8(h, ctl);
-}
-template <bool kU24>
-GW_TI __m256i sr_second(__m256i h) {
-  if (!kU24) return rng_sr16_avx2_second(h);
-  const __m256i ctl = _mm256_setr_epi8(-1, 8, 9, -1, -1, 10, 11, -1, -1, 12, 13, -1, -1, 14, 15, -1,  //
-                                       -1, 8, 9, -1, -1, 10, 11, -1, -1, 12, 13, -1, -1, 14, 15, -1);
-  return _mm256_shuffle_epi8(h, ctl);
-}
+// U itself for qsgd (rng_sr16_avx2_first / _second), U << 8 for nuq (their
+// <8> form: the same shuffle one byte up, for free). nuq's steps below were
+// written for a 24-bit u24 with u = u24 * 2^-24 and l = k + [u24 < 2m], and
+// u24 = U << 8 satisfies both (u = U * 2^-16, [U * 2^8 < 2m] = [U * 2^7 < m]).
 
 // The counters (plus the low key half) of the first 16 elements from an even
 // element index e: the pair counters e/2 + rng_sr_pair_order_avx2(); step 8 per
@@ -101,14 +87,13 @@ GW_TI __m256i sr_x0(uint32_t e, uint32_t klo) {
   return _mm256_add_epi32(_mm256_set1_epi32(static_cast<int>((e >> 1) + klo)), rng_sr_pair_order_avx2());
 }
 
-
 struct QuantConsts {
   __m256 vinv, vs, vz, unit, one;
   __m256i k1, absmask, hbias, one_i, signbit;
 };
 
 // The codes of 8 values (the plain loops; the pipelined encode below has its own
-// steps). rn: U (qsgd) or u24 = U << 8 (nuq, see sr_first).
+// steps). rn: U (qsgd) or u24 = U << 8 (nuq, rng_sr16_avx2_first<8>).
 //  - nuq, y = min(|x| * inv, 1): base = (2 bits(y) + hbias - u24) >> 24 is
 //    k + [u24 < 2m] where y >= 2^(1-s) (hbias = (s - 126) 2^24 - 1, see quant16
 //    of qsgd_avx512.cpp) and at most 1 below, so max(base, 1) is l above and 1
@@ -153,8 +138,8 @@ GW_TI __m256i quant8(const float* s, __m256i rn, const QuantConsts& c) {
 template <int K, int kNuqB>
 GW_TI void quant16(const float* s, __m256i x0, const QuantConsts& c, __m256i& a, __m256i& b) {
   const __m256i h = rng_u32_avx2_x0(x0, c.k1);
-  a = quant8<K, kNuqB>(s, sr_first<K == NUQ>(h), c);
-  b = quant8<K, kNuqB>(s + 8, sr_second<K == NUQ>(h), c);
+  a = quant8<K, kNuqB>(s, rng_sr16_avx2_first<K == NUQ ? 8 : 0>(h), c);
+  b = quant8<K, kNuqB>(s + 8, rng_sr16_avx2_second<K == NUQ ? 8 : 0>(h), c);
 }
 
 // Byte codes of v[0..len) into lv[0..len) (element indices i0.., no wrap past 2^32).
@@ -272,7 +257,7 @@ GW_TI void dequant_bucket(const uint8_t* src, size_t len, const Layout& L, const
 //  - codes: q narrowed to signed bytes (saturating), code = min(|q|, s) with the
 //    sign bit where q < 0 (blend on q's byte sign), then packed by multiply-adds.
 //  - the random numbers: one 8-lane hash of pair counters per 16 values, split
-//    by two byte shuffles (sr_first / sr_second), hashed one block of 64 values
+//    by two byte shuffles (rng_sr16_avx2_first / _second), hashed one block of 64 values
 //    ahead (across buckets too: each pass leaves the next bucket's first four).
 //    In the hash, x0 ^ (x0 >> 16) is x0 ^ H with H = x0 >> 16 the same for the
 //    whole bucket unless its pair counters plus the low key half, the 32 hashed
@@ -311,7 +296,7 @@ GW_TI __m256i rng8(__m256i x0, const PipeConsts& c) {
 }
 
 // Signed level q of 8 values: +-l, the sign of x (0 where x = +0, where l = 0).
-// rn: U (qsgd) or u24 = U << 8 (nuq), see sr_first.
+// rn: U (qsgd) or u24 = U << 8 (nuq), rng_sr16_avx2_first<8>.
 template <int K, int kNuqB>
 GW_TI __m256i qlevel8(const float* s, __m256i rn, const PipeConsts& c) {
   const __m256i xb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s));
@@ -415,8 +400,8 @@ GW_TI void codes64(const float* v, __m256i& idx, __m256i* hn, const PipeConsts& 
     const __m256i h = hn[g];
     hn[g] = rng8<kFast>(idx, c);
     idx = _mm256_add_epi32(idx, eight);
-    q[2 * g] = qlevel8<K, kNuqB>(v + 16 * g, sr_first<K == NUQ>(h), c);
-    q[2 * g + 1] = qlevel8<K, kNuqB>(v + 16 * g + 8, sr_second<K == NUQ>(h), c);
+    q[2 * g] = qlevel8<K, kNuqB>(v + 16 * g, rng_sr16_avx2_first<K == NUQ ? 8 : 0>(h), c);
+    q[2 * g + 1] = qlevel8<K, kNuqB>(v + 16 * g + 8, rng_sr16_avx2_second<K == NUQ ? 8 : 0>(h), c);
   }
   const __m256i x = codes32<K, kNuqB>(q[0], q[1], q[2], q[3], c);
   const __m256i y = codes32<K, kNuqB>(q[4], q[5], q[6], q[7], c);

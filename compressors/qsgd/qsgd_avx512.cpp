@@ -70,23 +70,8 @@ GW_TI uint64_t sumsq(const float* v, size_t len, double c) {
 // rng_u32(key, i >> 1) (common/rng.h). The loops hash 16 pair counters per 32
 // elements from an even index, in rng_sr_pair_order_avx512's lane order, and one
 // in-lane byte shuffle per 16 elements puts each element's half in its lane: U
-// itself for qsgd (rng_sr16_avx512_first / _second), U << 8 for nuq (the same
-// shuffle one byte up, for free; see quant16).
-template <bool kU24>
-GW_TI __m512i sr_first(__m512i h) {
-  if (!kU24) return rng_sr16_avx512_first(h);
-  const __m512i ctl =
-      _mm512_broadcast_i32x4(_mm_setr_epi8(-1, 0, 1, -1, -1, 2, 3, -1, -1, 4, 5, -1, -1, 6, 7, -1));
-  return _mm512_shuffle_epi8(h, ctl);
-}
-template <bool kU24>
-GW_TI __m512i sr_second(__m512i h) {
-  if (!kU24) return rng_sr16_avx512_second(h);
-  const __m512i ctl =
-      _mm512_broadcast_i32x4(_mm_setr_epi8(-1, 8, 9, -1, -1, 10, 11, -1, -1, 12, 13, -1, -1, 14, 15, -1));
-  return _mm512_shuffle_epi8(h, ctl);
-}
-
+// itself for qsgd (rng_sr16_avx512_first / _second), U << 8 for nuq (their <8>
+// form: the same shuffle one byte up, for free; see quant16).
 
 struct QuantConsts {
   __m512 vinv, unit, half, lo;
@@ -173,8 +158,8 @@ GW_TI __m512i rng16(__m512i x0, const QuantConsts& c) {
 template <int K, int kNuqB, bool kFast>
 GW_TI void quant32(const float* s, __m512i x0, const QuantConsts& c, __m512i& a, __m512i& b) {
   const __m512i h = rng16<kFast>(x0, c);
-  a = quant16<K, kNuqB>(s, sr_first<K == NUQ>(h), c);
-  b = quant16<K, kNuqB>(s + 16, sr_second<K == NUQ>(h), c);
+  a = quant16<K, kNuqB>(s, rng_sr16_avx512_first<K == NUQ ? 8 : 0>(h), c);
+  b = quant16<K, kNuqB>(s + 16, rng_sr16_avx512_second<K == NUQ ? 8 : 0>(h), c);
 }
 
 // The codes of v[0..len) packed at B bits into dst (B = 8, 4, 2 packed 64 at a
@@ -233,7 +218,7 @@ GW_TI void quantize_h(const float* v, size_t len, const BucketParams& p, const L
     }
     if (k + 16 <= len) {
       const __m512i h = rng16<kFast>(x0, c);
-      simd::store_bytes16(lv + k, codes16(quant16<K, kNuqB>(v + k, sr_first<K == NUQ>(h), c), c));
+      simd::store_bytes16(lv + k, codes16(quant16<K, kNuqB>(v + k, rng_sr16_avx512_first<K == NUQ ? 8 : 0>(h), c), c));
       k += 16;
     }
   }

@@ -151,39 +151,63 @@ __attribute__((target("avx2"), always_inline)) inline __m256i rng_u32_avx2(__m25
 }
 
 // rng_sr16 for 16 consecutive elements from an even index i, from one 8-lane
-// hash: the lanes hash the pair counters p + kSrPairOrder8 (p = i / 2; plus the
-// low key half, as rng_u32_avx2), in an order that lets one in-lane byte shuffle
-// per 8 elements put each element's half, zero-extended, in its lane:
-// rng_sr16_avx2_first(h) holds U for elements i..i+7, rng_sr16_avx2_second(h)
-// for i+8..i+15. Loops step the counters by 8 per 16 elements.
+// hash: the lanes hash the pair counters p + rng_sr_pair_order_avx2() (p = i / 2;
+// plus the low key half, as rng_u32_avx2), in an order that lets one in-lane
+// byte shuffle per 8 elements put each element's half, zero-extended, in its
+// lane: rng_sr16_avx2_first(h) holds U for elements i..i+7,
+// rng_sr16_avx2_second(h) for i+8..i+15. Loops step the counters by 8 per 16
+// elements. kShift = 8 gives U << 8 instead, with the same one shuffle (the
+// halves land a byte higher): nuq's kernels compare a 24-bit u24 = U << 8.
 __attribute__((target("avx2"), always_inline)) inline __m256i rng_sr_pair_order_avx2() {
   return _mm256_setr_epi32(0, 1, 4, 5, 2, 3, 6, 7);
 }
-__attribute__((target("avx2"), always_inline)) inline __m256i rng_sr16_avx2_first(__m256i h) {
-  const __m256i ctl = _mm256_setr_epi8(0, 1, -1, -1, 2, 3, -1, -1, 4, 5, -1, -1, 6, 7, -1, -1,  //
-                                       0, 1, -1, -1, 2, 3, -1, -1, 4, 5, -1, -1, 6, 7, -1, -1);
-  return _mm256_shuffle_epi8(h, ctl);
+
+// Byte b (of a 128-bit lane) of the in-lane shuffle control for half kHalf
+// (first / second) and kShift: dword d takes the two bytes of half d % 2 of
+// source dword d / 2 + 2 kHalf, at byte kShift / 8 of the dword; -1 zeroes.
+constexpr char rng_sr_ctl(int half, int shift, int b) {
+  const int e = b % 4 - shift / 8;  // byte of the half
+  return e == 0 || e == 1 ? static_cast<char>(8 * half + 2 * (b / 4) + e) : static_cast<char>(-1);
 }
+#define GW_SR_CTL16(H, S)                                                                                     \
+  rng_sr_ctl(H, S, 0), rng_sr_ctl(H, S, 1), rng_sr_ctl(H, S, 2), rng_sr_ctl(H, S, 3), rng_sr_ctl(H, S, 4),     \
+      rng_sr_ctl(H, S, 5), rng_sr_ctl(H, S, 6), rng_sr_ctl(H, S, 7), rng_sr_ctl(H, S, 8), rng_sr_ctl(H, S, 9), \
+      rng_sr_ctl(H, S, 10), rng_sr_ctl(H, S, 11), rng_sr_ctl(H, S, 12), rng_sr_ctl(H, S, 13),                 \
+      rng_sr_ctl(H, S, 14), rng_sr_ctl(H, S, 15)
+
+template <int kHalf, int kShift>
+__attribute__((target("avx2"), always_inline)) inline __m256i rng_sr16_avx2(__m256i h) {
+  static_assert(kShift == 0 || kShift == 8, "U or U << 8");
+  return _mm256_shuffle_epi8(h, _mm256_setr_epi8(GW_SR_CTL16(kHalf, kShift), GW_SR_CTL16(kHalf, kShift)));
+}
+template <int kShift = 0>
+__attribute__((target("avx2"), always_inline)) inline __m256i rng_sr16_avx2_first(__m256i h) {
+  return rng_sr16_avx2<0, kShift>(h);
+}
+template <int kShift = 0>
 __attribute__((target("avx2"), always_inline)) inline __m256i rng_sr16_avx2_second(__m256i h) {
-  const __m256i ctl = _mm256_setr_epi8(8, 9, -1, -1, 10, 11, -1, -1, 12, 13, -1, -1, 14, 15, -1, -1,  //
-                                       8, 9, -1, -1, 10, 11, -1, -1, 12, 13, -1, -1, 14, 15, -1, -1);
-  return _mm256_shuffle_epi8(h, ctl);
+  return rng_sr16_avx2<1, kShift>(h);
 }
 
 // The same on AVX-512: 32 consecutive elements from an even index, one 16-lane
 // hash of the pair counters p + rng_sr_pair_order_avx512() (step 16 per 32
-// elements); _first holds U for elements i..i+15, _second for i+16..i+31.
+// elements); _first holds U (or U << kShift) for elements i..i+15, _second for
+// i+16..i+31.
 __attribute__((target("avx512f"), always_inline)) inline __m512i rng_sr_pair_order_avx512() {
   return _mm512_setr_epi32(0, 1, 8, 9, 2, 3, 10, 11, 4, 5, 12, 13, 6, 7, 14, 15);
 }
-__attribute__((target("avx512f,avx512bw"), always_inline)) inline __m512i rng_sr16_avx512_first(__m512i h) {
-  const __m512i ctl = _mm512_broadcast_i32x4(_mm_setr_epi8(0, 1, -1, -1, 2, 3, -1, -1, 4, 5, -1, -1, 6, 7, -1, -1));
-  return _mm512_shuffle_epi8(h, ctl);
+template <int kHalf, int kShift>
+__attribute__((target("avx512f,avx512bw"), always_inline)) inline __m512i rng_sr16_avx512(__m512i h) {
+  static_assert(kShift == 0 || kShift == 8, "U or U << 8");
+  return _mm512_shuffle_epi8(h, _mm512_broadcast_i32x4(_mm_setr_epi8(GW_SR_CTL16(kHalf, kShift))));
 }
+template <int kShift = 0>
+__attribute__((target("avx512f,avx512bw"), always_inline)) inline __m512i rng_sr16_avx512_first(__m512i h) {
+  return rng_sr16_avx512<0, kShift>(h);
+}
+template <int kShift = 0>
 __attribute__((target("avx512f,avx512bw"), always_inline)) inline __m512i rng_sr16_avx512_second(__m512i h) {
-  const __m512i ctl =
-      _mm512_broadcast_i32x4(_mm_setr_epi8(8, 9, -1, -1, 10, 11, -1, -1, 12, 13, -1, -1, 14, 15, -1, -1));
-  return _mm512_shuffle_epi8(h, ctl);
+  return rng_sr16_avx512<1, kShift>(h);
 }
 
 // rng_u32 on 16 lanes from x1 = x0 ^ (x0 >> 16) (as rng_u32_avx2_x1).
@@ -205,6 +229,8 @@ __attribute__((target("avx512f"), always_inline)) inline __m512i rng_u32_avx512(
                                                                                __m512i counter) {
   return rng_u32_avx512_x0(_mm512_add_epi32(counter, k0), k1);
 }
+
+#undef GW_SR_CTL16
 
 }  // namespace gw
 #endif

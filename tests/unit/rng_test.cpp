@@ -41,6 +41,8 @@ __attribute__((target("avx2"))) void sr16_block_avx2(uint64_t key, uint32_t e0, 
   const __m256i h = rng_u32_avx2(k0, k1, c);
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), rng_sr16_avx2_first(h));
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 8), rng_sr16_avx2_second(h));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 16), rng_sr16_avx2_first<8>(h));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 24), rng_sr16_avx2_second<8>(h));
 }
 __attribute__((target("avx512f,avx512bw"))) void sr16_block_avx512(uint64_t key, uint32_t e0, uint32_t* out) {
   const __m512i k0 = _mm512_set1_epi32(static_cast<int>(static_cast<uint32_t>(key)));
@@ -49,6 +51,8 @@ __attribute__((target("avx512f,avx512bw"))) void sr16_block_avx512(uint64_t key,
   const __m512i h = rng_u32_avx512(k0, k1, c);
   _mm512_storeu_si512(out, rng_sr16_avx512_first(h));
   _mm512_storeu_si512(out + 16, rng_sr16_avx512_second(h));
+  _mm512_storeu_si512(out + 32, rng_sr16_avx512_first<8>(h));
+  _mm512_storeu_si512(out + 48, rng_sr16_avx512_second<8>(h));
 }
 
 TEST(Rng, SimdRoundingNumbersMatchScalar) {
@@ -56,14 +60,16 @@ TEST(Rng, SimdRoundingNumbersMatchScalar) {
   for (int t = 0; t < 2000; ++t) {
     const uint64_t key = gen();
     const uint32_t e0 = static_cast<uint32_t>(gen()) & ~1u;  // includes wrap-around at 2^32
-    uint32_t v[32];
+    uint32_t v[64];  // U of each element, then U << 8 (the <8> form)
     if (cpu_isa_supported(CpuIsa::AVX2)) {
       sr16_block_avx2(key, e0, v);
       for (uint32_t i = 0; i < 16; ++i) ASSERT_EQ(v[i], rng_sr16(key, e0 + i)) << i;
+      for (uint32_t i = 0; i < 16; ++i) ASSERT_EQ(v[16 + i], rng_sr16(key, e0 + i) << 8) << i;
     }
     if (cpu_isa_supported(CpuIsa::AVX512)) {
       sr16_block_avx512(key, e0, v);
       for (uint32_t i = 0; i < 32; ++i) ASSERT_EQ(v[i], rng_sr16(key, e0 + i)) << i;
+      for (uint32_t i = 0; i < 32; ++i) ASSERT_EQ(v[32 + i], rng_sr16(key, e0 + i) << 8) << i;
     }
   }
 }
