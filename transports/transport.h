@@ -6,8 +6,8 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
-#include <utility>
 #include <string>
 #include <vector>
 
@@ -54,30 +54,19 @@ class Transport {
   // naming the peers not heard from; the transport is then broken.
   virtual void wait(Batch& batch, double timeout_s, const std::string& what) = 0;
 
-  // Plain (uncompressed) collectives on host memory: the small-message path,
-  // where the implementation's own allreduce beats anything compressed. The
-  // caller has checked first that every rank calls with the same arguments.
-  // `flag`, unless null, is max-reduced across ranks in the same step (a rank
-  // that must fail the call says so without an extra round trip). A timeout throws
-  // GW_ERR_TIMEOUT and breaks the transport, as wait() does.
-  virtual bool supports_plain() const { return false; }
-  // Sums recv[r] over ranks for every range r = (first element, count); send ==
-  // recv means in place.
-  virtual void plain_allreduce_sum(const float* /*send*/, float* /*recv*/,
-                                   const std::vector<std::pair<size_t, size_t>>& /*ranges*/, int* /*flag*/,
-                                   double /*timeout_s*/, const std::string& what) {
-    unsupported(what);
-  }
-  // recv[k * bytes ..) = rank k's send[0 .. bytes).
-  virtual void plain_allgather(const void* /*send*/, void* /*recv*/, size_t /*bytes*/, int* /*flag*/,
-                               double /*timeout_s*/, const std::string& what) {
-    unsupported(what);
-  }
-
- private:
-  [[noreturn]] void unsupported(const std::string& what) const {
-    fail(GW_ERR_UNSUPPORTED, "the ", name(), " transport has no plain collectives (", what, ")");
-  }
+  // Fault containment. A rank that gives up call `seq` when its peers may
+  // have completed it (a timeout; a fault found in the call's last exchange,
+  // which no later message of the call can report) calls abandon(): every peer
+  // is told, and this transport is broken from then on. A peer learns of it in
+  // check_peers() (every call runs it on entry and on success, and wait() while
+  // it waits), so every rank gets an error from that call or from its next one,
+  // and no rank keeps a result another rank knows is bad (as NCCL's
+  // asynchronous errors). Buffers of requests still in flight are never freed.
+  virtual void abandon(uint64_t seq, gw_status status) = 0;
+  // Throws GW_ERR_REMOTE naming the peer and its call (and breaks the
+  // transport) once a peer has abandoned; `what` names the call at hand.
+  virtual void check_peers(const std::string& what) = 0;
+  virtual bool broken() const = 0;
 };
 
 }  // namespace gw

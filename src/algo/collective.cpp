@@ -21,9 +21,9 @@ double seconds_since(Clock::time_point t) { return std::chrono::duration<double>
 class CollectiveRun {
  public:
   CollectiveRun(Transport& t, Workspace& ws, DataOps& ops, const CallPlan& plan, const Config& cfg, uint64_t seq,
-                const float* in, float* out, const std::string& what)
-      : t_(t), ws_(ws), ops_(ops), plan_(plan), cfg_(cfg), seq_(seq), in_(in), out_(out), what_(what),
-        rank_(t.rank()), n_(t.size()) {
+                const float* in, float* out, const std::string& what, const CallPlan& described)
+      : t_(t), ws_(ws), ops_(ops), plan_(plan), described_(described), cfg_(cfg), seq_(seq), in_(in), out_(out),
+        what_(what), rank_(t.rank()), n_(t.size()) {
     result_.per_segment.resize(plan.segments.size());
     ex_ = exchange_order(plan);
     for (const Segment& s : plan.segments) variable_ |= !s.codec->traits().fixed_size;
@@ -65,6 +65,7 @@ class CollectiveRun {
   Workspace& ws_;
   DataOps& ops_;
   const CallPlan& plan_;
+  const CallPlan& described_;
   const Config& cfg_;
   const uint64_t seq_;
   const float* in_;
@@ -75,6 +76,7 @@ class CollectiveRun {
   size_t launched_ = 0, completed_ = 0;
   bool stop_ = false;
   long abort_sent_in_ = -1;
+  bool mismatch_in_exchange0_ = false;  // seen by every rank: no abandon needed
   std::unique_ptr<Error> local_error_, remote_error_;
   std::set<int> nonfinite_ranks_;
   bool variable_ = false;  // some codec's payload size varies (lossless stage)
@@ -251,7 +253,12 @@ void CollectiveRun::check_received(size_t i, const Exchange& e) {
         attribute(e, sizes_, 1, false);
       }
     } catch (const Error& err) {
-      note_local(err);
+      // The header has only fingerprints: name this rank's side in words.
+      if (i == 0 && err.status() == GW_ERR_MISMATCH)
+        note_local(Error(err.status(), concat_parts(err.what(), "; this rank (", rank_, ") has ",
+                                                   describe_plan(described_))));
+      else
+        note_local(err);
     }
   }
 }
@@ -275,7 +282,8 @@ void CollectiveRun::complete(size_t i) {
   // A mismatch in exchange 0 is seen by every rank (everyone hears from
   // everyone there), so all stop now; their plans may not even agree on how
   // many exchanges follow.
-  if (i == 0 && !had_error && local_error_ && local_error_->status() == GW_ERR_MISMATCH) stop_ = true;
+  if (i == 0 && !had_error && local_error_ && local_error_->status() == GW_ERR_MISMATCH)
+    stop_ = mismatch_in_exchange0_ = true;
   if (local_error_ && abort_sent_in_ >= 0 && static_cast<size_t>(abort_sent_in_) <= i) stop_ = true;
 }
 
@@ -380,6 +388,9 @@ CallResult CollectiveRun::run() {
     for (auto& st : result_.per_segment)
       st.comm_s += sent_ ? comm_s_ * static_cast<double>(st.bytes_sent) / sent_ : comm_s_ / plan_.segments.size();
   }
+  // A local fault that no abort message carried (found in the last exchange,
+  // or after it was launched): the peers may have completed the call.
+  if (local_error_ && abort_sent_in_ < 0 && !mismatch_in_exchange0_) t_.abandon(seq_, local_error_->status());
   if (local_error_) throw *local_error_;
   if (remote_error_) throw *remote_error_;
   if (!nonfinite_ranks_.empty() && cfg_.nonfinite == NonfinitePolicy::kError) {
@@ -412,8 +423,9 @@ size_t max_message_payload(const CallPlan& plan, int n) {
 }
 
 CallResult run_collective(Transport& transport, Workspace& ws, DataOps& ops, const CallPlan& plan,
-                          const Config& config, uint64_t seq, const float* in, float* out, const std::string& what) {
-  CollectiveRun run(transport, ws, ops, plan, config, seq, in, out, what);
+                          const Config& config, uint64_t seq, const float* in, float* out, const std::string& what,
+                          const CallPlan* described) {
+  CollectiveRun run(transport, ws, ops, plan, config, seq, in, out, what, described ? *described : plan);
   return run.run();
 }
 

@@ -8,8 +8,10 @@
 // spec, dtype, ...) all see the mismatch there and stop together. A rank that
 // fails later (corrupt payload) keeps taking part, marking its next messages
 // "abort"; every rank stops after the exchange that carries the abort, and the
-// exchanges already under way are drained. A peer that never answers is
-// GW_ERR_TIMEOUT from the transport.
+// exchanges already under way are drained. A fault found in the last
+// exchange, which no abort message can carry, is reported through the
+// transport's abandon notices instead (run_collective). A peer that never
+// answers is GW_ERR_TIMEOUT from the transport.
 #pragma once
 
 #include <memory>
@@ -45,8 +47,14 @@ struct CallResult {
 size_t max_message_payload(const CallPlan& plan, int world_size);
 
 // Throws gw::Error on failure (after the protocol above has run its course).
-// in/out live where `ops` works (host or device).
+// A fault this rank finds where no later message of the call can report it
+// (the call's last exchange) may leave peers with a completed call: the
+// transport's abandon() tells them (transport.h), and the transport is broken.
+// in/out live where `ops` works (host or device). `described` (default: plan)
+// is the plan named in mismatch messages (the plain path runs a copy of the
+// call's plan with the identity codec, but its peers disagree with the real one).
 CallResult run_collective(Transport& transport, Workspace& ws, DataOps& ops, const CallPlan& plan,
-                          const Config& config, uint64_t seq, const float* in, float* out, const std::string& what);
+                          const Config& config, uint64_t seq, const float* in, float* out, const std::string& what,
+                          const CallPlan* described = nullptr);
 
 }  // namespace gw

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "common/error.h"
 #include "common/hash.h"
 
 namespace gw {
@@ -38,13 +39,31 @@ void build_rounds(CallPlan& plan, size_t chunk_elems) {
   fp.chunk_elems = chunk_elems;
   uint64_t lh = 1469598103934665603ull, sh = 1469598103934665603ull;
   for (const Segment& seg : plan.segments) {
+    lh = hash_value(static_cast<uint64_t>(seg.layer->name.size()), lh);  // "ab"+"c" is not "a"+"bc"
     lh = fnv1a64(seg.layer->name, lh);
     lh = hash_value(static_cast<uint64_t>(seg.offset), lh);
     lh = hash_value(static_cast<uint64_t>(seg.count), lh);
+    sh = hash_value(static_cast<uint64_t>(seg.codec->spec().size()), sh);
     sh = fnv1a64(seg.codec->spec(), sh);
   }
-  fp.layers_hash = fold32(lh);
-  fp.specs_hash = fold32(sh);
+  fp.layers_hash = lh;
+  fp.specs_hash = sh;
+}
+
+std::string describe_plan(const CallPlan& plan) {
+  constexpr size_t kShown = 4;  // layers named in full; the rest are counted
+  std::string layers, specs;
+  for (size_t i = 0; i < plan.segments.size() && i < kShown; ++i) {
+    const Segment& s = plan.segments[i];
+    layers += concat_parts(i ? ", '" : "'", clip_text(s.layer->name), "' [", s.offset, ", +", s.count, ")");
+    specs += concat_parts(i ? ", '" : "'", clip_text(s.codec->spec()), "'");
+  }
+  if (plan.segments.size() > kShown) {
+    const std::string more = concat_parts(" and ", plan.segments.size() - kShown, " more");
+    layers += more;
+    specs += more;
+  }
+  return concat_parts("layers ", layers, "; specs ", specs);
 }
 
 }  // namespace gw

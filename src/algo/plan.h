@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "comm/config.h"
@@ -60,6 +61,11 @@ constexpr size_t kPieceElems = 16 * 1024 * 1024;
 // Cuts segments into pieces and groups them into rounds of about chunk_elems
 // elements, then fills the fingerprint. Identical on every rank for equal inputs.
 void build_rounds(CallPlan& plan, size_t chunk_elems);
+
+// This rank's side of a disagreement, in words (the header carries only
+// fingerprints): "layers 'a' [0, +10), 'b' [10, +5); specs 'none', ...", the
+// first few layers and a count of the rest, so a message stays short.
+std::string describe_plan(const CallPlan& plan);
 
 // Part j of n of a piece (the SRA split): [first, first + count).
 inline void piece_part(const Piece& p, int j, int n, size_t* first, size_t* count) {

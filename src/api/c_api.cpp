@@ -1,6 +1,7 @@
 // The C boundary: the only place where gw::Error (and any other exception)
 // becomes a gw_status plus a thread-local message. Every entry point checks its
 // arguments before touching the communicator.
+#include <atomic>
 #include <cstring>
 #include <new>
 #include <string>
@@ -51,6 +52,36 @@ gw::Communicator* checked(gw_comm_t comm) {
              "comm is not a live gradwire communicator (destroyed or corrupted handle)");
   return c;
 }
+
+// One caller at a time per communicator, as NCCL and MPI require: a second
+// thread that enters while a call is in progress gets GW_ERR_INVALID_USAGE at
+// once (touching nothing), instead of interleaving its messages and layer
+// state with the first call's and returning wrong sums.
+class Exclusive {
+ public:
+  explicit Exclusive(gw_comm_t comm) : c_(checked(comm)) {
+    bool idle = false;
+    GW_REQUIRE(c_->in_use.compare_exchange_strong(idle, true, std::memory_order_acquire), GW_ERR_INVALID_USAGE,
+               "another thread is inside a gw_* call on this communicator: a communicator takes one caller at a "
+               "time, and every rank issues its collectives in the same order (as with NCCL and MPI)");
+  }
+  ~Exclusive() {
+    if (c_) c_->in_use.store(false, std::memory_order_release);
+  }
+  Exclusive(const Exclusive&) = delete;
+  Exclusive& operator=(const Exclusive&) = delete;
+  gw::Communicator* operator->() const { return c_; }
+  gw::Communicator* get() const { return c_; }
+  // gw_comm_destroy: the communicator is gone, nothing to release.
+  void destroy() {
+    c_->magic = 0;
+    delete c_;
+    c_ = nullptr;
+  }
+
+ private:
+  gw::Communicator* c_;
+};
 
 void check_layer(const char* layer) {
   GW_REQUIRE(layer != nullptr, GW_ERR_INVALID_ARGUMENT, "layer name is NULL");
@@ -176,11 +207,7 @@ gw_status gw_comm_create_nccl(gw_comm_t* comm, struct ncclComm* nccl_comm, const
 
 gw_status gw_comm_destroy(gw_comm_t comm) {
   if (comm == nullptr) return GW_SUCCESS;
-  return guarded("gw_comm_destroy", [&] {
-    gw::Communicator* c = checked(comm);
-    c->magic = 0;
-    delete c;
-  });
+  return guarded("gw_comm_destroy", [&] { Exclusive(comm).destroy(); });
 }
 
 gw_status gw_comm_rank(gw_comm_t comm, int* rank) {
@@ -199,13 +226,13 @@ gw_status gw_comm_size(gw_comm_t comm, int* size) {
 
 gw_status gw_comm_get_state(gw_comm_t comm) {
   return guarded("gw_comm_get_state", [&] {
-    checked(comm)->check_state();
+    Exclusive(comm)->check_state();
   });
 }
 
 gw_status gw_layer_set_spec(gw_comm_t comm, const char* layer, const char* spec) {
   return guarded("gw_layer_set_spec", [&] {
-    gw::Communicator* c = checked(comm);
+    Exclusive c(comm);
     check_layer(layer);
     GW_REQUIRE(spec != nullptr, GW_ERR_INVALID_ARGUMENT, "spec is NULL");
     c->set_spec(layer, spec);
@@ -214,7 +241,7 @@ gw_status gw_layer_set_spec(gw_comm_t comm, const char* layer, const char* spec)
 
 gw_status gw_layer_set_shape(gw_comm_t comm, const char* layer, int ndims, const int64_t* dims) {
   return guarded("gw_layer_set_shape", [&] {
-    gw::Communicator* c = checked(comm);
+    Exclusive c(comm);
     check_layer(layer);
     GW_REQUIRE(ndims >= 0 && ndims <= 8, GW_ERR_INVALID_ARGUMENT, "ndims ", ndims, " is outside [0, 8]");
     GW_REQUIRE(ndims == 0 || dims != nullptr, GW_ERR_INVALID_ARGUMENT, "dims is NULL");
@@ -226,7 +253,7 @@ gw_status gw_layer_set_shape(gw_comm_t comm, const char* layer, int ndims, const
 
 gw_status gw_layer_get_spec(gw_comm_t comm, const char* layer, char* buf, size_t buf_size) {
   return guarded("gw_layer_get_spec", [&] {
-    gw::Communicator* c = checked(comm);
+    Exclusive c(comm);
     check_layer(layer);
     GW_REQUIRE(buf != nullptr && buf_size > 0, GW_ERR_INVALID_ARGUMENT, "buf is NULL or empty");
     std::string spec = c->spec_of(layer);
@@ -239,7 +266,7 @@ gw_status gw_layer_get_spec(gw_comm_t comm, const char* layer, char* buf, size_t
 gw_status gw_allreduce(gw_comm_t comm, const char* layer, const void* send, void* recv, size_t count,
                        gw_dtype dtype, gw_op op, void* stream) {
   return guarded("gw_allreduce", [&] {
-    gw::Communicator* c = checked(comm);
+    Exclusive c(comm);
     check_layer(layer);
     check_dtype_op(dtype, op);
     check_buffers(send, recv, count, 1, dtype, stream);
@@ -250,7 +277,7 @@ gw_status gw_allreduce(gw_comm_t comm, const char* layer, const void* send, void
 gw_status gw_allgather(gw_comm_t comm, const char* layer, const void* send, void* recv, size_t count,
                        gw_dtype dtype, void* stream) {
   return guarded("gw_allgather", [&] {
-    gw::Communicator* c = checked(comm);
+    Exclusive c(comm);
     check_layer(layer);
     check_dtype_op(dtype, GW_SUM);
     check_buffers(send, recv, count, static_cast<size_t>(c->size()), dtype, stream);
@@ -262,7 +289,7 @@ gw_status gw_allreduce_multi(gw_comm_t comm, int num_layers, const char* const* 
                              const size_t* counts, const void* send, void* recv, gw_dtype dtype, gw_op op,
                              void* stream) {
   return guarded("gw_allreduce_multi", [&] {
-    gw::Communicator* c = checked(comm);
+    Exclusive c(comm);
     GW_REQUIRE(num_layers >= 1, GW_ERR_INVALID_ARGUMENT, "num_layers ", num_layers, " < 1");
     GW_REQUIRE(layers && offsets && counts, GW_ERR_INVALID_ARGUMENT, "layers, offsets or counts is NULL");
     check_dtype_op(dtype, op);
@@ -270,8 +297,10 @@ gw_status gw_allreduce_multi(gw_comm_t comm, int num_layers, const char* const* 
     size_t end = 0;
     for (int i = 0; i < num_layers; ++i) {
       check_layer(layers[i]);
-      GW_REQUIRE(counts[i] <= SIZE_MAX / 4 - offsets[i], GW_ERR_INVALID_ARGUMENT, "layer '", layers[i],
-                 "': offset + count overflows");
+      // Both bounds: with offsets[i] above SIZE_MAX / 4 the difference alone would wrap.
+      GW_REQUIRE(offsets[i] <= SIZE_MAX / 4 && counts[i] <= SIZE_MAX / 4 - offsets[i], GW_ERR_INVALID_ARGUMENT,
+                 "layer '", gw::clip_text(layers[i]), "': offset ", offsets[i], " + count ", counts[i],
+                 " overflows the buffer size");
       for (const gw::LayerRef& r : refs) {
         GW_REQUIRE(std::strcmp(r.name, layers[i]) != 0, GW_ERR_INVALID_ARGUMENT, "layer '", layers[i],
                    "' appears twice in one call");
@@ -288,7 +317,7 @@ gw_status gw_allreduce_multi(gw_comm_t comm, int num_layers, const char* const* 
 
 gw_status gw_layer_save_state(gw_comm_t comm, const char* layer, void* buf, size_t* size) {
   return guarded("gw_layer_save_state", [&] {
-    gw::Communicator* c = checked(comm);
+    Exclusive c(comm);
     check_layer(layer);
     GW_REQUIRE(size != nullptr, GW_ERR_INVALID_ARGUMENT, "size is NULL");
     std::vector<uint8_t> state = c->save_state(layer);
@@ -305,7 +334,7 @@ gw_status gw_layer_save_state(gw_comm_t comm, const char* layer, void* buf, size
 
 gw_status gw_layer_load_state(gw_comm_t comm, const char* layer, const void* buf, size_t size) {
   return guarded("gw_layer_load_state", [&] {
-    gw::Communicator* c = checked(comm);
+    Exclusive c(comm);
     check_layer(layer);
     GW_REQUIRE(buf != nullptr, GW_ERR_INVALID_ARGUMENT, "buf is NULL");
     c->load_state(layer, static_cast<const uint8_t*>(buf), size);
@@ -314,7 +343,7 @@ gw_status gw_layer_load_state(gw_comm_t comm, const char* layer, const void* buf
 
 gw_status gw_layer_stats(gw_comm_t comm, const char* layer, gw_stats* stats) {
   return guarded("gw_layer_stats", [&] {
-    gw::Communicator* c = checked(comm);
+    Exclusive c(comm);
     check_layer(layer);
     GW_REQUIRE(stats != nullptr, GW_ERR_INVALID_ARGUMENT, "stats is NULL");
     fill_stats(c->layer_stats(layer), stats);
@@ -323,14 +352,14 @@ gw_status gw_layer_stats(gw_comm_t comm, const char* layer, gw_stats* stats) {
 
 gw_status gw_comm_stats(gw_comm_t comm, gw_stats* stats) {
   return guarded("gw_comm_stats", [&] {
-    gw::Communicator* c = checked(comm);
+    Exclusive c(comm);
     GW_REQUIRE(stats != nullptr, GW_ERR_INVALID_ARGUMENT, "stats is NULL");
     fill_stats(c->total_stats(), stats);
   });
 }
 
 gw_status gw_stats_reset(gw_comm_t comm) {
-  return guarded("gw_stats_reset", [&] { checked(comm)->reset_stats(); });
+  return guarded("gw_stats_reset", [&] { Exclusive(comm)->reset_stats(); });
 }
 
 }  // extern "C"

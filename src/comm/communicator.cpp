@@ -46,20 +46,32 @@ Communicator::Communicator(std::unique_ptr<StreamTransport> transport, Config co
 void Communicator::check_state() {
   GW_REQUIRE(!broken_, GW_ERR_COMM_BROKEN, "the communicator is broken (", broken_reason_,
              "); destroy it and create a new one");
-  if (!stream_) return;
+  if (transport_) {
+    try {
+      transport_->check_peers("this call");  // a peer abandoned a call since the last one
+    } catch (const Error& e) {
+      note_broken(e);
+      throw;
+    }
+    return;
+  }
   try {
     stream_->check_async();
     std::string e = stream_transport_->async_error();
     if (!e.empty()) fail(GW_ERR_SYSTEM, stream_transport_->name(), " reported an asynchronous error: ", e);
   } catch (const Error& e) {
-    broken_ = true;
-    broken_reason_ = e.what();
+    note_broken(e);
     throw;
   }
 }
 
+void Communicator::note_broken(const Error& e) {
+  broken_ = true;
+  broken_reason_ = clip_text(e.what(), 400);
+}
+
 Communicator::~Communicator() {
-  if (broken_) {
+  if (broken_ || (transport_ && transport_->broken())) {
     // Requests that timed out may still land in the workspace: keep it alive.
     new Workspace(std::move(ws_));
   }
@@ -196,8 +208,7 @@ void Communicator::plan_call(CallPlan& plan, bool device_data) const {
   // Algorithm: allgather-based sends (n-1) payloads per rank and quantizes
   // once; SRA sends 2(n-1)/n payloads but quantizes twice. At n <= 2 the bytes
   // are equal, so allgather wins; above that SRA wins once payloads dominate latency.
-  const bool plain_ok = stream_ || transport_->supports_plain();
-  if (plain_ok && plan.total * dtype_size(plan.dtype) <= config_.fallback_bytes) {
+  if (plan.total * dtype_size(plan.dtype) <= config_.fallback_bytes) {
     plan.algorithm = Algorithm::kPlain;  // latency-bound: the transport's own collective wins
   } else if (plan.kind == CallKind::kAllgather) {
     plan.algorithm = Algorithm::kAllgather;
@@ -245,14 +256,17 @@ void Communicator::account(CallPlan& plan, Run&& run) {
   auto t0 = std::chrono::steady_clock::now();
   const uint64_t seq = seq_++;
   CallResult result;
+  const std::string what = describe_call(plan, seq);
   try {
-    result = run(seq, describe_call(plan, seq));
+    result = run(seq, what);
+    // A peer that gave this call up (timed out, or found our message bad in
+    // its last exchange) may have told us by now: its result is not to be kept.
+    if (transport_) transport_->check_peers(what);
   } catch (const Error& e) {
     for (Segment& s : plan.segments) s.layer->step++;
-    if (e.status() == GW_ERR_TIMEOUT) {
-      broken_ = true;
-      broken_reason_ = "an earlier call timed out";
-    }
+    // Peers may have completed the call this rank gave up: tell them.
+    if (e.status() == GW_ERR_TIMEOUT && transport_) transport_->abandon(seq, GW_ERR_TIMEOUT);
+    if (e.status() == GW_ERR_TIMEOUT || (transport_ && transport_->broken())) note_broken(e);
     throw;
   }
   double total_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -2,6 +2,7 @@
 // state and the workspace; turns a call's arguments into a plan and runs it.
 #pragma once
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <string>
@@ -13,6 +14,7 @@
 #include "comm/config.h"
 #include "comm/device_staging.h"
 #include "comm/layer.h"
+#include "common/error.h"
 #include "stream_transport.h"
 #include "transport.h"
 
@@ -58,6 +60,7 @@ class Communicator {
   void reset_stats();
 
   uint64_t magic = kCommMagic;  // zeroed by gw_comm_destroy
+  std::atomic<bool> in_use{false};  // a C API call is in progress (one caller at a time)
 
  private:
   Layer& layer(const std::string& name);
@@ -71,6 +74,7 @@ class Communicator {
   std::string describe_call(const CallPlan& plan, uint64_t seq) const;
   template <typename Run>
   void account(CallPlan& plan, Run&& run);
+  void note_broken(const Error& e);  // from now on every call is GW_ERR_COMM_BROKEN
 
   std::unique_ptr<Transport> transport_;                // host transports (MPI), or
   std::unique_ptr<StreamTransport> stream_transport_;  // stream-ordered ones (NCCL)

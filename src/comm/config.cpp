@@ -1,6 +1,8 @@
 #include "comm/config.h"
 
+#include <cctype>
 #include <cerrno>
+#include <cmath>
 #include <cstdlib>
 #include <functional>
 #include <sstream>
@@ -24,20 +26,27 @@ struct Param {
 
 [[noreturn]] void bad_value(const std::string& key, const std::string& value, const std::string& origin,
                             const char* want) {
-  fail(GW_ERR_INVALID_ARGUMENT, "config key '", key, "'='", value, "' (from ", origin, ") is not ", want);
+  fail(GW_ERR_INVALID_ARGUMENT, "config key '", key, "'='", clip_text(value), "' (from ", origin, ") is not ", want);
 }
 
+// Digits (decimal, 0x hex or 0 octal, as strtoull base 0) and an optional
+// K/M/G suffix. An empty value, a bare suffix and a value that overflows 64
+// bits with its suffix are errors, never a silent 0 or a wrapped number.
 uint64_t parse_u64(const std::string& key, const std::string& v, const std::string& origin) {
+  if (v.empty() || !std::isdigit(static_cast<unsigned char>(v[0])))
+    bad_value(key, v, origin, "a non-negative integer");
   errno = 0;
   char* end = nullptr;
   unsigned long long x = std::strtoull(v.c_str(), &end, 0);
-  if (errno || !end || v.empty() || v[0] == '-') bad_value(key, v, origin, "a non-negative integer");
+  if (errno || !end || end == v.c_str()) bad_value(key, v, origin, "a non-negative integer within 64 bits");
   std::string suffix(end);
-  if (suffix == "K" || suffix == "k") x <<= 10;
-  else if (suffix == "M" || suffix == "m") x <<= 20;
-  else if (suffix == "G" || suffix == "g") x <<= 30;
+  int shift = 0;
+  if (suffix == "K" || suffix == "k") shift = 10;
+  else if (suffix == "M" || suffix == "m") shift = 20;
+  else if (suffix == "G" || suffix == "g") shift = 30;
   else if (!suffix.empty()) bad_value(key, v, origin, "an integer (optionally with K/M/G)");
-  return x;
+  if (x > (~0ull >> shift)) bad_value(key, v, origin, "an integer within 64 bits");
+  return x << shift;
 }
 
 const std::vector<Param>& params() {
@@ -93,7 +102,9 @@ const std::vector<Param>& params() {
          errno = 0;
          char* end = nullptr;
          double t = std::strtod(v.c_str(), &end);
-         if (errno || !end || *end || !(t >= 0)) bad_value("timeout", v, origin, "a number of seconds >= 0");
+         // An empty value is an error, not 0 (which would mean "wait forever").
+         if (errno || !end || end == v.c_str() || *end || !(t >= 0) || !std::isfinite(t))
+           bad_value("timeout", v, origin, "a number of seconds >= 0");
          c.timeout_s = t;
        }},
       {"seed", "0x6772616477697265", "seed of the counter-based generator (stochastic rounding)",
@@ -131,16 +142,9 @@ std::string trim(const std::string& s) {
 }  // namespace
 
 Config parse_config(const char* text) {
-  Config c;
-  for (const Param& p : params()) p.set(c, p.dflt, "default");
-  for (const Param& p : params()) {
-    std::string env = env_name(p.key);
-    const char* v = std::getenv(env.c_str());
-    if (v && *v) {
-      p.set(c, trim(v), "environment " + env);
-      GW_LOG(INFO, "config ", p.key, "=", v, " from ", env);
-    }
-  }
+  // The string wins over the environment: its items are collected first, and
+  // GW_<KEY> is read (and validated) only for keys the string leaves unset.
+  std::vector<std::pair<const Param*, std::string>> items;
   std::string s = text ? text : "";
   size_t pos = 0;
   while (pos < s.size()) {
@@ -149,15 +153,29 @@ Config parse_config(const char* text) {
     pos = semi == std::string::npos ? s.size() : semi + 1;
     if (item.empty()) continue;
     size_t eq = item.find('=');
-    GW_REQUIRE(eq != std::string::npos, GW_ERR_INVALID_ARGUMENT, "config item '", item,
+    GW_REQUIRE(eq != std::string::npos, GW_ERR_INVALID_ARGUMENT, "config item '", clip_text(item),
                "' is not key=value (items are separated by ';')");
     std::string key = trim(item.substr(0, eq)), value = trim(item.substr(eq + 1));
     const Param* found = nullptr;
     for (const Param& p : params())
       if (key == p.key) found = &p;
-    if (!found) fail(GW_ERR_INVALID_ARGUMENT, "unknown config key '", key, "'; keys are:\n", config_help());
-    found->set(c, value, "config string");
+    if (!found) fail(GW_ERR_INVALID_ARGUMENT, "unknown config key '", clip_text(key), "'; keys are:\n", config_help());
+    items.emplace_back(found, value);
   }
+  Config c;
+  for (const Param& p : params()) {
+    bool in_string = false;
+    for (const auto& it : items) in_string |= it.first == &p;
+    p.set(c, p.dflt, "default");
+    if (in_string) continue;
+    std::string env = env_name(p.key);
+    const char* v = std::getenv(env.c_str());
+    if (v && *v) {
+      p.set(c, trim(v), "environment " + env);
+      GW_LOG(INFO, "config ", p.key, "=", clip_text(v), " from ", env);
+    }
+  }
+  for (const auto& it : items) it.first->set(c, it.second, "config string");
   return c;
 }
 

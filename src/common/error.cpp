@@ -32,9 +32,17 @@ std::string hex(unsigned long long v) {
   return buf;
 }
 
+std::string clip_text(const std::string& s, size_t keep) {
+  if (s.size() <= keep + 24) return s;
+  char tail[48];
+  std::snprintf(tail, sizeof tail, "...(%zu bytes)", s.size());
+  return s.substr(0, keep) + tail;
+}
+
 void throw_error(gw_status status, const std::string& message) {
-  GW_LOG(INFO, "error ", gw_status_string(status), ": ", message);
-  throw Error(status, message);
+  const std::string capped = clip_text(message, kMaxErrorMessageBytes);
+  GW_LOG(INFO, "error ", gw_status_string(status), ": ", capped);
+  throw Error(status, capped);
 }
 
 }  // namespace gw

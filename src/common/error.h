@@ -59,6 +59,14 @@ std::string concat_parts(const Parts&... parts) {
   return detail::join({detail::Part(parts)...});
 }
 
+// A user- or peer-supplied string quoted in a message, cut to its first
+// `keep` bytes plus "...(N bytes)" so a message never grows with its input
+// (a 100 KB spec must not make a 200 KB error).
+std::string clip_text(const std::string& s, size_t keep = 160);
+
+// Messages are capped here as well (every error passes through throw_error).
+constexpr size_t kMaxErrorMessageBytes = 4096;
+
 // "0x" and the hexadecimal digits of v.
 std::string hex(unsigned long long v);
 

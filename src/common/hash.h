@@ -23,6 +23,5 @@ template <typename T>
 inline uint64_t hash_value(const T& v, uint64_t h) {
   return fnv1a64(&v, sizeof(v), h);
 }
-inline uint32_t fold32(uint64_t h) { return static_cast<uint32_t>(h ^ (h >> 32)); }
 
 }  // namespace gw

@@ -43,7 +43,7 @@ std::shared_ptr<const Compressor> Registry::make(const std::string& spec_text) {
     if (it == d.factories.end()) {
       std::string known;
       for (auto& f : d.factories) known += (known.empty() ? "" : ", ") + f.first;
-      fail(GW_ERR_INVALID_ARGUMENT, "unknown compressor '", spec.family, "' in spec '", spec.text,
+      fail(GW_ERR_INVALID_ARGUMENT, "unknown compressor '", clip_text(spec.family), "' in spec '", clip_text(spec.text),
            "' (known: ", known, ")");
     }
     factory = it->second;

@@ -28,8 +28,8 @@ Spec parse_spec(const std::string& raw) {
   GW_REQUIRE(!t.empty(), GW_ERR_INVALID_ARGUMENT, "empty compressor spec");
   size_t colon = t.find(':');
   spec.family = trim(t.substr(0, colon));
-  GW_REQUIRE(is_name(spec.family), GW_ERR_INVALID_ARGUMENT, "bad compressor name '", spec.family,
-             "' in spec '", t, "'");
+  GW_REQUIRE(is_name(spec.family), GW_ERR_INVALID_ARGUMENT, "bad compressor name '", clip_text(spec.family),
+             "' in spec '", clip_text(t), "'");
   if (colon == std::string::npos) return spec;
   std::string rest = t.substr(colon + 1);
   size_t pos = 0;
@@ -37,13 +37,13 @@ Spec parse_spec(const std::string& raw) {
     size_t comma = rest.find(',', pos);
     std::string item = trim(rest.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos));
     size_t eq = item.find('=');
-    GW_REQUIRE(eq != std::string::npos, GW_ERR_INVALID_ARGUMENT, "expected key=value, got '", item,
-               "' in spec '", t, "'");
+    GW_REQUIRE(eq != std::string::npos, GW_ERR_INVALID_ARGUMENT, "expected key=value, got '", clip_text(item),
+               "' in spec '", clip_text(t), "'");
     std::string key = trim(item.substr(0, eq)), value = trim(item.substr(eq + 1));
-    GW_REQUIRE(is_name(key), GW_ERR_INVALID_ARGUMENT, "bad key '", key, "' in spec '", t, "'");
-    GW_REQUIRE(!value.empty(), GW_ERR_INVALID_ARGUMENT, "key '", key, "' has no value in spec '", t, "'");
+    GW_REQUIRE(is_name(key), GW_ERR_INVALID_ARGUMENT, "bad key '", clip_text(key), "' in spec '", clip_text(t), "'");
+    GW_REQUIRE(!value.empty(), GW_ERR_INVALID_ARGUMENT, "key '", key, "' has no value in spec '", clip_text(t), "'");
     for (auto& p : spec.params)
-      GW_REQUIRE(p.first != key, GW_ERR_INVALID_ARGUMENT, "key '", key, "' given twice in spec '", t, "'");
+      GW_REQUIRE(p.first != key, GW_ERR_INVALID_ARGUMENT, "key '", key, "' given twice in spec '", clip_text(t), "'");
     spec.params.emplace_back(key, value);
     if (comma == std::string::npos) break;
     pos = comma + 1;
@@ -69,9 +69,9 @@ int64_t SpecReader::get_int(const char* key, int64_t dflt, int64_t lo, int64_t h
   char* end = nullptr;
   long long x = std::strtoll(v->c_str(), &end, 10);
   GW_REQUIRE(errno == 0 && end && *end == '\0', GW_ERR_INVALID_ARGUMENT, "key '", key,
-             "' wants an integer, got '", *v, "' in spec '", spec_.text, "'");
+             "' wants an integer, got '", clip_text(*v), "' in spec '", clip_text(spec_.text), "'");
   GW_REQUIRE(x >= lo && x <= hi, GW_ERR_INVALID_ARGUMENT, "key '", key, "'=", x, " is outside [", lo, ", ",
-             hi, "] in spec '", spec_.text, "'");
+             hi, "] in spec '", clip_text(spec_.text), "'");
   return x;
 }
 
@@ -82,9 +82,9 @@ double SpecReader::get_double(const char* key, double dflt, double lo, double hi
   char* end = nullptr;
   double x = std::strtod(v->c_str(), &end);
   GW_REQUIRE(errno == 0 && end && *end == '\0' && x == x, GW_ERR_INVALID_ARGUMENT, "key '", key,
-             "' wants a number, got '", *v, "' in spec '", spec_.text, "'");
+             "' wants a number, got '", clip_text(*v), "' in spec '", clip_text(spec_.text), "'");
   GW_REQUIRE(x >= lo && x <= hi, GW_ERR_INVALID_ARGUMENT, "key '", key, "'=", x, " is outside [", lo, ", ",
-             hi, "] in spec '", spec_.text, "'");
+             hi, "] in spec '", clip_text(spec_.text), "'");
   return x;
 }
 
@@ -97,14 +97,14 @@ std::string SpecReader::get_choice(const char* key, const char* dflt,
     if (*v == c) return *v;
     all += all.empty() ? c : std::string("|") + c;
   }
-  fail(GW_ERR_INVALID_ARGUMENT, "key '", key, "'='", *v, "' is not one of ", all, " in spec '", spec_.text,
+  fail(GW_ERR_INVALID_ARGUMENT, "key '", key, "'='", clip_text(*v), "' is not one of ", all, " in spec '", clip_text(spec_.text),
        "'");
 }
 
 void SpecReader::finish() const {
   for (size_t i = 0; i < used_.size(); ++i)
-    GW_REQUIRE(used_[i], GW_ERR_INVALID_ARGUMENT, "unknown key '", spec_.params[i].first,
-               "' for compressor '", spec_.family, "' in spec '", spec_.text, "'");
+    GW_REQUIRE(used_[i], GW_ERR_INVALID_ARGUMENT, "unknown key '", clip_text(spec_.params[i].first),
+               "' for compressor '", spec_.family, "' in spec '", clip_text(spec_.text), "'");
 }
 
 }  // namespace gw

@@ -52,8 +52,11 @@ void check_plan_fields(const MessageHeader& h, const PlanFingerprint& plan, uint
   require_same("reduction op", h.op, plan.op, peer, self, what);
   require_same("number of layers", h.num_layers, plan.num_layers, peer, self, what);
   require_same("element count", h.count, plan.count, peer, self, what);
-  require_same("layer names or layout", h.layers_hash, plan.layers_hash, peer, self, what);
-  require_same("compressor spec", h.specs_hash, plan.specs_hash, peer, self, what);
+  // Fingerprints, not values: the caller names this rank's layers and specs (describe_plan).
+  GW_REQUIRE(h.layers_hash == plan.layers_hash, GW_ERR_MISMATCH, "rank ", peer,
+             " disagrees on the layer names, offsets or counts for ", what);
+  GW_REQUIRE(h.specs_hash == plan.specs_hash, GW_ERR_MISMATCH, "rank ", peer, " disagrees on the compressor spec for ",
+             what);
   require_same("algorithm", h.algorithm, plan.algorithm, peer, self, what);
   require_same("chunk_bytes", h.chunk_elems_lo, static_cast<uint32_t>(plan.chunk_elems), peer, self, what);
   require_same("exchange index", h.exchange, exchange, peer, self, what);
@@ -94,7 +97,9 @@ ReceivedMessage validate_message(const uint8_t* msg, size_t received, int peer, 
     GW_REQUIRE(crc == want, GW_ERR_CORRUPT, "message from rank ", peer, " for ", what,
                " failed its checksum (payload corrupted in transit)");
   }
-  require_same("sender rank in header", h.sender, static_cast<uint32_t>(peer), peer, self, what);
+  // A valid CRC over a header naming another sender: forged or misrouted, not a disagreement.
+  GW_REQUIRE(h.sender == static_cast<uint32_t>(peer), GW_ERR_CORRUPT, "message from rank ", peer, " for ", what,
+             " names sender ", h.sender, " in its header (forged or misrouted)");
   check_plan_fields(h, plan, seq, exchange, peer, self, what);
   ReceivedMessage m;
   m.header = reinterpret_cast<const MessageHeader*>(msg);

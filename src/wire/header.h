@@ -19,7 +19,8 @@
 namespace gw {
 
 constexpr uint32_t kWireMagic = 0x31525747u;  // "GWR1"
-constexpr uint16_t kWireVersion = 1;
+// 2: 64-bit layer and spec fingerprints (32-bit ones collided within a second of search).
+constexpr uint16_t kWireVersion = 2;
 
 enum WireFlags : uint16_t {
   kFlagNonfinite = 1u << 0,  // sender's input had NaN/Inf
@@ -35,8 +36,8 @@ struct PlanFingerprint {
   uint8_t algorithm = 0;
   uint32_t num_layers = 0;
   uint64_t count = 0;         // elements in the call
-  uint32_t layers_hash = 0;   // names, offsets, counts
-  uint32_t specs_hash = 0;    // canonical specs
+  uint64_t layers_hash = 0;   // names, offsets, counts (64 bits: no accidental collision)
+  uint64_t specs_hash = 0;    // canonical specs
   uint64_t chunk_elems = 0;   // pipelining granularity (defines the exchanges)
 };
 
@@ -51,13 +52,13 @@ struct MessageHeader {
   uint8_t kind, op, dtype, algorithm;
   uint32_t num_layers;
   uint64_t count;
-  uint32_t layers_hash;
-  uint32_t specs_hash;
+  uint64_t layers_hash;
+  uint64_t specs_hash;
   uint32_t chunk_elems_lo;  // low 32 bits are enough to tell configs apart
   uint32_t abort_status;    // gw_status of the sender's failure (kFlagAbort)
   uint64_t payload_bytes;
   uint32_t checksum;        // CRC32C of header (this field 0) + payload
-  uint8_t reserved[12];     // zero; keeps payloads 16-byte aligned
+  uint8_t reserved[4];      // zero; keeps payloads 16-byte aligned
 };
 #pragma pack(pop)
 static_assert(sizeof(MessageHeader) == 80, "wire header is 80 bytes");
@@ -74,7 +75,7 @@ struct ReceivedMessage {
 
 // Validates a message of `received` bytes from rank `peer`. Throws gw::Error:
 // GW_ERR_CORRUPT (truncated, bad magic, bad checksum, length disagreeing with the
-// header, wrong sender), GW_ERR_MISMATCH (version, seq, plan fields, checksum
+// header, a sender field naming another rank), GW_ERR_MISMATCH (version, seq, plan fields, checksum
 // setting — naming the field and both values). An abort message passes and is
 // reported through header->flags. expected_payload is the length this rank
 // expects for a non-abort message: exact, or with `payload_bound` (messages

@@ -6,6 +6,7 @@
 #include "comm/communicator.h"
 #include "mpi/mpi_test_util.h"
 #include "mpi/mpi_transport.h"
+#include "mpi/tampering_transport.h"
 
 using namespace gwtest;
 
@@ -29,6 +30,17 @@ TEST(BadArguments, AreRejectedLocallyWithTheCause) {
   EXPECT_EQ(gw_allreduce(comm, "l", x, y, SIZE_MAX, GW_FLOAT32, GW_SUM, nullptr), GW_ERR_INVALID_ARGUMENT);
   EXPECT_TRUE(contains(gw_last_error(), "overflows"));
   EXPECT_EQ(gw_allgather(comm, "l", x, y, SIZE_MAX / 3, GW_FLOAT32, nullptr), GW_ERR_INVALID_ARGUMENT);
+  // An offset above SIZE_MAX / 4 used to wrap the bounds check (writes before the buffer).
+  {
+    const char* names[] = {"l", "m"};
+    size_t offsets[] = {0, SIZE_MAX / 4 + 16}, counts[] = {2, 2};
+    EXPECT_EQ(gw_allreduce_multi(comm, 2, names, offsets, counts, x, y, GW_FLOAT32, GW_SUM, nullptr),
+              GW_ERR_INVALID_ARGUMENT);
+    EXPECT_TRUE(contains(gw_last_error(), "overflows")) << gw_last_error();
+    size_t far[] = {SIZE_MAX - 1};
+    EXPECT_EQ(gw_allreduce_multi(comm, 1, names, far, counts, x, y, GW_FLOAT32, GW_SUM, nullptr),
+              GW_ERR_INVALID_ARGUMENT);
+  }
   EXPECT_EQ(gw_layer_set_spec(comm, "l", "maxmin:bits=4,buckit=3"), GW_ERR_INVALID_ARGUMENT);
   EXPECT_TRUE(contains(gw_last_error(), "'buckit'")) << gw_last_error();
   EXPECT_EQ(gw_layer_set_spec(comm, "l", "maxmin:bits=12"), GW_ERR_INVALID_ARGUMENT);
@@ -92,45 +104,20 @@ TEST(MismatchConfig, DifferentChecksumSettingIsNamed) {
   EXPECT_TRUE(contains(gw_last_error(), "checksum")) << gw_last_error();
 }
 
-// A transport that damages what it receives from one peer, once armed.
-class TamperingTransport : public gw::MpiTransport {
- public:
-  enum Mode { kFlipPayloadByte, kTruncate };
-  TamperingTransport(int victim_from, Mode mode) : gw::MpiTransport(MPI_COMM_WORLD), from_(victim_from), mode_(mode) {}
-  int remaining = 0;  // messages still to damage
-  void wait(gw::Batch& b, double timeout_s, const std::string& what) override {
-    gw::MpiTransport::wait(b, timeout_s, what);
-    for (gw::P2POp& op : b.ops) {
-      if (op.is_send || op.peer != from_ || remaining == 0 || op.received < 100) continue;
-      --remaining;
-      if (mode_ == kFlipPayloadByte) static_cast<uint8_t*>(op.buf)[op.received - 3] ^= 0x40;
-      else op.received -= 7;
-    }
-  }
-
- private:
-  int from_;
-  Mode mode_;
-};
-
-gw_comm_t tampering_comm(TamperingTransport** out, TamperingTransport::Mode mode, const char* config) {
-  auto* t = new TamperingTransport(0, mode);
-  *out = t;
-  // The tampering hits compressed messages: no plain fallback for these small calls.
-  std::string cfg = std::string("fallback_bytes=0;") + config;
-  auto* c = new gw::Communicator(std::unique_ptr<gw::Transport>(t), gw::parse_config(cfg.c_str()));
-  return reinterpret_cast<gw_comm_t>(c);
-}
-
 class Corruption : public testing::TestWithParam<std::tuple<TamperingTransport::Mode, const char*>> {};
 
-TEST_P(Corruption, VictimGetsCorruptNamingSenderOthersNeverHang) {
-  TamperingTransport* t = nullptr;
-  std::string cfg = std::string("timeout=60;compressor=maxmin:bits=4;chunk_bytes=64K;algorithm=") +
-                    std::get<1>(GetParam());
-  gw_comm_t comm = tampering_comm(&t, std::get<0>(GetParam()), cfg.c_str());
+// The victim names the sender. No rank keeps a result another knows is bad:
+// where the damage hit an exchange after which messages still flow, every rank
+// fails this call (the abort protocol) and the communicator lives on; where it
+// hit the last exchange (one round of allgather), the victim abandons the call,
+// every other rank fails this call or its next one, and the comm is broken.
+TEST_P(Corruption, VictimGetsCorruptNamingSenderNobodyKeepsABadResult) {
   const int r = world_rank(), victim = world_size() - 1;
+  const std::string algo = std::get<1>(GetParam());
   for (size_t count : {size_t(1000), size_t(300000)}) {  // one round, then many
+    TamperingTransport* t = nullptr;
+    std::string cfg = "timeout=60;compressor=maxmin:bits=4;chunk_bytes=64K;algorithm=" + algo;
+    gw_comm_t comm = tampering_comm(&t, std::get<0>(GetParam()), cfg.c_str());
     if (r == victim) t->remaining = 1;
     std::vector<float> send = make_input(r, count), recv(count);
     gw_status s = gw_allreduce(comm, "c", send.data(), recv.data(), count, GW_FLOAT32, GW_SUM, nullptr);
@@ -139,17 +126,25 @@ TEST_P(Corruption, VictimGetsCorruptNamingSenderOthersNeverHang) {
       EXPECT_EQ(s, GW_ERR_CORRUPT) << msg;
       EXPECT_TRUE(contains(msg, "rank 0")) << msg;
     } else {
-      // Others either finished cleanly or were told the victim abandoned the call.
       EXPECT_TRUE(s == GW_SUCCESS || s == GW_ERR_REMOTE) << msg;
       if (s == GW_ERR_REMOTE) EXPECT_TRUE(contains(msg, "rank " + std::to_string(victim))) << msg;
     }
-    // And the next call works everywhere.
     t->remaining = 0;
-    EXPECT_EQ(gw_allreduce(comm, "c2", send.data(), recv.data(), count, GW_FLOAT32, GW_SUM, nullptr), GW_SUCCESS)
-        << gw_last_error();
-    EXPECT_TRUE(same_on_all_ranks(recv.data(), count * sizeof(float)));
+    gw_status next = gw_allreduce(comm, "c2", send.data(), recv.data(), count, GW_FLOAT32, GW_SUM, nullptr);
+    msg = gw_last_error();
+    const bool last_exchange_hit = algo == "allgather" && count == 1000;
+    if (last_exchange_hit) {
+      // Every rank got an error from the damaged call or from this one, and none works on.
+      EXPECT_TRUE(s != GW_SUCCESS || next == GW_ERR_REMOTE) << msg;
+      EXPECT_NE(next, GW_SUCCESS) << msg;
+      EXPECT_EQ(gw_comm_get_state(comm), GW_ERR_COMM_BROKEN);
+    } else {
+      EXPECT_EQ(next, GW_SUCCESS) << msg;  // the comm lives on
+      EXPECT_TRUE(same_on_all_ranks(recv.data(), count * sizeof(float)));
+    }
+    gw_comm_destroy(comm);
+    MPI_Barrier(MPI_COMM_WORLD);
   }
-  gw_comm_destroy(comm);
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, Corruption,

@@ -88,5 +88,44 @@ TEST(Config, BadKeysAndValuesNameTheKey) {
   unsetenv("GW_CHECKSUM");
 }
 
+// Values that used to pass silently: an empty timeout (meant "forever"), a bare
+// suffix (meant 0), a suffix that overflows (a huge chunk_bytes became 4096).
+TEST(Config, EmptyBareAndOverflowingValuesAreErrors) {
+  gw_status st = GW_SUCCESS;
+  EXPECT_NE(error_of([] { parse_config("timeout="); }, &st).find("'timeout'"), std::string::npos);
+  EXPECT_EQ(st, GW_ERR_INVALID_ARGUMENT);
+  EXPECT_NE(error_of([] { parse_config("timeout=inf"); }).find("'timeout'"), std::string::npos);
+  EXPECT_NE(error_of([] { parse_config("fallback_bytes=K"); }).find("'fallback_bytes'"), std::string::npos);
+  EXPECT_NE(error_of([] { parse_config("fallback_bytes="); }).find("'fallback_bytes'"), std::string::npos);
+  EXPECT_NE(error_of([] { parse_config("chunk_bytes=17179869184G"); }).find("'chunk_bytes'"), std::string::npos);
+  EXPECT_NE(error_of([] { parse_config("min_compress_bytes=18446744073709551615K"); }).find("within 64 bits"),
+            std::string::npos);
+  EXPECT_NE(error_of([] { parse_config("seed=99999999999999999999"); }).find("'seed'"), std::string::npos);
+  EXPECT_EQ(parse_config("fallback_bytes=16G").fallback_bytes, size_t(16) << 30);
+  EXPECT_EQ(parse_config("chunk_bytes=0x10000").chunk_bytes, size_t(65536));
+}
+
+// The string wins over the environment, also over a bad environment value;
+// a bad value for a key the string leaves unset is still an error.
+TEST(Config, StringWinsOverABadEnvironmentValue) {
+  setenv("GW_TIMEOUT", "soon", 1);
+  EXPECT_DOUBLE_EQ(parse_config("timeout=3").timeout_s, 3);
+  EXPECT_NE(error_of([] { parse_config("checksum=1"); }).find("environment GW_TIMEOUT"), std::string::npos);
+  unsetenv("GW_TIMEOUT");
+}
+
+// A message quoting its input stays short, however long the input.
+TEST(Errors, MessagesDoNotGrowWithTheInput) {
+  const std::string huge_spec = "maxmin:bits=4,bucket=512," + std::string(100000, 'x') + "=1";
+  std::string what = error_of([&] { make_compressor(huge_spec); });
+  EXPECT_FALSE(what.empty());
+  EXPECT_LT(what.size(), 1000u) << what.substr(0, 200);
+  what = error_of([&] { parse_config(("compressor=" + huge_spec).c_str()); });
+  EXPECT_LT(what.size(), 1000u);
+  what = error_of([&] { parse_config((std::string(100000, 'k') + "=1").c_str()); });
+  EXPECT_LT(what.size(), kMaxErrorMessageBytes + 100);
+  EXPECT_NE(what.find("100000 bytes"), std::string::npos) << what.substr(0, 300);
+}
+
 }  // namespace
 }  // namespace gw

@@ -117,6 +117,27 @@ TEST(Wire, UnexpectedPayloadLengthIsCorrupt) {
   EXPECT_EQ(status_of(m, m.size(), plan(), 100), GW_ERR_CORRUPT);
 }
 
+// A valid CRC over a header that names another sender: forged or misrouted,
+// so damaged (CORRUPT, as header.h says), not a disagreement between ranks.
+TEST(Wire, ForgedSenderIsCorrupt) {
+  std::vector<uint8_t> m(sizeof(MessageHeader) + 16);
+  write_header(m.data(), plan(), 42, 3, /*sender=*/5, 0, 0, 16, true);
+  std::string what;
+  EXPECT_EQ(status_of(m, m.size(), plan(), 16, &what), GW_ERR_CORRUPT);
+  EXPECT_NE(what.find("names sender 5"), std::string::npos) << what;
+}
+
+// Layer and spec fingerprints are 64 bits: a difference in the high half alone
+// (which the 32-bit ones folded away) is still a mismatch.
+TEST(Wire, FingerprintsKeepAll64Bits) {
+  PlanFingerprint theirs = plan();
+  theirs.layers_hash ^= 1ull << 40;
+  auto m = message(100, theirs);
+  std::string what;
+  EXPECT_EQ(status_of(m, m.size(), plan(), 100, &what), GW_ERR_MISMATCH);
+  EXPECT_NE(what.find("layer names"), std::string::npos) << what;
+}
+
 TEST(Wire, AbortMessagePassesWithFlag) {
   auto m = message(0, plan(), kFlagAbort);
   ReceivedMessage r = validate_message(m.data(), m.size(), 2, 0, plan(), 42, 3, 100, true, "t", false);

@@ -11,10 +11,13 @@
 
 #include "common/error.h"
 #include "common/log.h"
-#include "mpi/recursive_doubling.h"
+#include "wire/abandon_notice.h"
 
 namespace gw {
 namespace {
+
+// Apart from the exchange tags (algo/exchange_tags.h: 0x6770, 0x6771).
+constexpr int kAbandonNoticeTag = 0x6761;
 
 std::string mpi_error_text(int code) {
   char text[MPI_MAX_ERROR_STRING];
@@ -65,7 +68,7 @@ std::unique_ptr<Batch> MpiTransport::new_batch() { return std::unique_ptr<Batch>
 
 void MpiTransport::start(Batch& b) {
   auto& batch = static_cast<MpiBatch&>(b);
-  GW_REQUIRE(!broken_, GW_ERR_COMM_BROKEN, "the MPI transport is broken by an earlier timeout");
+  GW_REQUIRE(!broken_, GW_ERR_COMM_BROKEN, "the MPI transport is broken (an earlier call timed out or was abandoned)");
   const size_t n = batch.ops.size();
   batch.reqs.assign(n, MPI_REQUEST_NULL);
   batch.indices.resize(n);
@@ -180,6 +183,13 @@ void MpiTransport::poll(Done&& done, double timeout_s, const std::string& what, 
       struct timespec ts = {0, us * 1000};
       nanosleep(&ts, nullptr);
     }
+    if ((idle_polls & 63) == 0 && take_notice()) {
+      // A peer timed out first: this rank waits for the same missing ranks.
+      if (peer_notice_status_ == GW_ERR_TIMEOUT)
+        fail(GW_ERR_TIMEOUT, "gave up waiting for ", silent(), " in ", what, " (", peer_notice_,
+             " first); the communicator is now broken");
+      check_peers(what);
+    }
     if (timeout_s > 0 && (idle_polls & 63) == 0 &&
         std::chrono::duration<double>(clock::now() - start).count() > timeout_s) {
       broken_ = true;
@@ -192,128 +202,72 @@ void MpiTransport::poll(Done&& done, double timeout_s, const std::string& what, 
 void MpiTransport::wait(Batch& b, double timeout_s, const std::string& what) {
   auto& batch = static_cast<MpiBatch&>(b);
   poll([&] { return test(batch); }, timeout_s, what, [&] {
-    std::set<int> silent;
+    // Who never sent what we wait for; only if everyone did, who never took ours.
+    std::set<int> silent, not_taking;
     for (size_t i = 0; i < batch.ops.size(); ++i) {
       if (batch.ops[i].complete) continue;
-      silent.insert(batch.ops[i].peer);
+      (batch.ops[i].is_send ? not_taking : silent).insert(batch.ops[i].peer);
       if (!batch.ops[i].is_send && batch.reqs[i] != MPI_REQUEST_NULL) MPI_Cancel(&batch.reqs[i]);
     }
+    if (silent.empty()) silent = not_taking;
     std::ostringstream peers;
     for (int p : silent) peers << (peers.tellp() > 0 ? "," : "") << p;
     return "rank(s) " + peers.str();
   });
 }
 
-template <typename StartData>
-void MpiTransport::plain_collective(int* flag, double timeout_s, const std::string& what, StartData&& start_data) {
-  GW_REQUIRE(!broken_, GW_ERR_COMM_BROKEN, "the MPI transport is broken by an earlier timeout");
-  plain_reqs_.clear();
-  if (flag) {
-    plain_reqs_.push_back(MPI_REQUEST_NULL);
-    check_mpi(MPI_Iallreduce(MPI_IN_PLACE, flag, 1, MPI_INT, MPI_MAX, comm_, &plain_reqs_[0]), "MPI_Iallreduce (flag)");
+void MpiTransport::abandon(uint64_t seq, gw_status status) {
+  broken_ = true;
+  if (abandoned_ || size_ < 2) return;
+  abandoned_ = true;
+  // Never freed: MPI may still read it after this returns (the peers may be
+  // slow to take it), and the transport is broken for good anyway.
+  auto* notice = new uint8_t[kAbandonNoticeBytes];
+  write_abandon_notice(notice, rank_, seq, status);
+  std::vector<MPI_Request> reqs;
+  for (int peer = 0; peer < size_; ++peer) {
+    if (peer == rank_) continue;
+    reqs.push_back(MPI_REQUEST_NULL);
+    if (MPI_Isend(notice, static_cast<int>(kAbandonNoticeBytes), MPI_BYTE, peer, kAbandonNoticeTag, comm_,
+                  &reqs.back()) != MPI_SUCCESS)
+      reqs.pop_back();
   }
-  start_data();
-  poll(
-      [&] {
-        int all = 0;
-        check_mpi(MPI_Testall(static_cast<int>(plain_reqs_.size()), plain_reqs_.data(), &all, MPI_STATUSES_IGNORE),
-                  "MPI_Testall (plain collective)");
-        return all != 0;
-      },
-      timeout_s, what, [] { return std::string("the other ranks (plain collective; every rank had passed the plan check)"); });
+  // Push them out for a bounded moment (eager sends over TCP progress only
+  // inside MPI calls); what is still pending then is left to MPI.
+  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
+  int all = 0;
+  while (!reqs.empty() && std::chrono::steady_clock::now() < until) {
+    if (MPI_Testall(static_cast<int>(reqs.size()), reqs.data(), &all, MPI_STATUSES_IGNORE) != MPI_SUCCESS || all) break;
+    sched_yield();
+  }
+  GW_LOG(WARN, "abandoned call #", seq, " with ", gw_status_string(status),
+         ": told every peer; this communicator is broken (destroy it, create a new one)");
 }
 
-void MpiTransport::plain_allreduce_sum(const float* send, float* recv,
-                                       const std::vector<std::pair<size_t, size_t>>& ranges, int* flag,
-                                       double timeout_s, const std::string& what) {
-  for (const auto& r : ranges)
-    GW_REQUIRE(r.second <= static_cast<size_t>(INT_MAX), GW_ERR_UNSUPPORTED, "a plain allreduce of ", r.second,
-               " elements exceeds MPI's int count; lower fallback_bytes");
-  auto src = [&](size_t first) { return send == recv ? MPI_IN_PLACE : static_cast<const void*>(send + first); };
-  if (timeout_s == 0 && !flag) {
-    // No timeout to honour: MPI's blocking allreduce, several times faster for
-    // small messages than the non-blocking one (Open MPI's libnbc).
-    GW_REQUIRE(!broken_, GW_ERR_COMM_BROKEN, "the MPI transport is broken by an earlier timeout");
-    for (const auto& r : ranges)
-      check_mpi(MPI_Allreduce(src(r.first), recv + r.first, static_cast<int>(r.second), MPI_FLOAT, MPI_SUM, comm_),
-                "MPI_Allreduce");
-    return;
-  }
-  size_t total = 0;
-  for (const auto& r : ranges) total += r.second;
-  if (size_ > 1 && total * sizeof(float) <= kRecursiveDoublingMaxBytes)
-    return small_allreduce(send, recv, ranges, total, flag, timeout_s, what);
-  plain_collective(flag, timeout_s, what, [&] {
-    for (const auto& r : ranges) {
-      plain_reqs_.push_back(MPI_REQUEST_NULL);
-      check_mpi(MPI_Iallreduce(src(r.first), recv + r.first, static_cast<int>(r.second), MPI_FLOAT, MPI_SUM, comm_,
-                               &plain_reqs_.back()),
-                "MPI_Iallreduce");
-    }
-  });
+bool MpiTransport::take_notice() {
+  if (!peer_notice_.empty()) return true;
+  int flag = 0;
+  MPI_Status st;
+  if (MPI_Iprobe(MPI_ANY_SOURCE, kAbandonNoticeTag, comm_, &flag, &st) != MPI_SUCCESS || !flag) return false;
+  int count = 0;
+  MPI_Get_count(&st, MPI_BYTE, &count);
+  uint8_t notice[kAbandonNoticeBytes] = {};
+  if (count == static_cast<int>(kAbandonNoticeBytes)) {
+    // The probed message is there: this receive completes at once.
+    check_mpi(MPI_Recv(notice, count, MPI_BYTE, st.MPI_SOURCE, kAbandonNoticeTag, comm_, MPI_STATUS_IGNORE),
+              "MPI_Recv (abandon notice)");
+  }  // else left unreceived: the transport is broken and its communicator never freed
+  peer_notice_ = read_abandon_notice(notice, count < 0 ? 0 : static_cast<size_t>(count), st.MPI_SOURCE,
+                                     &peer_notice_status_);
+  broken_ = true;
+  GW_LOG(WARN, peer_notice_);
+  return true;
 }
 
-void MpiTransport::small_allreduce(const float* send, float* recv, const std::vector<std::pair<size_t, size_t>>& ranges,
-                                   size_t total, int* flag, double timeout_s, const std::string& what) {
-  GW_REQUIRE(!broken_, GW_ERR_COMM_BROKEN, "the MPI transport is broken by an earlier timeout");
-  small_buf_.resize(total + 1);
-  size_t at = 0;
-  for (const auto& r : ranges) {
-    std::memcpy(&small_buf_[at], send + r.first, r.second * sizeof(float));
-    at += r.second;
-  }
-  const int f = flag ? *flag : 0;
-  std::memcpy(&small_buf_[total], &f, sizeof(int));
-  constexpr int kSmallAllreduceTag = 0x6772;  // apart from the exchange tags (exchange_tags.h)
-  RecursiveDoubling rd{comm_, rank_, size_, kSmallAllreduceTag,
-                       [&](MPI_Request* reqs, MPI_Status* st, int count, int peer) {
-                         poll(
-                             [&] {
-                               int all = 0;
-                               const int rc = MPI_Testall(count, reqs, &all, st);
-                               if (rc == MPI_SUCCESS) return all != 0;
-                               // A longer message than ours (a peer with a larger count) or a
-                               // failure: nothing more can be trusted on this communicator.
-                               broken_ = true;
-                               for (int i = 0; i < count; ++i)
-                                 if (reqs[i] != MPI_REQUEST_NULL) MPI_Cancel(&reqs[i]);
-                               int cls = 0;
-                               for (int i = 0; i < count && rc == MPI_ERR_IN_STATUS; ++i)
-                                 if (st[i].MPI_ERROR != MPI_SUCCESS && st[i].MPI_ERROR != MPI_ERR_PENDING)
-                                   MPI_Error_class(st[i].MPI_ERROR, &cls);
-                               if (cls == MPI_ERR_TRUNCATE)
-                                 fail(GW_ERR_MISMATCH, "rank ", peer, " sent more values for ", what,
-                                      " than this rank (", rank_, ") has (ranks called with different counts);"
-                                      " the communicator is now broken");
-                               fail(GW_ERR_SYSTEM, "the plain allreduce with rank ", peer, " failed: ",
-                                    mpi_error_text(rc == MPI_ERR_IN_STATUS && cls ? cls : rc));
-                             },
-                             timeout_s, what, [&] { return "rank " + std::to_string(peer) + " (plain allreduce)"; });
-                       }};
-  try {
-    rd.sum(small_buf_, small_scratch_, total, what);
-  } catch (const Error& e) {
-    if (e.status() == GW_ERR_MISMATCH) broken_ = true;  // messages of the call may still be in flight
-    throw;
-  }
-  at = 0;
-  for (const auto& r : ranges) {
-    std::memcpy(recv + r.first, &small_buf_[at], r.second * sizeof(float));
-    at += r.second;
-  }
-  if (flag) std::memcpy(flag, &small_buf_[total], sizeof(int));
-}
-
-void MpiTransport::plain_allgather(const void* send, void* recv, size_t bytes, int* flag, double timeout_s,
-                                   const std::string& what) {
-  plain_collective(flag, timeout_s, what, [&] {
-    GW_REQUIRE(bytes <= static_cast<size_t>(INT_MAX), GW_ERR_UNSUPPORTED, "a plain allgather of ", bytes,
-               " bytes exceeds MPI's int count; lower fallback_bytes");
-    plain_reqs_.push_back(MPI_REQUEST_NULL);
-    check_mpi(MPI_Iallgather(send, static_cast<int>(bytes), MPI_BYTE, recv, static_cast<int>(bytes), MPI_BYTE, comm_,
-                             &plain_reqs_.back()),
-              "MPI_Iallgather");
-  });
+void MpiTransport::check_peers(const std::string& what) {
+  if (!take_notice()) return;
+  fail(GW_ERR_REMOTE, peer_notice_, "; ", what, " cannot complete on every rank and this communicator is broken"
+       " (destroy it, create a new one)");
 }
 
 }  // namespace gw

@@ -24,30 +24,27 @@ class MpiTransport : public Transport {
   bool test(Batch& batch) override;
   void wait(Batch& batch, double timeout_s, const std::string& what) override;
 
-  bool supports_plain() const override { return true; }
-  void plain_allreduce_sum(const float* send, float* recv, const std::vector<std::pair<size_t, size_t>>& ranges,
-                           int* flag, double timeout_s, const std::string& what) override;
-  void plain_allgather(const void* send, void* recv, size_t bytes, int* flag, double timeout_s,
-                       const std::string& what) override;
+  void abandon(uint64_t seq, gw_status status) override;
+  void check_peers(const std::string& what) override;
+  bool broken() const override { return broken_; }
 
  private:
   void match_receives(Batch& batch);
+  // True once a peer's abandon notice has arrived (read into peer_notice_; breaks the transport).
+  bool take_notice();
   // Polls `done` (backing off to short sleeps) until it is true; after
   // timeout_s (0 = never) breaks the transport and throws GW_ERR_TIMEOUT with
-  // `silent()`'s description of who is missing.
+  // `silent()`'s description of who is missing. A peer's abandon notice ends
+  // the wait early (GW_ERR_REMOTE): nobody waits out a timeout for a rank that
+  // has already given up.
   template <typename Done, typename Silent>
   void poll(Done&& done, double timeout_s, const std::string& what, Silent&& silent);
-  // Starts the flag's max-reduction, then the data collectives, and waits for all.
-  template <typename StartData>
-  void plain_collective(int* flag, double timeout_s, const std::string& what, StartData&& start_data);
-  // The small plain allreduce (recursive_doubling.h): staging and scratch.
-  void small_allreduce(const float* send, float* recv, const std::vector<std::pair<size_t, size_t>>& ranges,
-                       size_t total, int* flag, double timeout_s, const std::string& what);
-  std::vector<MPI_Request> plain_reqs_;
-  std::vector<float> small_buf_, small_scratch_;
   MPI_Comm comm_ = MPI_COMM_NULL;
   int rank_ = 0, size_ = 1;
-  bool broken_ = false;  // a timed-out batch left requests behind
+  bool broken_ = false;     // a timed-out or abandoned call left requests behind
+  bool abandoned_ = false;  // this rank has sent its abandon notices
+  std::string peer_notice_;  // a peer's abandon notice, once seen
+  gw_status peer_notice_status_ = GW_SUCCESS;
 };
 
 }  // namespace gw
