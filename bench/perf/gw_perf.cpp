@@ -16,7 +16,9 @@
 // Uses only the public C API (gradwire.h) and MPI. Only rank 0 prints the table;
 // a rank that sees a failing gw_* call prints the status and gw_last_error().
 // Exit code: 0 ok, 1 a --check bound was exceeded (or ranks disagreed),
-// 2 a gw_* call failed, 3 bad command line.
+// 2 a gw_* call failed, 3 bad command line (or --device without a usable GPU).
+// Host buffers (the default) never call the CUDA runtime, so a CUDA build runs
+// them on a machine without a GPU or driver.
 
 // Only MPI's C API is used (the library links MPI::MPI_C): skip the C++ bindings.
 #ifndef OMPI_SKIP_MPICXX
@@ -431,6 +433,23 @@ double check_bound(const Options& o, const std::string& compressor) {
   return 0.5;
 }
 
+// --device on a machine without a usable GPU (or driver): every rank finds out
+// together, the first rank that lacks one says why in one line, and all exit 3
+// (the command line asks for what this machine cannot do) instead of one rank
+// dying while the others wait in a collective.
+void require_device() {
+  const std::string why = perf::device_unavailable();
+  int mine = why.empty() ? g_size : g_rank, first = g_size;
+  MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+  if (first == g_size) return;
+  if (g_rank == first) {
+    if (first == 0) std::fprintf(stderr, "gw-perf: --device needs a CUDA GPU: %s\n", why.c_str());
+    else std::fprintf(stderr, "gw-perf: --device needs a CUDA GPU: rank %d: %s\n", first, why.c_str());
+  }
+  MPI_Finalize();
+  std::exit(3);
+}
+
 std::string now_string() {
   char buf[64];
   std::time_t t = std::time(nullptr);
@@ -460,9 +479,10 @@ int main(int argc, char** argv) {
   }
 
   const bool nccl = o.transport == "nccl";
-  if (o.device && !perf::device_available())
-    usage_error("--device: no CUDA device (or gradwire was built without CUDA)");
-  if (o.device) perf::select_device(g_rank);  // one GPU per rank where there are enough
+  if (o.device) {
+    require_device();
+    perf::select_device(g_rank);  // one GPU per rank where there are enough
+  }
   gw_comm_t comm = nullptr;
   if (nccl) check_gw(gw_comm_create_nccl_mpi(&comm, MPI_COMM_WORLD, config.c_str()), "gw_comm_create_nccl_mpi");
   else check_gw(gw_comm_create_mpi(&comm, MPI_COMM_WORLD, config.c_str()), "gw_comm_create_mpi");
@@ -608,7 +628,7 @@ int main(int argc, char** argv) {
       if (o.check && (total_iters - 1) % 2 != 0) {
         check_gw(gw_layer_stats(comm, layer, &s1), "gw_layer_stats");
         check_gw(gw_allreduce(comm, layer, gw_send, gw_out, count, GW_FLOAT32, o.op, stream), "gw_allreduce");
-        perf::stream_sync(stream);
+        if (o.device) perf::stream_sync(stream);  // host buffers: the call returned with the result
       } else {
         check_gw(gw_layer_stats(comm, layer, &s1), "gw_layer_stats");
       }
