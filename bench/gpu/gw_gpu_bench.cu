@@ -20,6 +20,7 @@
 // a tenth of a 64 MiB encode). The default 1 times single calls.
 //
 //   gw-gpu-bench [--sizes-mib 64,256] [--reps 30] [--batch 1] [--specs maxmin:bits=4,bucket=512;fp16]
+//   (--help: the options; a bad command line exits 1)
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -32,6 +33,7 @@
 
 #include "common/rng.h"
 #include "core/device_compressor.h"
+#include "options.h"
 #include "spec/registry.h"
 
 namespace {
@@ -122,44 +124,13 @@ Paired time_paired(Op&& op, Copy&& copy, int reps, int batch, cudaStream_t s) {
   return {median(o), median(c)};
 }
 
-std::vector<std::string> split(const std::string& s, char sep) {
-  std::vector<std::string> out;
-  size_t p = 0;
-  while (p <= s.size()) {
-    size_t q = s.find(sep, p);
-    if (q == std::string::npos) q = s.size();
-    if (q > p) out.push_back(s.substr(p, q - p));
-    p = q + 1;
-  }
-  return out;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::vector<size_t> sizes_mib = {64, 256};
-  int reps = 30, batch = 1;
-  std::vector<std::string> specs = {"maxmin:bits=2,bucket=512", "maxmin:bits=4,bucket=512",
-                                    "maxmin:bits=8,bucket=512", "maxmin:bits=4,bucket=128",
-                                    "maxmin:bits=4,bucket=2048", "qsgd:bits=4,bucket=512",
-                                    "qsgd:bits=8,bucket=512", "nuq:bits=4,bucket=512",
-                                    "nuq:bits=8,bucket=512", "fp16", "bf16", "none"};
-  for (int i = 1; i + 1 < argc; i += 2) {
-    std::string a = argv[i], v = argv[i + 1];
-    if (a == "--sizes-mib") {
-      sizes_mib.clear();
-      for (auto& s : split(v, ',')) sizes_mib.push_back(std::stoul(s));
-    } else if (a == "--reps") {
-      reps = std::max(3, std::atoi(v.c_str()));
-    } else if (a == "--batch") {
-      batch = std::max(1, std::atoi(v.c_str()));
-    } else if (a == "--specs") {
-      specs = split(v, ';');
-    } else {
-      std::fprintf(stderr, "unknown option %s\n", a.c_str());
-      return 1;
-    }
-  }
+  const gpubench::Options opt = gpubench::parse_options(argc, argv);
+  const std::vector<size_t>& sizes_mib = opt.sizes_mib;
+  const std::vector<std::string>& specs = opt.specs;
+  const int reps = opt.reps, batch = opt.batch;
   int ndev = 0;
   if (cudaGetDeviceCount(&ndev) != cudaSuccess || ndev == 0) {
     std::printf("gw-gpu-bench: no CUDA device: nothing measured\n");

@@ -13,7 +13,7 @@
 // DIR/*.f32 file (raw little-endian float32, one layer each, e.g. from
 // bench/lossless/dump_fmnist_grads.py).
 //
-//   gw-lossless-report [--grads DIR] [--reps 3]
+//   gw-lossless-report [--grads DIR] [--reps 3]   (--help: the options)
 #include <dirent.h>
 
 #include <algorithm>
@@ -22,11 +22,13 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <iostream>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "algo/plan.h"
+#include "cli/command_line.h"
 #include "common/error.h"
 #include "lossless/lossless.h"
 #include "spec/registry.h"
@@ -176,17 +178,28 @@ void report(const DataSet& s, int reps) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  namespace po = boost::program_options;
   std::string grads;
   int reps = 3;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a == "--grads" && i + 1 < argc) grads = argv[++i];
-    else if (a == "--reps" && i + 1 < argc) reps = std::max(1, std::atoi(argv[++i]));
-    else {
-      std::fprintf(stderr, "usage: %s [--grads DIR] [--reps N]\n", argv[0]);
-      return 2;
-    }
+  bool help = false;
+  po::options_description options("options");
+  options.add_options()
+      ("help,h", po::bool_switch(&help), "print this help")
+      ("grads", po::value(&grads)->value_name("DIR"),
+       "also report real gradients: every DIR/*.f32 (raw little-endian float32, one layer each)")
+      ("reps", po::value(&reps)->value_name("N")->default_value(reps),
+       "runs per measurement, the best counts (at least 1)");
+  try {
+    bench::parse_command_line(argc, argv, options);
+  } catch (const bench::UsageError& e) {
+    std::fprintf(stderr, "gw-lossless-report: %s (try --help)\n", e.what());
+    return 2;
   }
+  if (help) {
+    std::cout << "usage: gw-lossless-report [options]\n" << options;
+    return 0;
+  }
+  reps = std::max(1, reps);
   try {
     std::printf("Bits per value on the wire (payload only; one 80-byte header per message not counted), "
                 "bucket 512, pieces of %zu values; throughput single-thread, MB/s of float32, best of %d.\n",

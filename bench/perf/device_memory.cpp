@@ -17,18 +17,22 @@ void check(cudaError_t e, const char* what) {
 }
 }  // namespace
 
-bool device_available() {
+std::string device_unavailable() {
   int n = 0;
-  bool ok = cudaGetDeviceCount(&n) == cudaSuccess && n > 0;
-  cudaGetLastError();
-  return ok;
+  cudaError_t e = cudaGetDeviceCount(&n);
+  cudaGetLastError();  // do not leave a sticky error behind
+  if (e != cudaSuccess) return cudaGetErrorString(e);
+  if (n == 0) return "no CUDA device found";
+  return "";
 }
 void* device_alloc(size_t bytes) {
   void* p = nullptr;
   check(cudaMalloc(&p, bytes ? bytes : 1), "cudaMalloc");
   return p;
 }
-void device_free(void* p) { cudaFree(p); }
+void device_free(void* p) {
+  if (p) cudaFree(p);
+}
 void copy_to_device(void* dst, const void* src, size_t bytes) {
   check(cudaMemcpy(dst, src, bytes, cudaMemcpyHostToDevice), "cudaMemcpy (to device)");
 }
@@ -46,14 +50,19 @@ void* stream_create() {
   check(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking), "cudaStreamCreate");
   return s;
 }
-void stream_sync(void* s) { check(cudaStreamSynchronize(static_cast<cudaStream_t>(s)), "cudaStreamSynchronize"); }
-void stream_destroy(void* s) { cudaStreamDestroy(static_cast<cudaStream_t>(s)); }
+// nullptr is CUDA's legacy default stream, but here it means "host run": nothing to wait for.
+void stream_sync(void* s) {
+  if (s) check(cudaStreamSynchronize(static_cast<cudaStream_t>(s)), "cudaStreamSynchronize");
+}
+void stream_destroy(void* s) {
+  if (s) cudaStreamDestroy(static_cast<cudaStream_t>(s));
+}
 }  // namespace perf
 
 #else
 
 namespace perf {
-bool device_available() { return false; }
+std::string device_unavailable() { return "gradwire was built without CUDA"; }
 void* device_alloc(size_t) { return nullptr; }
 void device_free(void*) {}
 void copy_to_device(void*, const void*, size_t) {}

@@ -16,7 +16,9 @@
 // Uses only the public C API (gradwire.h) and MPI. Only rank 0 prints the table;
 // a rank that sees a failing gw_* call prints the status and gw_last_error().
 // Exit code: 0 ok, 1 a --check bound was exceeded (or ranks disagreed),
-// 2 a gw_* call failed, 3 bad command line.
+// 2 a gw_* call failed, 3 bad command line (or --device without a usable GPU).
+// Host buffers (the default) never call the CUDA runtime, so a CUDA build runs
+// them on a machine without a GPU or driver.
 
 // Only MPI's C API is used (the library links MPI::MPI_C): skip the C++ bindings.
 #ifndef OMPI_SKIP_MPICXX
@@ -29,11 +31,9 @@
 
 #include <algorithm>
 #include <memory>
-#include <cctype>
 #include <cerrno>
 #include <cinttypes>
 #include <cmath>
-#include <cstdarg>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -44,26 +44,29 @@
 
 #include <unistd.h>  // environ
 
+#include "cli/command_line.h"
+#include "cli/split.h"
 #include "device_memory.h"
+#include "json_rows.h"
 #include "nccl_baseline.h"
+#include "options.h"
+#include "row.h"
 #include "gradwire/gradwire.h"
 
 namespace {
+
+using perf::Options;
+using perf::Row;
+using perf::Summary;
 
 int g_rank = 0;
 int g_size = 1;
 
 // ---- small helpers --------------------------------------------------------------
 
-[[noreturn]] void usage_error(const char* fmt, ...) {
-  if (g_rank == 0) {
-    va_list ap;
-    va_start(ap, fmt);
-    std::fprintf(stderr, "gw-perf: ");
-    std::vfprintf(stderr, fmt, ap);
-    std::fprintf(stderr, " (try --help)\n");
-    va_end(ap);
-  }
+// A bad command line: rank 0 says why in one line; every rank exits 3.
+[[noreturn]] void usage_error(const char* why) {
+  if (g_rank == 0) std::fprintf(stderr, "gw-perf: %s (try --help)\n", why);
   MPI_Finalize();
   std::exit(3);
 }
@@ -96,234 +99,19 @@ void check_mpi(int rc, const char* what) {
   std::exit(2);
 }
 
-std::string trim(const std::string& s) {
-  size_t b = 0, e = s.size();
-  while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
-  while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
-  return s.substr(b, e - b);
-}
-
-std::vector<std::string> split(const std::string& s, char sep) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  for (;;) {
-    size_t pos = s.find(sep, start);
-    std::string item = trim(s.substr(start, pos == std::string::npos ? std::string::npos : pos - start));
-    if (!item.empty()) out.push_back(item);
-    if (pos == std::string::npos) break;
-    start = pos + 1;
-  }
-  return out;
-}
-
-// "4096", "4K", "64M", "1G", "1KiB", "16MB" (binary multiples) -> bytes; 0 on error.
-uint64_t parse_size(const std::string& text) {
-  std::string s = trim(text);
-  if (s.empty() || !std::isdigit(static_cast<unsigned char>(s[0]))) return 0;
-  errno = 0;
-  char* end = nullptr;
-  unsigned long long v = std::strtoull(s.c_str(), &end, 10);
-  if (errno != 0) return 0;
-  std::string suffix(end);
-  for (auto& c : suffix) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  uint64_t mult = 1;
-  if (suffix.empty() || suffix == "B") {
-    mult = 1;
-  } else if (suffix == "K" || suffix == "KB" || suffix == "KIB") {
-    mult = 1ull << 10;
-  } else if (suffix == "M" || suffix == "MB" || suffix == "MIB") {
-    mult = 1ull << 20;
-  } else if (suffix == "G" || suffix == "GB" || suffix == "GIB") {
-    mult = 1ull << 30;
-  } else {
-    return 0;
-  }
-  return static_cast<uint64_t>(v) * mult;
-}
-
-std::string json_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += c;
-        }
-    }
-  }
-  return out;
-}
-
-// JSON number, or null for NaN/Inf (JSON has neither).
-std::string jnum(double v) {
-  if (!std::isfinite(v)) return "null";
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.6g", v);
-  return buf;
-}
-
-// ---- options -------------------------------------------------------------------
-
-struct Options {
-  std::vector<std::string> compressors;
-  std::vector<uint64_t> sizes;
-  int iters = 20;
-  int warmup = 5;
-  bool check = false;
-  bool device = false;  // --device: buffers in GPU memory
-  std::string json_path;
-  std::string algorithm;  // empty: leave it to the config / library default
-  std::string config;
-  std::string transport = "mpi";
-  std::string label;
-  gw_op op = GW_AVG;
-  uint64_t seed = 12345;
-  double max_err = -1.0;  // < 0: per-compressor default
-};
-
-void print_help() {
-  std::printf(
-      "usage: mpirun -np N gw-perf [options]\n"
-      "  --compressor SPEC[;SPEC...]  compressor specs (repeatable; ';' separates several),\n"
-      "                               default \"none\"\n"
-      "  --sizes LO:HI[:F] | A,B,...  message sizes in bytes (K/M/G = 2^10/2^20/2^30);\n"
-      "                               a range steps x2 (or xF), default 1K:64M\n"
-      "  --iters K                    timed iterations per row (default 20)\n"
-      "  --warmup W                   untimed iterations first (default 5)\n"
-      "  --device                     buffers in GPU memory (MPI transport; baseline = copy to host,\n"
-      "                               MPI_Allreduce, copy back, as with a host-only MPI)\n"
-      "  --check                      measure rel_err against the exact fp64 mean and fail\n"
-      "                               above a sanity bound (none 1e-6, fp16 1e-2, bf16 5e-2,\n"
-      "                               bits=1: 4, bits=2: 1.5, qsgd (l2) and nuq: 1.2 x the square\n"
-      "                               root of their variance bound, topk/randomk/powersgd: finite\n"
-      "                               only, others 0.5)\n"
-      "  --max-err X                  use X as the --check bound for every compressor\n"
-      "  --json FILE                  write every row as a JSON array\n"
-      "  --algorithm auto|allgather|sra   adds algorithm=... to the config\n"
-      "  --config \"k=v;...\"           communicator config string\n"
-      "  --transport mpi|nccl         nccl: device buffers on one GPU per rank, gradwire's NCCL\n"
-      "                               transport against ncclAllReduce of the same buffer\n"
-      "  --op avg|sum                 reduction for the compressed call (default avg)\n"
-      "  --seed S                     input data seed (default 12345)\n"
-      "  --label TEXT                 free text (e.g. the regime) put in the header and JSON\n"
-      "Columns: time = median over iterations of max over ranks (barrier before each);\n"
-      "baseline = MPI_Allreduce(MPI_SUM, float) (or ncclAllReduce) of the same buffer, interleaved;\n"
-      "speedup = baseline / time; wire = max over ranks of bytes sent per call;\n"
-      "ratio = size / wire.\n");
-}
-
+// The command line, or exit: 0 after --help, 3 when it is bad (rank 0 says why).
 Options parse_args(int argc, char** argv) {
   Options o;
-  bool sizes_given = false;
-  auto need = [&](int& i) -> std::string {
-    if (i + 1 >= argc) usage_error("%s needs a value", argv[i]);
-    return argv[++i];
-  };
-  auto to_int = [&](const std::string& v, const char* name) {
-    char* end = nullptr;
-    long x = std::strtol(v.c_str(), &end, 10);
-    if (end == v.c_str() || *end != '\0' || x < 0 || x > 1000000) usage_error("bad %s '%s'", name, v.c_str());
-    return static_cast<int>(x);
-  };
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    std::string val;
-    // Accept --key=value as well as --key value.
-    size_t eq = a.find('=');
-    bool has_inline = a.rfind("--", 0) == 0 && eq != std::string::npos;
-    if (has_inline) {
-      val = a.substr(eq + 1);
-      a = a.substr(0, eq);
-    }
-    auto value = [&]() { return has_inline ? val : need(i); };
-    if (a == "-h" || a == "--help") {
-      if (g_rank == 0) print_help();
-      MPI_Finalize();
-      std::exit(0);
-    } else if (a == "--compressor" || a == "-c") {
-      for (auto& s : split(value(), ';')) o.compressors.push_back(s);
-    } else if (a == "--sizes" || a == "-s") {
-      std::string v = value();
-      sizes_given = true;
-      o.sizes.clear();
-      if (v.find(':') != std::string::npos) {
-        auto parts = split(v, ':');
-        if (parts.size() < 2 || parts.size() > 3) usage_error("bad --sizes '%s'", v.c_str());
-        uint64_t lo = parse_size(parts[0]), hi = parse_size(parts[1]);
-        uint64_t f = parts.size() == 3 ? std::strtoull(parts[2].c_str(), nullptr, 10) : 2;
-        if (lo == 0 || hi < lo || f < 2) usage_error("bad --sizes '%s'", v.c_str());
-        for (uint64_t s = lo; s <= hi; s *= f) {
-          o.sizes.push_back(s);
-          if (s > hi / f) break;
-        }
-      } else {
-        for (auto& p : split(v, ',')) {
-          uint64_t s = parse_size(p);
-          if (s == 0) usage_error("bad size '%s' in --sizes", p.c_str());
-          o.sizes.push_back(s);
-        }
-      }
-    } else if (a == "--iters" || a == "-n") {
-      o.iters = to_int(value(), "--iters");
-    } else if (a == "--warmup" || a == "-w") {
-      o.warmup = to_int(value(), "--warmup");
-    } else if (a == "--check") {
-      o.check = true;
-    } else if (a == "--device") {
-      o.device = true;
-    } else if (a == "--max-err") {
-      std::string v = value();
-      char* end = nullptr;
-      o.max_err = std::strtod(v.c_str(), &end);
-      if (end == v.c_str() || *end != '\0' || !(o.max_err >= 0)) usage_error("bad --max-err '%s'", v.c_str());
-    } else if (a == "--json") {
-      o.json_path = value();
-    } else if (a == "--algorithm") {
-      o.algorithm = value();
-      if (o.algorithm != "auto" && o.algorithm != "allgather" && o.algorithm != "sra")
-        usage_error("--algorithm must be auto, allgather or sra, not '%s'", o.algorithm.c_str());
-    } else if (a == "--config") {
-      o.config = value();
-    } else if (a == "--transport") {
-      o.transport = value();
-      if (o.transport != "mpi" && o.transport != "nccl")
-        usage_error("--transport must be mpi or nccl, not '%s'", o.transport.c_str());
-      if (o.transport == "nccl") o.device = true;  // NCCL takes device buffers
-    } else if (a == "--op") {
-      std::string v = value();
-      if (v == "avg") {
-        o.op = GW_AVG;
-      } else if (v == "sum") {
-        o.op = GW_SUM;
-      } else {
-        usage_error("--op must be avg or sum, not '%s'", v.c_str());
-      }
-    } else if (a == "--seed") {
-      o.seed = std::strtoull(value().c_str(), nullptr, 10);
-    } else if (a == "--label") {
-      o.label = value();
-    } else {
-      usage_error("unknown option '%s'", argv[i]);
-    }
+  try {
+    o = perf::parse_options(argc, argv);
+  } catch (const bench::UsageError& e) {
+    usage_error(e.what());
   }
-  if (o.compressors.empty()) o.compressors.push_back("none");
-  if (!sizes_given) {
-    for (uint64_t s = 1ull << 10; s <= (64ull << 20); s *= 2) o.sizes.push_back(s);
+  if (o.help) {
+    if (g_rank == 0) std::fputs(perf::help_text().c_str(), stdout);
+    MPI_Finalize();
+    std::exit(0);
   }
-  for (uint64_t s : o.sizes) {
-    if (s < sizeof(float)) usage_error("size %" PRIu64 " is smaller than one float", s);
-    if (s / sizeof(float) > static_cast<uint64_t>(INT32_MAX))
-      usage_error("size %" PRIu64 " is too large for one MPI_Allreduce count", s);
-  }
-  if (o.iters < 1) usage_error("--iters must be at least 1");
   return o;
 }
 
@@ -365,10 +153,6 @@ void fill_input(float* x, size_t count, uint64_t seed, int rank) {
 
 // ---- statistics over iterations -------------------------------------------------
 
-struct Summary {
-  double median = 0, min = 0, max = 0, mean = 0;
-};
-
 Summary summarize(std::vector<double> v) {
   Summary s;
   if (v.empty()) return s;
@@ -382,24 +166,6 @@ Summary summarize(std::vector<double> v) {
   s.mean = sum / static_cast<double>(n);
   return s;
 }
-
-struct Row {
-  uint64_t size = 0;
-  uint64_t count = 0;
-  std::string compressor;  // as given
-  std::string spec;        // canonical, from gw_layer_get_spec
-  std::string layer;
-  Summary t;               // compressed call, seconds (max over ranks per iteration)
-  Summary base;            // MPI_Allreduce, seconds
-  double wire = 0, wire_min = 0, wire_max = 0;  // bytes sent per call (max / min over ranks)
-  double recv_per_call = 0;                     // bytes received per call (max over ranks)
-  double stats_ratio = 0;                       // gw_stats.compression_ratio of the layer
-  double encode_us = 0, decode_us = 0, comm_us = 0, total_us = 0;  // per call, max over ranks
-  double rel_err = NAN;
-  double bound = NAN;
-  bool agree = true;
-  bool ok = true;
-};
 
 double check_bound(const Options& o, const std::string& compressor) {
   if (o.max_err >= 0) return o.max_err;
@@ -431,6 +197,23 @@ double check_bound(const Options& o, const std::string& compressor) {
   return 0.5;
 }
 
+// --device on a machine without a usable GPU (or driver): every rank finds out
+// together, the first rank that lacks one says why in one line, and all exit 3
+// (the command line asks for what this machine cannot do) instead of one rank
+// dying while the others wait in a collective.
+void require_device() {
+  const std::string why = perf::device_unavailable();
+  int mine = why.empty() ? g_size : g_rank, first = g_size;
+  MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+  if (first == g_size) return;
+  if (g_rank == first) {
+    if (first == 0) std::fprintf(stderr, "gw-perf: --device needs a CUDA GPU: %s\n", why.c_str());
+    else std::fprintf(stderr, "gw-perf: --device needs a CUDA GPU: rank %d: %s\n", first, why.c_str());
+  }
+  MPI_Finalize();
+  std::exit(3);
+}
+
 std::string now_string() {
   char buf[64];
   std::time_t t = std::time(nullptr);
@@ -460,9 +243,10 @@ int main(int argc, char** argv) {
   }
 
   const bool nccl = o.transport == "nccl";
-  if (o.device && !perf::device_available())
-    usage_error("--device: no CUDA device (or gradwire was built without CUDA)");
-  if (o.device) perf::select_device(g_rank);  // one GPU per rank where there are enough
+  if (o.device) {
+    require_device();
+    perf::select_device(g_rank);  // one GPU per rank where there are enough
+  }
   gw_comm_t comm = nullptr;
   if (nccl) check_gw(gw_comm_create_nccl_mpi(&comm, MPI_COMM_WORLD, config.c_str()), "gw_comm_create_nccl_mpi");
   else check_gw(gw_comm_create_mpi(&comm, MPI_COMM_WORLD, config.c_str()), "gw_comm_create_mpi");
@@ -498,7 +282,7 @@ int main(int argc, char** argv) {
   int mpi_version_len = 0;
   MPI_Get_library_version(mpi_version, &mpi_version_len);
   std::string mpi_first_line(mpi_version);
-  mpi_first_line = trim(mpi_first_line.substr(0, mpi_first_line.find_first_of("\n,")));
+  mpi_first_line = bench::trim(mpi_first_line.substr(0, mpi_first_line.find_first_of("\n,")));
   // Distinct host names over ranks (gathered fixed-width).
   std::vector<char> hosts(static_cast<size_t>(g_size) * MPI_MAX_PROCESSOR_NAME);
   MPI_Gather(host, MPI_MAX_PROCESSOR_NAME, MPI_CHAR, hosts.data(), MPI_MAX_PROCESSOR_NAME, MPI_CHAR, 0,
@@ -608,7 +392,7 @@ int main(int argc, char** argv) {
       if (o.check && (total_iters - 1) % 2 != 0) {
         check_gw(gw_layer_stats(comm, layer, &s1), "gw_layer_stats");
         check_gw(gw_allreduce(comm, layer, gw_send, gw_out, count, GW_FLOAT32, o.op, stream), "gw_allreduce");
-        perf::stream_sync(stream);
+        if (o.device) perf::stream_sync(stream);  // host buffers: the call returned with the result
       } else {
         check_gw(gw_layer_stats(comm, layer, &s1), "gw_layer_stats");
       }
@@ -694,48 +478,19 @@ int main(int argc, char** argv) {
       std::printf("# check: %s\n", any_fail ? "FAILED" : "OK (every rel_err within its bound, ranks bit-identical)");
     }
     if (!o.json_path.empty()) {
-      FILE* f = std::fopen(o.json_path.c_str(), "w");
-      if (!f) {
+      perf::RunInfo run;
+      run.op = o.op == GW_AVG ? "avg" : "sum";
+      run.transport = o.transport;
+      run.config = config;
+      run.label = o.label;
+      run.date = now_string();
+      run.np = g_size;
+      run.iters = o.iters;
+      run.warmup = o.warmup;
+      run.check = o.check;
+      if (!perf::write_json_rows(o.json_path, rows, run)) {
         std::fprintf(stderr, "gw-perf: cannot write %s: %s\n", o.json_path.c_str(), std::strerror(errno));
         any_fail = true;
-      } else {
-        std::string date = now_string();
-        std::fprintf(f, "[\n");
-        for (size_t i = 0; i < rows.size(); ++i) {
-          const Row& r = rows[i];
-          double algbw = r.t.median > 0 ? static_cast<double>(r.size) / r.t.median / 1e9 : 0;
-          double busbw = algbw * 2.0 * (g_size - 1) / g_size;
-          std::fprintf(f,
-                       "  {\"size\": %" PRIu64 ", \"count\": %" PRIu64 ", \"type\": \"float\", \"op\": \"%s\", "
-                       "\"compressor\": \"%s\", \"spec\": \"%s\", \"layer\": \"%s\", \"np\": %d, "
-                       "\"transport\": \"%s\", \"config\": \"%s\", \"label\": \"%s\", \"date\": \"%s\", "
-                       "\"iters\": %d, \"warmup\": %d, "
-                       "\"time_us\": %s, \"time_us_min\": %s, \"time_us_mean\": %s, \"time_us_max\": %s, "
-                       "\"algbw_GBps\": %s, \"busbw_GBps\": %s, "
-                       "\"wire_bytes\": %s, \"wire_bytes_min\": %s, \"recv_bytes\": %s, \"ratio\": %s, "
-                       "\"stats_compression_ratio\": %s, "
-                       "\"encode_us\": %s, \"decode_us\": %s, \"comm_us\": %s, \"lib_total_us\": %s, "
-                       "\"rel_err\": %s, \"err_bound\": %s, \"ranks_agree\": %s, \"ok\": %s, "
-                       "\"baseline_us\": %s, \"baseline_us_min\": %s, \"baseline_us_mean\": %s, "
-                       "\"baseline_us_max\": %s, \"speedup\": %s, \"speedup_min\": %s}%s\n",
-                       r.size, r.count, o.op == GW_AVG ? "avg" : "sum", json_escape(r.compressor).c_str(),
-                       json_escape(r.spec).c_str(), json_escape(r.layer).c_str(), g_size, o.transport.c_str(),
-                       json_escape(config).c_str(), json_escape(o.label).c_str(), date.c_str(), o.iters, o.warmup,
-                       jnum(r.t.median * 1e6).c_str(), jnum(r.t.min * 1e6).c_str(), jnum(r.t.mean * 1e6).c_str(),
-                       jnum(r.t.max * 1e6).c_str(), jnum(algbw).c_str(), jnum(busbw).c_str(), jnum(r.wire).c_str(),
-                       jnum(r.wire_min).c_str(), jnum(r.recv_per_call).c_str(),
-                       jnum(r.wire > 0 ? static_cast<double>(r.size) / r.wire : NAN).c_str(),
-                       jnum(r.stats_ratio).c_str(), jnum(r.encode_us).c_str(), jnum(r.decode_us).c_str(),
-                       jnum(r.comm_us).c_str(), jnum(r.total_us).c_str(), jnum(r.rel_err).c_str(),
-                       o.check ? (std::isfinite(r.bound) ? jnum(r.bound).c_str() : "\"finite\"") : "null",
-                       o.check ? (r.agree ? "true" : "false") : "null", r.ok ? "true" : "false",
-                       jnum(r.base.median * 1e6).c_str(), jnum(r.base.min * 1e6).c_str(),
-                       jnum(r.base.mean * 1e6).c_str(), jnum(r.base.max * 1e6).c_str(),
-                       jnum(r.t.median > 0 ? r.base.median / r.t.median : NAN).c_str(),
-                       jnum(r.t.min > 0 ? r.base.min / r.t.min : NAN).c_str(), i + 1 < rows.size() ? "," : "");
-        }
-        std::fprintf(f, "]\n");
-        std::fclose(f);
       }
     }
   }
