@@ -37,6 +37,7 @@ struct Workspace {
   bool pinned = false;    // message buffers page-locked (device data)
   std::vector<float> in32, out32;  // fp16/bf16 calls work in fp32
   std::unique_ptr<DataOps> host_ops, device_ops;
+  CallPlan plain_plan;  // the small-call path's identity-codec copy of a plan (plain_collective.cpp)
 };
 
 struct CallResult {

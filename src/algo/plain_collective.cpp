@@ -39,13 +39,16 @@ CallResult run_plain_collective(Transport& t, Workspace& ws, DataOps& ops, const
                                 const std::string& what) {
   GW_REQUIRE(plan.algorithm == Algorithm::kPlain, GW_ERR_INTERNAL, "plain collective given another plan");
   static const std::shared_ptr<const Compressor> identity = make_compressor("none");
-  CallPlan raw = plan;
+  CallPlan& raw = ws.plain_plan;  // reused: assignment keeps the vectors' capacity
+  raw = plan;
   for (Segment& s : raw.segments) s.codec = identity;
   raw.algorithm = Algorithm::kAllgather;
-  build_rounds(raw, std::max<size_t>(plan.total, 1));  // one exchange
-  // The call's own fingerprint (real specs, algorithm "plain"): a peer that
-  // planned otherwise is a mismatch, whatever the identity codec would say.
-  raw.fingerprint = plan.fingerprint;
+  if (raw.rounds.size() != 1) {  // fallback_bytes above chunk_bytes: still one exchange
+    build_rounds(raw, std::max<size_t>(plan.total, 1));
+    // The call's own fingerprint (real specs, algorithm "plain"): a peer that
+    // planned otherwise is a mismatch, whatever the identity codec would say.
+    raw.fingerprint = plan.fingerprint;
+  }
   return run_collective(t, ws, ops, raw, cfg, seq, in, out, what, &plan);
 }
 

@@ -40,7 +40,8 @@ class Communicator {
   bool broken() const { return broken_; }
   // Throws when the communicator is broken, or the device side of a
   // stream-ordered one has reported a failure (which breaks it).
-  void check_state();
+  // probe_peers: also look for a peer's abandon notice (host transports).
+  void check_state(bool probe_peers = true);
   const Config& config() const { return config_; }
 
   // Host or device buffers (device ones are staged on `stream`, see device_staging.h).
