@@ -48,6 +48,16 @@ GW_TI void absmax(const float* v, size_t len, float* amax_out, bool* bad_out) {
   *amax_out = u2f(mb);
 }
 
+// The sum of the 8 lanes, wrapping mod 2^64. Not _mm512_reduce_add_epi64: GCC
+// writes its last steps as signed long long additions, and these sums wrap by
+// design (the addends are double bit patterns), which is UB there (UBSan).
+GW_TI uint64_t hsum_epi64(__m512i s) {
+  const __m256i h = _mm256_add_epi64(_mm512_castsi512_si256(s), _mm512_extracti64x4_epi64(s, 1));
+  __m128i q = _mm_add_epi64(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+  q = _mm_add_epi64(q, _mm_unpackhi_epi64(q, q));
+  return static_cast<uint64_t>(_mm_cvtsi128_si64(q));
+}
+
 // sum over v of bits(fma(v, v, c)) (wrapping uint64; see sumsq_addend).
 GW_TI uint64_t sumsq(const float* v, size_t len, double c) {
   const __m512d vc = _mm512_set1_pd(c);
@@ -59,7 +69,7 @@ GW_TI uint64_t sumsq(const float* v, size_t len, double c) {
     a0 = _mm512_add_epi64(a0, _mm512_castpd_si512(_mm512_fmadd_pd(d0, d0, vc)));
     a1 = _mm512_add_epi64(a1, _mm512_castpd_si512(_mm512_fmadd_pd(d1, d1, vc)));
   }
-  uint64_t sum = static_cast<uint64_t>(_mm512_reduce_add_epi64(_mm512_add_epi64(a0, a1)));
+  uint64_t sum = hsum_epi64(_mm512_add_epi64(a0, a1));
   for (; k < len; ++k) sum += sumsq_addend_term(v[k], c);
   return sum;
 }

@@ -46,7 +46,8 @@ TEST_P(LosslessAllreduce, EqualsTheInnerCodecOnEveryRank) {
           << gw_last_error();
       ASSERT_EQ(gw_allreduce(coded, "g", send.data(), got.data(), count, GW_FLOAT32, GW_AVG, nullptr), GW_SUCCESS)
           << gw_last_error();
-      EXPECT_EQ(0, std::memcmp(want.data(), got.data(), count * sizeof(float)))
+      // count 0: the vectors' data() may be null, and memcmp of null is UB even for 0 bytes
+      EXPECT_EQ(0, count == 0 ? 0 : std::memcmp(want.data(), got.data(), count * sizeof(float)))
           << inner << " lossless=" << mode << " count " << count;
       EXPECT_TRUE(same_on_all_ranks(got.data(), count * sizeof(float))) << mode << " count " << count;
     }
