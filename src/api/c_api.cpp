@@ -88,11 +88,21 @@ void check_layer(const char* layer) {
   GW_REQUIRE(layer[0] != '\0', GW_ERR_INVALID_ARGUMENT, "layer name is empty");
 }
 
-void check_dtype_op(gw_dtype dtype, gw_op op) {
-  GW_REQUIRE(static_cast<int>(dtype) >= 0 && dtype < GW_NUM_DTYPES, GW_ERR_INVALID_ARGUMENT, "unknown dtype ",
-             static_cast<int>(dtype));
-  GW_REQUIRE(static_cast<int>(op) >= 0 && op < GW_NUM_OPS, GW_ERR_INVALID_ARGUMENT, "unknown op ",
-             static_cast<int>(op));
+// A C caller may pass any int as an enum; in C++ loading one outside the
+// enum's range is undefined (UBSan: invalid enum load), so the raw bytes are
+// read and checked before the value is used as an enum.
+template <typename Enum>
+int raw_enum(const Enum& e) {
+  static_assert(sizeof(Enum) == sizeof(int), "C enums are int-sized here");
+  int v;
+  std::memcpy(&v, &e, sizeof v);
+  return v;
+}
+
+void check_dtype_op(const gw_dtype& dtype, const gw_op& op) {
+  const int d = raw_enum(dtype), o = raw_enum(op);
+  GW_REQUIRE(d >= 0 && d < GW_NUM_DTYPES, GW_ERR_INVALID_ARGUMENT, "unknown dtype ", d);
+  GW_REQUIRE(o >= 0 && o < GW_NUM_OPS, GW_ERR_INVALID_ARGUMENT, "unknown op ", o);
 }
 
 void check_buffers(const void* send, const void* recv, size_t count, size_t out_multiple, gw_dtype dtype,
