@@ -18,7 +18,10 @@ TEST(Timeout, AbsentPeerIsNamedAndBreaksTheComm) {
     std::string msg = gw_last_error();
     EXPECT_EQ(s, GW_ERR_TIMEOUT) << msg;
     EXPECT_NE(msg.find("rank(s) " + std::to_string(absent)), std::string::npos) << msg;
-    EXPECT_GE(waited, 1.9);
+    // Its own timer, or a peer's abandon notice: that peer timed out first, a
+    // little earlier if it entered the call earlier (ranks are never exactly aligned).
+    if (msg.find("abandoned call") == std::string::npos) EXPECT_GE(waited, 1.9) << msg;
+    else EXPECT_GE(waited, 1.0) << msg;
     EXPECT_LT(waited, 30.0);
     EXPECT_EQ(gw_comm_get_state(comm), GW_ERR_COMM_BROKEN);
     EXPECT_EQ(gw_allreduce(comm, "t", a.data(), b.data(), a.size(), GW_FLOAT32, GW_SUM, nullptr), GW_ERR_COMM_BROKEN);
