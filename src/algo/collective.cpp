@@ -21,9 +21,9 @@ double seconds_since(Clock::time_point t) { return std::chrono::duration<double>
 class CollectiveRun {
  public:
   CollectiveRun(Transport& t, Workspace& ws, DataOps& ops, const CallPlan& plan, const Config& cfg, uint64_t seq,
-                const float* in, float* out, const std::string& what, const CallPlan& described)
-      : t_(t), ws_(ws), ops_(ops), plan_(plan), described_(described), cfg_(cfg), seq_(seq), in_(in), out_(out),
-        what_(what), rank_(t.rank()), n_(t.size()) {
+                const float* in, float* out, const std::string& what)
+      : t_(t), ws_(ws), ops_(ops), plan_(plan), cfg_(cfg), seq_(seq), in_(in), out_(out), what_(what),
+        rank_(t.rank()), n_(t.size()) {
     result_.per_segment.resize(plan.segments.size());
     ex_ = exchange_order(plan);
     for (const Segment& s : plan.segments) variable_ |= !s.codec->traits().fixed_size;
@@ -65,7 +65,6 @@ class CollectiveRun {
   Workspace& ws_;
   DataOps& ops_;
   const CallPlan& plan_;
-  const CallPlan& described_;
   const Config& cfg_;
   const uint64_t seq_;
   const float* in_;
@@ -253,12 +252,7 @@ void CollectiveRun::check_received(size_t i, const Exchange& e) {
         attribute(e, sizes_, 1, false);
       }
     } catch (const Error& err) {
-      // The header has only fingerprints: name this rank's side in words.
-      if (i == 0 && err.status() == GW_ERR_MISMATCH)
-        note_local(Error(err.status(), concat_parts(err.what(), "; this rank (", rank_, ") has ",
-                                                   describe_plan(described_))));
-      else
-        note_local(err);
+      note_local(err);
     }
   }
 }
@@ -423,9 +417,8 @@ size_t max_message_payload(const CallPlan& plan, int n) {
 }
 
 CallResult run_collective(Transport& transport, Workspace& ws, DataOps& ops, const CallPlan& plan,
-                          const Config& config, uint64_t seq, const float* in, float* out, const std::string& what,
-                          const CallPlan* described) {
-  CollectiveRun run(transport, ws, ops, plan, config, seq, in, out, what, described ? *described : plan);
+                          const Config& config, uint64_t seq, const float* in, float* out, const std::string& what) {
+  CollectiveRun run(transport, ws, ops, plan, config, seq, in, out, what);
   return run.run();
 }
 

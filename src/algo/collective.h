@@ -51,11 +51,8 @@ size_t max_message_payload(const CallPlan& plan, int world_size);
 // A fault this rank finds where no later message of the call can report it
 // (the call's last exchange) may leave peers with a completed call: the
 // transport's abandon() tells them (transport.h), and the transport is broken.
-// in/out live where `ops` works (host or device). `described` (default: plan)
-// is the plan named in mismatch messages (the plain path runs a copy of the
-// call's plan with the identity codec, but its peers disagree with the real one).
+// in/out live where `ops` works (host or device).
 CallResult run_collective(Transport& transport, Workspace& ws, DataOps& ops, const CallPlan& plan,
-                          const Config& config, uint64_t seq, const float* in, float* out, const std::string& what,
-                          const CallPlan* described = nullptr);
+                          const Config& config, uint64_t seq, const float* in, float* out, const std::string& what);
 
 }  // namespace gw

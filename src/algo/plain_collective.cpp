@@ -49,7 +49,7 @@ CallResult run_plain_collective(Transport& t, Workspace& ws, DataOps& ops, const
     // planned otherwise is a mismatch, whatever the identity codec would say.
     raw.fingerprint = plan.fingerprint;
   }
-  return run_collective(t, ws, ops, raw, cfg, seq, in, out, what, &plan);
+  return run_collective(t, ws, ops, raw, cfg, seq, in, out, what);
 }
 
 }  // namespace gw

@@ -71,7 +71,6 @@ class Exclusive {
   Exclusive(const Exclusive&) = delete;
   Exclusive& operator=(const Exclusive&) = delete;
   gw::Communicator* operator->() const { return c_; }
-  gw::Communicator* get() const { return c_; }
   // gw_comm_destroy: the communicator is gone, nothing to release.
   void destroy() {
     c_->magic = 0;

@@ -270,6 +270,10 @@ void Communicator::account(CallPlan& plan, Run&& run) {
     // Peers may have completed the call this rank gave up: tell them.
     if (e.status() == GW_ERR_TIMEOUT && transport_) transport_->abandon(seq, GW_ERR_TIMEOUT);
     if (e.status() == GW_ERR_TIMEOUT || (transport_ && transport_->broken())) note_broken(e);
+    // Headers carry only fingerprints: name this rank's side of a disagreement
+    // in words (the call's own plan, whatever codec its exchange ran with).
+    if (e.status() == GW_ERR_MISMATCH)
+      throw Error(e.status(), concat_parts(e.what(), "; this rank (", rank(), ") has ", describe_plan(plan)));
     throw;
   }
   double total_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

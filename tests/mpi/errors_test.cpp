@@ -12,8 +12,6 @@ using namespace gwtest;
 
 namespace {
 
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
-
 TEST(BadArguments, AreRejectedLocallyWithTheCause) {
   CommGuard comm("compressor=none");
   float x[4] = {1, 2, 3, 4}, y[4];

@@ -18,8 +18,6 @@ using namespace gwtest;
 
 namespace {
 
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
-
 constexpr float kSentinel = -7.0f;
 
 // The last rank arrives two seconds after the others' one-second timeout.

@@ -17,8 +17,6 @@ using namespace gwtest;
 
 namespace {
 
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
-
 std::vector<const char*> modes() {
   std::vector<const char*> m = {"elias"};
   if (gw::lossless_zstd_available()) m.push_back("zstd");

@@ -93,6 +93,8 @@ struct CommGuard {
   operator gw_comm_t() const { return comm; }
 };
 
+inline bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
 inline double rel_error(const std::vector<float>& got, const std::vector<double>& want) {
   double num = 0, den = 0;
   for (size_t i = 0; i < want.size(); ++i) {
