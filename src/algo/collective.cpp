@@ -26,7 +26,7 @@ class CollectiveRun {
         rank_(t.rank()), n_(t.size()) {
     result_.per_segment.resize(plan.segments.size());
     ex_ = exchange_order(plan);
-    for (const Segment& s : plan.segments) variable_ |= !s.codec->traits().fixed_size;
+    for (const Segment& s : plan.segments) variable_ |= !s.traits.fixed_size;
   }
 
   CallResult run();
@@ -137,11 +137,15 @@ size_t CollectiveRun::encode_into(size_t i, int part, uint8_t* payload, uint16_t
       phase = kPhaseGather;
     }
     auto t0 = Clock::now();
-    const size_t wrote = ops_.encode(*seg.codec, src + first, count, payload + off, rng_key(p, first, phase));
+    // Error feedback corrects this rank's own values, not the SRA owner's re-encode.
+    const Feedback fb = e.type == ExType::kGather ? Feedback::kNone : seg.feedback();
+    float* state = fb == Feedback::kNone ? nullptr : seg.feedback_state + (first - seg.offset);
+    const size_t wrote =
+        ops_.encode(*seg.codec, src + first, count, payload + off, rng_key(p, first, phase), fb, state);
     result_.per_segment[p.segment].encode_s += seconds_since(t0);
     const size_t planned = seg.codec->encoded_bytes(count);
-    if (wrote > planned || (wrote != planned && seg.codec->traits().fixed_size))
-      fail(GW_ERR_INTERNAL, seg.codec->spec(), " wrote ", wrote, " bytes for ", count, " values, planned ", planned);
+    if (wrote > planned || (wrote != planned && seg.traits.fixed_size))
+      fail(GW_ERR_INTERNAL, seg.spec(), " wrote ", wrote, " bytes for ", count, " values, planned ", planned);
     sizes_.push_back(wrote);
     off += wrote;
     progress_others(i);  // keep earlier rounds moving on the wire
@@ -387,6 +391,7 @@ CallResult CollectiveRun::run() {
   if (local_error_ && abort_sent_in_ < 0 && !mismatch_in_exchange0_) t_.abandon(seq_, local_error_->status());
   if (local_error_) throw *local_error_;
   if (remote_error_) throw *remote_error_;
+  result_.local_nonfinite = nonfinite_ranks_.count(rank_) > 0;
   if (!nonfinite_ranks_.empty() && cfg_.nonfinite == NonfinitePolicy::kError) {
     std::ostringstream ranks;
     for (int r : nonfinite_ranks_) ranks << (ranks.tellp() > 0 ? "," : "") << r;

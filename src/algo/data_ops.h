@@ -25,8 +25,11 @@ class DataOps {
   virtual bool prepare(const std::vector<const Compressor*>& codecs, void* stream, size_t encode_bytes,
                        size_t decode_bytes) = 0;
   // Encodes x[0..n) into host memory `out` (codec.encoded_bytes(n) bytes); it
-  // is there once finish_encodes() returns.
-  virtual size_t encode(const Compressor& codec, const float* x, size_t n, uint8_t* out, uint64_t rng_key) = 0;
+  // is there once finish_encodes() returns. With feedback, state[0..n) (where
+  // the data lives) is the layer's feedback vector for x, updated as
+  // Compressor::encode_feedback says.
+  virtual size_t encode(const Compressor& codec, const float* x, size_t n, uint8_t* out, uint64_t rng_key,
+                        Feedback feedback = Feedback::kNone, float* state = nullptr) = 0;
   // Completes the encodes issued so far; true when some input was NaN/Inf.
   virtual bool finish_encodes() = 0;
   // Announces a received message payload that decode() will read piece by

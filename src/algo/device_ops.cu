@@ -49,7 +49,10 @@ class DeviceOps final : public DataOps {
     return true;
   }
 
-  size_t encode(const Compressor& codec, const float* x, size_t n, uint8_t* out, uint64_t rng_key) override {
+  size_t encode(const Compressor& codec, const float* x, size_t n, uint8_t* out, uint64_t rng_key, Feedback fb,
+                float*) override {
+    // Calls with feedback run on staged host data for now (Communicator::run).
+    GW_REQUIRE(fb == Feedback::kNone, GW_ERR_INTERNAL, "device encode with error feedback");
     const size_t bytes = codec.encoded_bytes(n);
     GW_REQUIRE(enc_used_ + bytes <= enc_cap_, GW_ERR_INTERNAL, "device encode staging too small");
     if (!pending_out_) pending_out_ = out;

@@ -60,9 +60,11 @@ inline size_t piece_count(const Exchange& e, const Piece& p, int part, int n) {
 }
 
 // The RNG key of the values [first, ...) of segment seg that `rank` encodes
-// (phase: 0, or kPhaseGather for the SRA owner's re-encode).
+// (phase: 0, or kPhaseGather for the SRA owner's re-encode). Codecs with shared
+// keys (randomk) get rank 0's on every rank.
 inline uint64_t piece_key(uint64_t seed, const Segment& seg, int rank, size_t first, uint64_t phase) {
-  return rng_derive_key(seed, seg.layer->step, seg.layer->name_hash, static_cast<uint64_t>(rank),
+  return rng_derive_key(seed, seg.layer->step, seg.layer->name_hash,
+                        static_cast<uint64_t>(seg.traits.shared_key ? 0 : rank),
                         (first - seg.offset) | phase);
 }
 

@@ -8,9 +8,11 @@ namespace {
 class HostOps final : public DataOps {
  public:
   bool prepare(const std::vector<const Compressor*>&, void*, size_t, size_t) override { return true; }
-  size_t encode(const Compressor& codec, const float* x, size_t n, uint8_t* out, uint64_t rng_key) override {
+  size_t encode(const Compressor& codec, const float* x, size_t n, uint8_t* out, uint64_t rng_key, Feedback fb,
+                float* state) override {
     bool nf = false;
-    size_t bytes = codec.encode(x, n, out, rng_key, &nf);
+    size_t bytes = fb == Feedback::kNone ? codec.encode(x, n, out, rng_key, &nf)
+                                         : codec.encode_feedback(x, state, n, fb, out, rng_key, &nf);
     nonfinite_ |= nf;
     return bytes;
   }

@@ -41,7 +41,11 @@ CallResult run_plain_collective(Transport& t, Workspace& ws, DataOps& ops, const
   static const std::shared_ptr<const Compressor> identity = make_compressor("none");
   CallPlan& raw = ws.plain_plan;  // reused: assignment keeps the vectors' capacity
   raw = plan;
-  for (Segment& s : raw.segments) s.codec = identity;
+  for (Segment& s : raw.segments) {  // exact values: feedback state stays as it is
+    s.codec = identity;
+    s.traits = identity->traits();
+    s.feedback_state = nullptr;
+  }
   raw.algorithm = Algorithm::kAllgather;
   if (raw.rounds.size() != 1) {  // fallback_bytes above chunk_bytes: still one exchange
     build_rounds(raw, std::max<size_t>(plan.total, 1));

@@ -16,7 +16,7 @@ void build_rounds(CallPlan& plan, size_t chunk_elems) {
     const Segment& seg = plan.segments[s];
     for (size_t done = 0; done < seg.count;) {
       size_t room = chunk_elems - in_round;
-      size_t take = std::min({seg.count - done, kPieceElems, room});
+      size_t take = seg.traits.whole_layer ? seg.count : std::min({seg.count - done, kPieceElems, room});
       current.pieces.push_back(Piece{s, seg.offset + done, take});
       done += take;
       in_round += take;
@@ -43,8 +43,8 @@ void build_rounds(CallPlan& plan, size_t chunk_elems) {
     lh = fnv1a64(seg.layer->name, lh);
     lh = hash_value(static_cast<uint64_t>(seg.offset), lh);
     lh = hash_value(static_cast<uint64_t>(seg.count), lh);
-    sh = hash_value(static_cast<uint64_t>(seg.codec->spec().size()), sh);
-    sh = fnv1a64(seg.codec->spec(), sh);
+    sh = hash_value(static_cast<uint64_t>(seg.spec().size()), sh);
+    sh = fnv1a64(seg.spec(), sh);
   }
   fp.layers_hash = lh;
   fp.specs_hash = sh;
@@ -56,7 +56,7 @@ std::string describe_plan(const CallPlan& plan) {
   for (size_t i = 0; i < plan.segments.size() && i < kShown; ++i) {
     const Segment& s = plan.segments[i];
     layers += concat_parts(i ? ", '" : "'", clip_text(s.layer->name), "' [", s.offset, ", +", s.count, ")");
-    specs += concat_parts(i ? ", '" : "'", clip_text(s.codec->spec()), "'");
+    specs += concat_parts(i ? ", '" : "'", clip_text(s.spec()), "'");
   }
   if (plan.segments.size() > kShown) {
     const std::string more = concat_parts(" and ", plan.segments.size() - kShown, " more");

@@ -14,6 +14,7 @@
 #include "comm/config.h"
 #include "comm/layer.h"
 #include "core/compressor.h"
+#include "scheme/scheme.h"
 #include "wire/header.h"
 
 namespace gw {
@@ -23,8 +24,16 @@ enum class CallKind : uint8_t { kAllreduce = 1, kAllgather = 2 };
 struct Segment {
   Layer* layer = nullptr;
   std::shared_ptr<const Compressor> codec;
+  std::shared_ptr<const Scheme> scheme;  // codec + feedback; its spec is what the wire's hash covers
+  CompressorTraits traits;               // codec->traits(), read once per call
+  // The layer's feedback vectors (scheme/layer_state.h) where the call's data
+  // lives, aligned with the segment; null when this call runs no feedback.
+  float* feedback_state = nullptr;
   size_t offset = 0;  // first element in the call's buffers
   size_t count = 0;
+
+  const std::string& spec() const { return scheme ? scheme->spec : codec->spec(); }
+  Feedback feedback() const { return feedback_state ? scheme->feedback : Feedback::kNone; }
 };
 
 struct Piece {
@@ -59,7 +68,8 @@ struct CallPlan {
 constexpr size_t kPieceElems = 16 * 1024 * 1024;
 
 // Cuts segments into pieces and groups them into rounds of about chunk_elems
-// elements, then fills the fingerprint. Identical on every rank for equal inputs.
+// elements (a whole-layer codec's segment is one piece, however long), then
+// fills the fingerprint. Identical on every rank for equal inputs.
 void build_rounds(CallPlan& plan, size_t chunk_elems);
 
 // This rank's side of a disagreement, in words (the header carries only

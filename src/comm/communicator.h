@@ -65,7 +65,15 @@ class Communicator {
 
  private:
   Layer& layer(const std::string& name);
-  std::shared_ptr<const Compressor> codec_for(const Layer& layer, size_t count, gw_dtype dtype) const;
+  // The layer's scheme (resolved once per layer), or "none" below min_compress_bytes.
+  const std::shared_ptr<const Scheme>& scheme_for(Layer& layer, size_t count, gw_dtype dtype);
+  Segment segment_for(const char* name, size_t offset, size_t count, gw_dtype dtype);
+  // Error feedback (communicator_feedback.cpp): binds each segment to its
+  // layer's state before a compressed call; after it, the EF21 aggregate
+  // step, and resets (counted, logged) where a call left state unusable.
+  void bind_feedback(CallPlan& plan);
+  void finish_feedback(const CallPlan& plan, float* out, bool local_nonfinite);
+  void reset_feedback(const CallPlan& plan, const char* why);
   void run(CallPlan& plan, const void* send, void* recv, size_t in_elems, size_t out_elems, void* stream);
   void plan_call(CallPlan& plan, bool device_data) const;  // algorithm and rounds
   void run_host(CallPlan& plan, const void* send, void* recv, size_t in_elems, size_t out_elems);

@@ -1,5 +1,6 @@
 // Per-layer state kept by the communicator between calls: the layer's spec,
-// its step counter (which keys stochastic rounding), shape hint and statistics.
+// its step counter (which keys stochastic rounding), shape hint, statistics
+// and scheme state.
 #pragma once
 
 #include <cstdint>
@@ -8,6 +9,8 @@
 #include <vector>
 
 #include "core/compressor.h"
+#include "scheme/layer_state.h"
+#include "scheme/scheme.h"
 #include "wire/header.h"
 
 namespace gw {
@@ -18,6 +21,8 @@ struct LayerStats {
   uint64_t bytes_input = 0;
   uint64_t bytes_sent = 0;
   uint64_t bytes_received = 0;
+  uint64_t state_resets = 0;  // scheme state dropped: spec or count changed, or a call failed
+  uint64_t state_bytes = 0;   // scheme state held now (not summed over calls)
   double encode_s = 0, decode_s = 0, comm_s = 0, total_s = 0;
 
   void add(const LayerStats& o) {
@@ -26,6 +31,8 @@ struct LayerStats {
     bytes_input += o.bytes_input;
     bytes_sent += o.bytes_sent;
     bytes_received += o.bytes_received;
+    state_resets += o.state_resets;
+    state_bytes += o.state_bytes;
     encode_s += o.encode_s;
     decode_s += o.decode_s;
     comm_s += o.comm_s;
@@ -37,6 +44,7 @@ struct Layer {
   std::string name;
   uint64_t name_hash = 0;
   std::string spec_override;  // empty: the communicator's default
+  std::shared_ptr<const Scheme> scheme;  // resolved from the spec above on first use (set_spec clears it)
   std::vector<int64_t> shape;
   uint64_t step = 0;          // calls so far (successful or not): keys the RNG
   // The plan of this layer's last plain (small-message) call that every rank
@@ -44,6 +52,7 @@ struct Layer {
   PlanFingerprint plain_checked;
   bool plain_checked_valid = false;
   LayerStats stats;
+  LayerState state;  // error-feedback vectors (scheme state)
 };
 
 }  // namespace gw

@@ -14,7 +14,20 @@ struct CompressorTraits {
   bool linear = false;               // decode(a)+decode(b) == decode of a sum (none)
   bool needs_error_feedback = false;  // biased compressors (topk) want x = g + e
   bool fixed_size = true;            // encoded size depends on n only
+  // The layer is one encode unit, never cut into pieces or SRA parts (k per
+  // layer for topk); calls holding such a layer run the allgather algorithm.
+  bool whole_layer = false;
+  // Encode keys are the same on every rank (randomk: every rank keeps the same
+  // positions, so the kept values sum like a dense vector).
+  bool shared_key = false;
 };
+
+// Error feedback around a codec C, per layer (the state vector s is as long as
+// the layer and lives across calls; see src/scheme/layer_state.h):
+//   kResidual (ef=1): x = g + s; send C(x); s = x - D(C(x))
+//   kEf21     (ef=ef21, Richtarik et al. 2021): x = g - s; send C(x); s += D(C(x))
+//             (s is this rank's g_i; the layer also keeps the shared aggregate)
+enum class Feedback : uint8_t { kNone = 0, kResidual = 1, kEf21 = 2 };
 
 // The payload shape shared by the bucket quantizers (maxmin, qsgd, nuq), for
 // stages that re-code their levels without re-implementing them (the lossless
@@ -54,6 +67,12 @@ class Compressor {
   // value is NaN or +-Inf (a bucket holding one decodes to NaN).
   virtual size_t encode(const float* x, size_t n, uint8_t* out, uint64_t rng_key,
                         bool* nonfinite) const = 0;
+
+  // encode() of the error-corrected x (Feedback above) with the state update,
+  // state[0..n) aligned with g. The default runs encode, then decode into a
+  // scratch vector; codecs override it with a fused pass (topk).
+  virtual size_t encode_feedback(const float* g, float* state, size_t n, Feedback mode, uint8_t* out,
+                                 uint64_t rng_key, bool* nonfinite) const;
 
   // Decodes a payload of `bytes` bytes holding n values. Payload bytes come from
   // peers and are untrusted: a size that does not match n is GW_ERR_CORRUPT

@@ -12,19 +12,22 @@
 
 namespace gw {
 
-// Defined next to each codec: compressors/<name>/<name>.cu. nullptr when c is not
-// that codec.
-std::unique_ptr<DeviceCompressor> make_device_none(const Compressor& c);
-std::unique_ptr<DeviceCompressor> make_device_fp16(const Compressor& c);
-std::unique_ptr<DeviceCompressor> make_device_bf16(const Compressor& c);
-std::unique_ptr<DeviceCompressor> make_device_maxmin(const Compressor& c);
-std::unique_ptr<DeviceCompressor> make_device_qsgd(const Compressor& c);
-std::unique_ptr<DeviceCompressor> make_device_nuq(const Compressor& c);
+// Defined next to each codec, compressors/<name>/<name>.cu: the twin of c, or
+// nullptr when c is not that family's codec. The families are the registry's
+// own list (compressors/builtin_list.h), so a new codec's folder and its one
+// line there register its GPU twin too.
+#define GW_COMPRESSOR(name) std::unique_ptr<DeviceCompressor> make_device_##name(const Compressor& c);
+#include "builtin_list.h"
+#undef GW_COMPRESSOR
 
 std::unique_ptr<DeviceCompressor> make_device_compressor(const Compressor& c) {
   using Factory = std::unique_ptr<DeviceCompressor> (*)(const Compressor&);
-  for (Factory f : {make_device_none, make_device_fp16, make_device_bf16, make_device_maxmin, make_device_qsgd,
-                    make_device_nuq}) {
+  static const Factory factories[] = {
+#define GW_COMPRESSOR(name) make_device_##name,
+#include "builtin_list.h"
+#undef GW_COMPRESSOR
+  };
+  for (Factory f : factories) {
     if (auto d = f(c)) return d;
   }
   return nullptr;

@@ -14,7 +14,8 @@ namespace {
 struct RegistryData {
   std::mutex mu;
   std::map<std::string, CompressorFactory> factories;
-  std::map<std::string, std::shared_ptr<const Compressor>> cache;  // by text and canonical spec
+  std::map<std::string, std::shared_ptr<const Compressor>> cache;  // codecs by canonical spec
+  std::map<std::string, std::shared_ptr<const Scheme>> schemes;     // by text and canonical spec
 };
 RegistryData& data() {
   static RegistryData d;
@@ -28,12 +29,16 @@ void Registry::add(const std::string& family, CompressorFactory factory) {
   d.factories[family] = std::move(factory);
 }
 
-std::shared_ptr<const Compressor> Registry::make(const std::string& spec_text) {
+const char* feedback_name(Feedback f) { return f == Feedback::kResidual ? "1" : f == Feedback::kEf21 ? "ef21" : "0"; }
+
+std::shared_ptr<const Scheme> make_scheme(const std::string& spec_text) { return registry().make_scheme(spec_text); }
+
+std::shared_ptr<const Scheme> Registry::make_scheme(const std::string& spec_text) {
   auto& d = data();
   {
     std::lock_guard<std::mutex> lock(d.mu);
-    auto it = d.cache.find(spec_text);
-    if (it != d.cache.end()) return it->second;
+    auto it = d.schemes.find(spec_text);
+    if (it != d.schemes.end()) return it->second;
   }
   Spec spec = parse_spec(spec_text);
   CompressorFactory factory;
@@ -52,17 +57,30 @@ std::shared_ptr<const Compressor> Registry::make(const std::string& spec_text) {
   // Every family's spec takes `lossless` (default none, left out of canonical
   // specs); make_lossless() refuses it for codecs without packed levels.
   const std::string lossless = reader.get_choice("lossless", "none", {"none", "elias", "zstd"});
+  const std::string ef = reader.get_choice("ef", "default", {"default", "0", "1", "ef21"});
   std::shared_ptr<const Compressor> made = factory(reader);
   reader.finish();
   made = make_lossless(std::move(made), lossless == "elias"  ? LosslessMode::kElias
                                         : lossless == "zstd" ? LosslessMode::kZstd
                                                              : LosslessMode::kNone);
+  auto scheme = std::make_shared<Scheme>();
+  const bool wants = made->traits().needs_error_feedback;
+  scheme->feedback = ef == "1" || (ef == "default" && wants) ? Feedback::kResidual
+                     : ef == "ef21"                           ? Feedback::kEf21
+                                                              : Feedback::kNone;
+  scheme->spec = made->spec();
+  if (scheme->feedback != Feedback::kNone || wants)
+    scheme->spec += std::string(",ef=") + feedback_name(scheme->feedback);
   std::lock_guard<std::mutex> lock(d.mu);
   auto canon = d.cache.find(made->spec());
-  if (canon != d.cache.end()) made = canon->second;  // share one object per canonical spec
+  if (canon != d.cache.end()) made = canon->second;  // share one codec object per canonical spec
   d.cache[made->spec()] = made;
-  d.cache[spec_text] = made;
-  return made;
+  scheme->codec = made;
+  auto same = d.schemes.find(scheme->spec);
+  std::shared_ptr<const Scheme> result = same != d.schemes.end() ? same->second : scheme;
+  d.schemes[scheme->spec] = result;
+  d.schemes[spec_text] = result;
+  return result;
 }
 
 std::vector<std::string> Registry::families() const {

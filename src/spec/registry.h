@@ -2,7 +2,8 @@
 // parses the spec, lets the family read its typed keys, and caches the result
 // by canonical spec so layers with equal specs share one const codec. The
 // registry itself reads one key of every spec, `lossless=none|elias|zstd`
-// (compressors/lossless/lossless.h), and wraps the family's codec when it is set.
+// (compressors/lossless/lossless.h), and wraps the family's codec when it is set,
+// and `ef=0|1|ef21` (scheme/scheme.h).
 #pragma once
 
 #include <functional>
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "core/compressor.h"
+#include "scheme/scheme.h"
 #include "spec/spec.h"
 
 namespace gw {
@@ -20,7 +22,9 @@ using CompressorFactory = std::function<std::unique_ptr<Compressor>(SpecReader&)
 class Registry {
  public:
   void add(const std::string& family, CompressorFactory factory);
-  std::shared_ptr<const Compressor> make(const std::string& spec_text);
+  // The scheme of a spec (codec + feedback); make() is its codec.
+  std::shared_ptr<const Scheme> make_scheme(const std::string& spec_text);
+  std::shared_ptr<const Compressor> make(const std::string& spec_text) { return make_scheme(spec_text)->codec; }
   std::vector<std::string> families() const;
 };
 

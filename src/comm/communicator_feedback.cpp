@@ -1,0 +1,46 @@
+// Error feedback around a layer's codec (scheme/scheme.h): the state a call
+// needs, the EF21 aggregate step after it, and explicit resets.
+#include "comm/communicator.h"
+#include "common/log.h"
+
+namespace gw {
+
+void Communicator::bind_feedback(CallPlan& plan) {
+  if (plan.algorithm == Algorithm::kPlain) return;  // exact values: state is left as it is
+  for (Segment& s : plan.segments) {
+    const Feedback fb = s.scheme ? s.scheme->feedback : Feedback::kNone;
+    if (fb == Feedback::kNone || s.count == 0) continue;
+    GW_REQUIRE(!(fb == Feedback::kEf21 && plan.kind == CallKind::kAllgather), GW_ERR_INVALID_USAGE, "layer '",
+               s.layer->name, "': ef=ef21 keeps an aggregate of a reduction; an allgather has none");
+    LayerState& st = s.layer->state;
+    const std::string dropped = st.bind(s.scheme->spec, s.count, fb);
+    if (!dropped.empty()) {
+      s.layer->stats.state_resets++;
+      GW_LOG(WARN, "layer '", s.layer->name, "': error-feedback state reset (", dropped, ")");
+    }
+    s.feedback_state = st.host();
+  }
+}
+
+void Communicator::finish_feedback(const CallPlan& plan, float* out, bool local_nonfinite) {
+  if (local_nonfinite) return reset_feedback(plan, "NaN or Inf in this rank's input");
+  for (const Segment& s : plan.segments) {
+    if (s.feedback() != Feedback::kEf21) continue;
+    // EF21: the shared aggregate g (the state's second vector) moves by the
+    // decoded mean of the c_i, and g is the result.
+    float* g = s.feedback_state + s.count;
+    float* o = out + s.offset;
+    for (size_t i = 0; i < s.count; ++i) o[i] = g[i] += o[i];
+  }
+}
+
+void Communicator::reset_feedback(const CallPlan& plan, const char* why) {
+  for (const Segment& s : plan.segments) {
+    if (!s.feedback_state) continue;
+    s.layer->state.zero();
+    s.layer->stats.state_resets++;
+    GW_LOG(WARN, "layer '", s.layer->name, "': error-feedback state reset (", why, ")");
+  }
+}
+
+}  // namespace gw

@@ -1,0 +1,37 @@
+// Checkpoints and statistics of the communicator's layers.
+#include "comm/communicator.h"
+#include "scheme/state_record.h"
+
+namespace gw {
+
+std::vector<uint8_t> Communicator::save_state(const char* name) { return save_state_record(layer(name)); }
+
+void Communicator::load_state(const char* name, const uint8_t* buf, size_t size) {
+  load_state_record(layer(name), buf, size, spec_of(name));
+}
+
+namespace {
+LayerStats with_state(const Layer& l) {
+  LayerStats s = l.stats;
+  s.state_bytes = l.state.bytes();
+  return s;
+}
+}  // namespace
+
+LayerStats Communicator::layer_stats(const char* name) const {
+  auto it = layers_.find(name);
+  GW_REQUIRE(it != layers_.end(), GW_ERR_INVALID_ARGUMENT, "no layer named '", name, "' on this communicator");
+  return with_state(*it->second);
+}
+
+LayerStats Communicator::total_stats() const {
+  LayerStats total;
+  for (auto& kv : layers_) total.add(with_state(*kv.second));
+  return total;
+}
+
+void Communicator::reset_stats() {
+  for (auto& kv : layers_) kv.second->stats = LayerStats();
+}
+
+}  // namespace gw

@@ -1,0 +1,75 @@
+#include "scheme/layer_state.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "common/error.h"
+#include "core/device_compressor.h"
+
+namespace gw {
+
+LayerState::~LayerState() { release_device(); }
+
+void LayerState::release_device() {
+  if (device_) {
+    try {
+      device::release(device_);
+    } catch (const Error&) {
+      // A broken context at exit: nothing left to free into.
+    }
+  }
+  device_ = nullptr;
+  device_floats_ = 0;
+  on_device_ = false;
+}
+
+std::string LayerState::bind(const std::string& spec, size_t count, Feedback mode) {
+  if (spec == spec_ && count == count_ && mode == mode_) return "";
+  std::string dropped;
+  if (!empty()) {
+    dropped = spec != spec_ ? concat_parts("spec '", spec_, "' -> '", spec, "'")
+                            : concat_parts("count ", count_, " -> ", count);
+  }
+  spec_ = spec;
+  count_ = count;
+  mode_ = mode;
+  host_.assign(vectors() * count_, 0.0f);
+  on_device_ = false;
+  return dropped;
+}
+
+void LayerState::zero() {
+  std::fill(host_.begin(), host_.end(), 0.0f);
+  on_device_ = false;  // the host copy (zeros) is the current one
+}
+
+float* LayerState::host() {
+  if (on_device_) {
+    device::copy_to_host(host_.data(), device_, host_.size() * sizeof(float));
+    on_device_ = false;
+  }
+  return host_.data();
+}
+
+float* LayerState::device() {
+  if (!on_device_) {
+    if (device_floats_ < host_.size()) {
+      release_device();
+      device_ = static_cast<float*>(device::alloc(host_.size() * sizeof(float)));
+      device_floats_ = host_.size();
+    }
+    device::copy_to_device(device_, host_.data(), host_.size() * sizeof(float));
+    on_device_ = true;
+  }
+  return device_;
+}
+
+void LayerState::assign(const std::string& spec, size_t count, Feedback mode, const float* values) {
+  spec_ = spec;
+  count_ = count;
+  mode_ = mode;
+  host_.assign(values, values + vectors() * count);
+  on_device_ = false;
+}
+
+}  // namespace gw
