@@ -79,6 +79,9 @@ typedef struct {
   double decode_seconds;   /* decode and decode_add */
   double comm_seconds;     /* waiting on the transport */
   double total_seconds;    /* wall time inside the collective calls */
+  uint64_t state_resets;   /* scheme state (error-feedback vectors) dropped: a spec or
+                              count change, a failed call, NaN/Inf input (each logged) */
+  uint64_t state_bytes;    /* scheme state held now (residual memory) */
 } gw_stats;
 
 /* ---- library ------------------------------------------------------------- */

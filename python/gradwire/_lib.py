@@ -42,6 +42,8 @@ class gw_stats(ctypes.Structure):
         ("decode_seconds", ctypes.c_double),
         ("comm_seconds", ctypes.c_double),
         ("total_seconds", ctypes.c_double),
+        ("state_resets", ctypes.c_uint64),
+        ("state_bytes", ctypes.c_uint64),
     ]
 
     def to_dict(self):

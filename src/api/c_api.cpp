@@ -128,6 +128,8 @@ void fill_stats(const gw::LayerStats& s, gw_stats* out) {
   out->decode_seconds = s.decode_s;
   out->comm_seconds = s.comm_s;
   out->total_seconds = s.total_s;
+  out->state_resets = s.state_resets;
+  out->state_bytes = s.state_bytes;
 }
 
 }  // namespace

@@ -54,7 +54,7 @@ const std::vector<Param>& params() {
       {"compressor", "maxmin:bits=8,bucket=512", "default compressor spec for every layer",
        [](Config& c, const std::string& v, const std::string& origin) {
          try {
-           c.compressor = make_compressor(v)->spec();
+           c.compressor = make_scheme(v)->spec;
          } catch (const Error& e) {
            fail(GW_ERR_INVALID_ARGUMENT, "config key 'compressor' (from ", origin, "): ", e.what());
          }

@@ -1,6 +1,7 @@
 // A transport that damages what one rank receives from another (after the
 // receive completed, before validation), for the corruption tests: a flipped
-// payload byte or a truncated message, armed for a number of messages.
+// payload byte (the third last, or one at a given offset) or a truncated
+// message, armed for a number of messages.
 #pragma once
 
 #include <memory>
@@ -14,16 +15,18 @@ namespace gwtest {
 // A transport that damages what it receives from one peer, once armed.
 class TamperingTransport : public gw::MpiTransport {
  public:
-  enum Mode { kFlipPayloadByte, kTruncate };
+  enum Mode { kFlipPayloadByte, kTruncate, kFlipByteAt };
   TamperingTransport(int victim_from, Mode mode) : gw::MpiTransport(MPI_COMM_WORLD), from_(victim_from), mode_(mode) {}
   int remaining = 0;  // messages still to damage
+  size_t flip_at = 0;  // kFlipByteAt: the message byte flipped
   void wait(gw::Batch& b, double timeout_s, const std::string& what) override {
     gw::MpiTransport::wait(b, timeout_s, what);
     for (gw::P2POp& op : b.ops) {
       if (op.is_send || op.peer != from_ || remaining == 0 || op.received < 100) continue;
       --remaining;
       if (mode_ == kFlipPayloadByte) static_cast<uint8_t*>(op.buf)[op.received - 3] ^= 0x40;
-      else op.received -= 7;
+      else if (mode_ == kFlipByteAt && flip_at < op.received) static_cast<uint8_t*>(op.buf)[flip_at] ^= 0x40;
+      else if (mode_ == kTruncate) op.received -= 7;
     }
   }
 

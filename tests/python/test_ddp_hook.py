@@ -166,6 +166,23 @@ def test_checkpoint_resume_is_exact():
                           "specs differ")
 
 
+def test_checkpoint_resume_with_error_feedback_is_exact():
+    # topk keeps a residual per parameter (error feedback): the hook's state_dict
+    # carries it, so the resumed run is exact; without it the run differs.
+    spec = "topk:density=0.05"
+    full, _, st = run_for(2 * STEPS, spec=spec)
+    assert st.layer_stats("fc1.weight")["state_bytes"] > 0, st.layer_stats("fc1.weight")
+    _, ck, _ = run_for(STEPS, spec=spec)
+    resumed, _, _ = run_for(STEPS, state_in=ck, start=STEPS, spec=spec)
+    assert torch.equal(resumed, full), "resumed topk run differs (max diff %g)" % (resumed - full).abs().max().item()
+    ck_nohook = torch.load(io.BytesIO(ck))
+    ck_nohook["gradwire"] = None
+    out = io.BytesIO()
+    torch.save(ck_nohook, out)
+    fresh, _, _ = run_for(STEPS, state_in=out.getvalue(), start=STEPS, spec=spec)
+    assert not torch.equal(fresh, full), "resuming without the residuals should not be exact"
+
+
 def test_bad_and_disagreeing_specs_raise():
     model, _ = make()
     # The same bad spec everywhere.
