@@ -310,6 +310,16 @@ void CollectiveRun::process(size_t i) {
     offset[src] += *bytes;
     return at;
   };
+  // A payload that passed the header checks may still be bad inside (a topk
+  // index out of range): the codec says what, this names who sent it.
+  auto decode = [&](int src, const Compressor& codec, const uint8_t* in, size_t bytes, size_t count, float* to,
+                    bool add) {
+    try {
+      ops_.decode(codec, in, bytes, count, to, add);
+    } catch (const Error& err) {
+      fail(err.status(), "message from rank ", src, " for ", what_, ": ", err.what());
+    }
+  };
   const bool avg = plan_.kind == CallKind::kAllreduce && plan_.op == GW_AVG;
   const float inv_n = 1.0f / static_cast<float>(n_);
   for (const Piece& p : plan_.rounds[e.round].pieces) {
@@ -320,9 +330,9 @@ void CollectiveRun::process(size_t i) {
         size_t bytes;
         const uint8_t* in = take(src, codec, p.count, &bytes);
         if (plan_.kind == CallKind::kAllgather)
-          ops_.decode(codec, in, bytes, p.count, out_ + static_cast<size_t>(src) * plan_.total + p.begin, false);
+          decode(src, codec, in, bytes, p.count, out_ + static_cast<size_t>(src) * plan_.total + p.begin, false);
         else
-          ops_.decode(codec, in, bytes, p.count, out_ + p.begin, src != 0);
+          decode(src, codec, in, bytes, p.count, out_ + p.begin, src != 0);
       }
       if (avg && n_ > 1) ops_.scale(out_ + p.begin, p.count, inv_n);
     } else if (e.type == ExType::kScatter) {
@@ -335,7 +345,7 @@ void CollectiveRun::process(size_t i) {
         if (src == rank_) continue;
         size_t bytes;
         const uint8_t* in = take(src, codec, count, &bytes);
-        ops_.decode(codec, in, bytes, count, acc, true);
+        decode(src, codec, in, bytes, count, acc, true);
       }
       if (avg) ops_.scale(acc, count, inv_n);
     } else {
@@ -344,7 +354,7 @@ void CollectiveRun::process(size_t i) {
         size_t first, count, bytes;
         piece_part(p, src, n_, &first, &count);
         const uint8_t* in = take(src, codec, count, &bytes);
-        ops_.decode(codec, in, bytes, count, out_ + first, false);
+        decode(src, codec, in, bytes, count, out_ + first, false);
       }
     }
     result_.per_segment[p.segment].decode_s += seconds_since(t0);

@@ -21,7 +21,7 @@
 #include "algo/data_ops.h"
 #include "algo/host_bytes.h"
 #include "algo/plan.h"
-#include "comm/config.h"
+#include "config/config.h"
 #include "transport.h"
 
 namespace gw {

@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "comm/config.h"
-#include "comm/layer.h"
+#include "config/config.h"
+#include "scheme/layer.h"
 #include "core/compressor.h"
 #include "scheme/scheme.h"
 #include "wire/header.h"

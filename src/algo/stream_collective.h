@@ -38,7 +38,7 @@
 
 #include "algo/collective.h"
 #include "algo/plan.h"
-#include "comm/config.h"
+#include "config/config.h"
 #include "stream_transport.h"
 
 namespace gw {

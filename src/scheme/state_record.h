@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "comm/layer.h"
+#include "scheme/layer.h"
 
 namespace gw {
 

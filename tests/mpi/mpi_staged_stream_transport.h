@@ -24,7 +24,7 @@
 #include <vector>
 
 #include "comm/communicator.h"
-#include "comm/config.h"
+#include "config/config.h"
 #include "common/error.h"
 #include "stream_transport.h"
 

@@ -20,7 +20,7 @@
 #include <cstddef>
 
 #include "comm/communicator.h"
-#include "comm/config.h"
+#include "config/config.h"
 #include "nccl/nccl_transport.h"
 #include "wire/header.h"
 #endif

@@ -3,7 +3,7 @@
 
 #include <cstdlib>
 
-#include "comm/config.h"
+#include "config/config.h"
 #include "common/error.h"
 #include "spec/registry.h"
 #include "spec/spec.h"

@@ -1,4 +1,4 @@
-#include "comm/config.h"
+#include "config/config.h"
 
 #include <cctype>
 #include <cerrno>
