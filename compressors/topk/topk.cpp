@@ -11,11 +11,6 @@
 namespace gw {
 namespace topk {
 
-SelectScratch& thread_scratch() {
-  thread_local SelectScratch s;
-  return s;
-}
-
 size_t k_for(size_t n, double density) {
   if (n == 0) return 0;
   const double want = std::ceil(density * static_cast<double>(n) - 1e-9);  // 0.01 * 100 is 1, not 2
@@ -55,15 +50,14 @@ CompressorTraits TopkCompressor::traits() const {
   return t;
 }
 
-// Selects on value(i), writes the payload; idx receives the kept indices.
-template <typename Value>
-size_t TopkCompressor::encode_values(Value&& value, size_t n, uint8_t* out, uint64_t rng_key, bool* nonfinite,
+// Selects on v, writes the payload; idx receives the kept indices.
+size_t TopkCompressor::write_payload(const float* v, size_t n, uint8_t* out, uint64_t rng_key, bool* nonfinite,
                                      std::vector<uint32_t>& idx) const {
   GW_REQUIRE(n < (uint64_t(1) << 32), GW_ERR_INVALID_ARGUMENT, spec_, ": a layer of ", n,
              " values is too long (indices are 32-bit)");
   const size_t k = this->k(n);
   if (idx.size() < k) idx.resize(k);
-  topk::select(value, n, k, select_, rng_key, idx.data(), nullptr);
+  topk::select(v, n, k, select_, rng_key, idx.data(), nullptr);
   // The smallest index coding for this set; raw on a tie (the GPU twin's).
   topk::IndexFormat f = topk::IndexFormat::kRaw;
   size_t section = topk::raw_section_bytes(k);
@@ -80,9 +74,9 @@ size_t TopkCompressor::encode_values(Value&& value, size_t n, uint8_t* out, uint
   uint8_t* vals = out + kTopkHeaderBytes + section;
   uint32_t bad = 0;
   for (size_t j = 0; j < k; ++j) {
-    const float v = value(idx[j]);
-    bad |= static_cast<uint32_t>(topk::magnitude_key(v) >= 0x7f800000u);
-    std::memcpy(vals + 4 * j, &v, 4);
+    const float x = v[idx[j]];
+    bad |= static_cast<uint32_t>(topk::magnitude_key(x) >= 0x7f800000u);
+    std::memcpy(vals + 4 * j, &x, 4);
   }
   // NaN and Inf have the largest magnitudes: one in the input is among the kept.
   if (bad && nonfinite) *nonfinite = true;
@@ -90,28 +84,27 @@ size_t TopkCompressor::encode_values(Value&& value, size_t n, uint8_t* out, uint
 }
 
 size_t TopkCompressor::encode(const float* x, size_t n, uint8_t* out, uint64_t rng_key, bool* nonfinite) const {
-  return encode_values([x](size_t i) { return x[i]; }, n, out, rng_key, nonfinite, index_scratch());
+  return write_payload(x, n, out, rng_key, nonfinite, index_scratch());
 }
 
-// Fused: selects on g +- s without writing it, then updates s in one pass.
+// Fused with the selection: x is built in one pass, then selected on, and the
+// state update touches only the kept positions.
 size_t TopkCompressor::encode_feedback(const float* g, float* s, size_t n, Feedback mode, uint8_t* out,
                                        uint64_t rng_key, bool* nonfinite) const {
   std::vector<uint32_t>& idx = index_scratch();
   const size_t k = this->k(n);
   if (mode == Feedback::kResidual) {
-    const size_t bytes = encode_values([g, s](size_t i) { return g[i] + s[i]; }, n, out, rng_key, nonfinite, idx);
-    for (size_t i = 0; i < n; ++i) s[i] += g[i];
+    for (size_t i = 0; i < n; ++i) s[i] += g[i];  // x = g + e, in place
+    const size_t bytes = write_payload(s, n, out, rng_key, nonfinite, idx);
     for (size_t j = 0; j < k; ++j) s[idx[j]] = 0.0f;  // sent exactly: nothing left over
     return bytes;
   }
   if (mode == Feedback::kEf21) {
-    const size_t bytes = encode_values([g, s](size_t i) { return g[i] - s[i]; }, n, out, rng_key, nonfinite, idx);
-    const uint8_t* vals = out + bytes - 4 * k;
-    for (size_t j = 0; j < k; ++j) {
-      float v;
-      std::memcpy(&v, vals + 4 * j, 4);
-      s[idx[j]] += v;
-    }
+    thread_local std::vector<float> x;  // grow-only scratch: s (g_i) must survive
+    if (x.size() < n) x.resize(n);
+    for (size_t i = 0; i < n; ++i) x[i] = g[i] - s[i];
+    const size_t bytes = write_payload(x.data(), n, out, rng_key, nonfinite, idx);
+    for (size_t j = 0; j < k; ++j) s[idx[j]] += x[idx[j]];
     return bytes;
   }
   return encode(g, n, out, rng_key, nonfinite);
@@ -157,7 +150,7 @@ void TopkCompressor::decode_add(const uint8_t* in, size_t bytes, size_t n, float
 void register_topk(Registry& r) {
   r.add("topk", [](SpecReader& rd) -> std::unique_ptr<Compressor> {
     const double density = rd.get_double("density", 0.01, 1e-9, 1.0);
-    const std::string sel = rd.get_choice("select", "exact", {"exact", "sample"});
+    const std::string sel = rd.get_choice("select", "sample", {"exact", "sample"});
     const bool raw = rd.get_choice("index", "auto", {"auto", "raw"}) == "raw";
     return std::make_unique<TopkCompressor>(density, sel == "exact" ? topk::Select::kExact : topk::Select::kSample,
                                             raw);

@@ -1,10 +1,10 @@
-// "topk:density=D,select=exact|sample,index=auto|raw" — magnitude sparsification; error
+// "topk:density=D,select=sample|exact,index=auto|raw" — magnitude sparsification; error
 // feedback on by default (ef=1; the registry reads `ef`, core/compressor.h).
 //
 // Keeps k = ceil(D * n) values of the layer (k per layer: the codec is whole-
 // layer, see CompressorTraits), chosen as topk_select.h says: the exact top-k by
-// magnitude, ties toward lower indices, in both select modes (sample is faster
-// on large layers). D in (0, 1], default 0.01; n below 2^32.
+// magnitude, ties toward lower indices, in both select modes (sample, the
+// default, is faster; exact is the reference). D in (0, 1], default 0.01; n below 2^32.
 //
 // Payload, little-endian (index_coding.h for the index section):
 //   u8 index format, u8 x3 zero, u32 k, u32 index section bytes,
@@ -14,6 +14,8 @@
 // size varies (fixed_size false) and the receiver reads it from the payload;
 // index=raw always writes raw, the GPU twin's layout (known size, same bytes).
 #pragma once
+
+#include <vector>
 
 #include "core/compressor.h"
 #include "topk/topk_select.h"
@@ -46,8 +48,7 @@ class TopkCompressor final : public Compressor {
   bool raw_only() const { return raw_only_; }
 
  private:
-  template <typename Value>
-  size_t encode_values(Value&& value, size_t n, uint8_t* out, uint64_t rng_key, bool* nonfinite,
+  size_t write_payload(const float* v, size_t n, uint8_t* out, uint64_t rng_key, bool* nonfinite,
                        std::vector<uint32_t>& idx) const;
   template <typename Add>
   void read_payload(const uint8_t* in, size_t bytes, size_t n, Add&& add) const;

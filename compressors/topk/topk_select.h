@@ -8,15 +8,16 @@
 //     like |v|): a 2048-bin histogram of the top 11 bits, the candidates of the
 //     bin holding the k-th value selected exactly, then one compaction pass;
 //   - sample: DGC's sampled threshold (Lin et al., ICLR 2018): the threshold at
-//     the top-k ratio of a 1% sample (positions from `key`), one compaction pass
-//     of the survivors, the exact top-k of the survivors when there are at least
-//     k of them (then it equals the exact top-k of all), the exact path otherwise.
-// v is given by a functor (value(i) -> float) so error feedback can select on
-// g + e without writing it first.
+//     the top-k ratio of a 1% sample (positions from `key`, aiming 10% above k),
+//     one scan for the survivors (AVX2 where the CPU has it: survivors are rare,
+//     so eight compares and one mask test per step), and the exact top-k of the
+//     survivors when there are at least k of them (then it equals the exact top-k
+//     of all); the exact path otherwise.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <vector>
 
 namespace gw {
@@ -25,32 +26,22 @@ namespace topk {
 enum class Select : uint8_t { kExact = 0, kSample = 1 };
 
 struct SelectStats {
-  size_t survivors = 0;   // sample mode: values past the sampled threshold (before the exact trim)
-  bool fell_back = false;  // sample mode: fewer than k survived; the exact path ran
+  size_t survivors = 0;    // sample mode: values past the sampled threshold (before the exact trim)
+  bool fell_back = false;  // sample mode: fewer than k survived (or far too many); the exact path ran
 };
 
 // Magnitude key: |v|'s bits (sign cleared); larger key = larger magnitude.
 inline uint32_t magnitude_key(float v) {
   uint32_t u;
-  __builtin_memcpy(&u, &v, 4);
+  std::memcpy(&u, &v, 4);
   return u & 0x7fffffffu;
 }
-
-// Scratch reused call after call (grow-only; one per thread).
-struct SelectScratch {
-  std::vector<uint32_t> keys;
-  std::vector<uint64_t> pairs;  // (key << 32 | ~index) of candidates
-};
-SelectScratch& thread_scratch();
 
 // The number of values kept for n inputs at `density` (at least 1 when n > 0).
 size_t k_for(size_t n, double density);
 
-// Writes the k selected indices, ascending, to idx[0..k). n < 2^32, k <= n.
-template <typename Value>
-void select(Value&& value, size_t n, size_t k, Select mode, uint64_t key, uint32_t* idx, SelectStats* stats);
+// Writes the k selected indices of v[0..n), ascending, to idx[0..k). n < 2^32, k <= n.
+void select(const float* v, size_t n, size_t k, Select mode, uint64_t key, uint32_t* idx, SelectStats* stats);
 
 }  // namespace topk
 }  // namespace gw
-
-#include "topk/topk_select.inc"

@@ -42,7 +42,7 @@ std::vector<uint32_t> brute_topk(const std::vector<float>& x, size_t k) {
 std::vector<uint32_t> selected(const std::vector<float>& x, size_t k, topk::Select mode, uint64_t key,
                                topk::SelectStats* st = nullptr) {
   std::vector<uint32_t> idx(k);
-  topk::select([&](size_t i) { return x[i]; }, x.size(), k, mode, key, idx.data(), st);
+  topk::select(x.data(), x.size(), k, mode, key, idx.data(), st);
   return idx;
 }
 
@@ -66,7 +66,10 @@ TEST(TopkSelect, ExactAndSampledPickTheTrueTopKWithTiesTowardLowerIndices) {
       const size_t k = topk::k_for(n, density);
       const std::vector<uint32_t> want = brute_topk(x, k);
       EXPECT_EQ(selected(x, k, topk::Select::kExact, 1), want) << n << " " << density;
-      EXPECT_EQ(selected(x, k, topk::Select::kSample, 1), want) << n << " " << density;
+      for (CpuIsa isa : test::runnable_isas()) {  // the survivor scan has an AVX2 path
+        test::IsaGuard guard(isa);
+        EXPECT_EQ(selected(x, k, topk::Select::kSample, 1), want) << n << " " << density << " " << cpu_isa_name(isa);
+      }
     }
   }
 }
@@ -98,8 +101,8 @@ TEST(TopkSelect, SampledThresholdKeepsBetween08And13KBeforeTheExactTrim) {
 }
 
 TEST(TopkCodec, CanonicalSpecsAndKs) {
-  EXPECT_EQ(make_scheme("topk")->spec, "topk:density=0.01,select=exact,ef=1");
-  EXPECT_EQ(make_scheme("topk:ef=0")->spec, "topk:density=0.01,select=exact,ef=0");
+  EXPECT_EQ(make_scheme("topk")->spec, "topk:density=0.01,select=sample,ef=1");
+  EXPECT_EQ(make_scheme("topk:ef=0")->spec, "topk:density=0.01,select=sample,ef=0");
   EXPECT_EQ(make_scheme("topk:density=0.5,select=sample,index=raw,ef=ef21")->spec,
             "topk:density=0.5,select=sample,index=raw,ef=ef21");
   EXPECT_EQ(make_scheme("maxmin:ef=1")->spec, "maxmin:bits=4,bucket=512,ef=1");
