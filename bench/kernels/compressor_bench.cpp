@@ -194,7 +194,10 @@ int main(int argc, char** argv) {
                          "qsgd:bits=8,bucket=512,norm=max",
                          "nuq:bits=2,bucket=512",
                          "nuq:bits=4,bucket=512",
-                         "nuq:bits=8,bucket=512"};
+                         "nuq:bits=8,bucket=512",
+                         "topk:density=0.01,select=sample",
+                         "topk:density=0.01,select=exact",
+                         "randomk:density=0.01"};
   const struct {
     Op op;
     const char* name;
