@@ -10,15 +10,19 @@
 // squares (uint64, exact: any order gives qsgd_kernels.h's sum), then quantize and
 // write whole bytes (odd bit widths: two neighbouring chunks, written by the even
 // thread); no two threads write the same byte. Decode: one coalesced 16-byte store
-// per chunk. The per-element float math is qsgd_kernels.h's, written with explicit
-// round-to-nearest intrinsics (no contraction, no fast-math); the bucket math
-// (norm, scale, 1/scale) is the shared GW_HOST_DEVICE code itself.
+// per chunk. The kernels are common/bucket_kernels.cuh's (shared with maxmin.cu);
+// this file holds the qsgd / nuq math they call. The per-element float math is
+// qsgd_kernels.h's, written with explicit round-to-nearest intrinsics (no
+// contraction, no fast-math); the bucket math (norm, scale, 1/scale) is the
+// shared GW_HOST_DEVICE code itself.
 #include <cfloat>
 #include <cmath>
 #include <cstdint>
 #include <memory>
 
 #include "common/bitpack.cuh"
+#include "common/bucket_device.cuh"
+#include "common/bucket_kernels.cuh"
 #include "common/error.h"
 #include "common/rng.h"
 #include "core/device_compressor.h"
@@ -29,10 +33,6 @@
 namespace gw {
 namespace qsgd {
 namespace {
-
-using bitpack::block_threads;
-using bitpack::chunk_count;
-using bitpack::kChunksPerThread;
 
 struct DevLayout {
   int bits;
@@ -90,165 +90,110 @@ __device__ __forceinline__ uint32_t quantize_dev(float x, float inv, const DevLa
   return l;
 }
 
-// Chunk c = k*W + t of the team's bucket is thread t's k-th chunk; its 4 codes
-// are packed and written as common/bitpack.cuh lays out.
-// BITS: the bit width when fixed at compile time (the common 4 and 8: the code
-// stores then need no runtime size dispatch), 0 for L.bits. K: chunks per thread
-// (see encode_chunks).
-template <int W, int K, int KIND, int BITS, bool FULL>
-__device__ __forceinline__ void encode_bucket(const float* __restrict__ v, uint8_t* __restrict__ out,
-                                              const DevLayout& L, uint64_t key, int* __restrict__ nonfinite,
-                                              uint64_t j, uint32_t len, uint32_t t, bool valid) {
-  float val[K][4];
-  float amax = 0.0f, nf = 0.0f;
-#pragma unroll
-  for (int k = 0; k < K; ++k) {
-    const int c = bitpack::load_chunk<FULL>(v, k * W + t, len, L, val[k]);
-#pragma unroll
-    for (int q = 0; q < 4; ++q) {
-      if (FULL || q < c) {
-        amax = fmaxf(amax, fabsf(val[k][q]));
-        nf = __fmaf_rn(val[k][q], 0.0f, nf);  // NaN once some value is NaN or +-Inf
-      }
-    }
-  }
-  amax = bitpack::team_all<W>(bitpack::fold_nonfinite(amax, nf), [](float a, float b) { return fmaxf(a, b); });
-  const bool bad = bitpack::is_folded_nonfinite(amax);
-  // Teams past the end (len 0) write nothing but stay for the shuffles.
+// The qsgd / nuq math of the shared kernels (the Quant of
+// common/bucket_kernels.cuh), one type per KIND.
+template <int KIND>
+struct QsgdQuant {
+  using Layout = DevLayout;
+  static constexpr int kHeaderBytes = 4;  // float32 scale
+  static constexpr uint32_t kBias = level_bias<KIND>();
 
-  float raw = amax;
-  if (KIND != QSGD_MAX) {
-    // Each chunk's 4 terms chained on the host SIMD kernels' addend C =
-    // 2^(2e+4) (sumsq_addend in qsgd_kernels.h): acc = fma(v, v, acc) from C.
-    // Four squares of the bucket add up to less than C, so acc stays in
-    // [C, 2C), where doubles are 1/P apart: each step adds round(v^2 * P) / P,
-    // exactly the host's term (v^2 * P is never halfway between integers: it
-    // is a square times an even power of two), and bits(acc) - bits(C) is the
-    // chunk's integer sum. Zeros past the end add nothing. One 64-bit integer
-    // add per chunk instead of per value (the integer pipe is this kernel's
-    // bottleneck).
-    const int e = amax_exponent(amax);
-    const double C = sumsq_addend(e);
-    unsigned long long sum = 0;
-    if (!bad) {
+  struct Stats {
+    float amax = 0.0f;
+    __device__ __forceinline__ void add(float v) { amax = fmaxf(amax, fabsf(v)); }
+  };
+
+  // Chunk c = k*W + t of the team's bucket is thread t's k-th chunk; its 4 codes
+  // are packed and written as common/bitpack.cuh lays out. BITS: the bit width
+  // when fixed at compile time (the common 4 and 8: the code stores then need no
+  // runtime size dispatch), 0 for L.bits. K: chunks per thread (see encode_chunks).
+  template <int W, int K, int BITS, bool FULL>
+  static __device__ __forceinline__ void encode_bucket(const float* __restrict__ v, uint8_t* __restrict__ out,
+                                                       const DevLayout& L, uint64_t key, int* __restrict__ nonfinite,
+                                                       uint64_t j, uint32_t len, uint32_t t, bool valid) {
+    float val[K][4];
+    Stats st;
+    const float nf = bucketq::load_bucket<W, K, FULL>(v, len, L, t, val, st);
+    const float amax =
+        bitpack::team_all<W>(bitpack::fold_nonfinite(st.amax, nf), [](float a, float b) { return fmaxf(a, b); });
+    const bool bad = bitpack::is_folded_nonfinite(amax);
+    // Teams past the end (len 0) write nothing but stay for the shuffles.
+
+    float raw = amax;
+    if (KIND != QSGD_MAX) {
+      // Each chunk's 4 terms chained on the host SIMD kernels' addend C =
+      // 2^(2e+4) (sumsq_addend in qsgd_kernels.h): acc = fma(v, v, acc) from C.
+      // Four squares of the bucket add up to less than C, so acc stays in
+      // [C, 2C), where doubles are 1/P apart: each step adds round(v^2 * P) / P,
+      // exactly the host's term (v^2 * P is never halfway between integers: it
+      // is a square times an even power of two), and bits(acc) - bits(C) is the
+      // chunk's integer sum. Zeros past the end add nothing. One 64-bit integer
+      // add per chunk instead of per value (the integer pipe is this kernel's
+      // bottleneck).
+      const int e = amax_exponent(amax);
+      const double C = sumsq_addend(e);
+      unsigned long long sum = 0;
+      if (!bad) {
 #pragma unroll
-      for (int k = 0; k < K; ++k) {
-        double acc = C;
+        for (int k = 0; k < K; ++k) {
+          double acc = C;
+#pragma unroll
+          for (int q = 0; q < 4; ++q) {
+            const double d = static_cast<double>(val[k][q]);
+            acc = __fma_rn(d, d, acc);
+          }
+          sum += static_cast<unsigned long long>(__double_as_longlong(acc));
+        }
+        sum -= K * sumsq_addend_bits(e);
+      }
+      sum = bitpack::team_all<W>(sum, [](unsigned long long a, unsigned long long b) { return a + b; });
+      if (!bad) raw = l2_from_sum(sum, e);
+    }
+    const BucketParams p = bucket_params(static_cast<Kind>(KIND), raw, bad != 0, L.s);
+    if (valid && t == 0) {
+      devutil::store_bytes(out + kHeaderBytes * j, __float_as_uint(p.scale), kHeaderBytes);
+      if (bad && nonfinite) *nonfinite = 1;
+    }
+
+    const int bits = BITS ? BITS : L.bits;
+    uint8_t* dst = out + kHeaderBytes * L.nb + j * L.packed;
+    const uint32_t i0 = static_cast<uint32_t>(j * L.bucket);  // element index mod 2^32
+#pragma unroll
+    for (int k = 0; k < K; ++k) {
+      const uint32_t c = k * W + t;
+      const int cnt = FULL ? 4 : bitpack::chunk_count(c, len);
+      uint32_t acc = 0;
+      if (!bad) {
+        const uint32_t base = i0 + c * 4u;
+        uint32_t w[4];  // the 4 values' rounding numbers, one hash per two (common/rng.h)
+        if (FULL)
+          rng_sr_top4(key, base, w);  // a full bucket has 4*K*W values: base is even
+        else
+          rng_sr_top4_any(key, base, w);
 #pragma unroll
         for (int q = 0; q < 4; ++q) {
-          const double d = static_cast<double>(val[k][q]);
-          acc = __fma_rn(d, d, acc);
+          if (FULL || q < cnt) {
+            const uint32_t lb = quantize_dev<KIND, BITS>(val[k][q], p.inv, L, w[q]);
+            acc += lb * L.pm.mul[q];
+            // A nonzero level of a negative value carries the sign bit.
+            if (static_cast<int32_t>(__float_as_uint(val[k][q])) < 0 && lb != kBias) acc += L.sign_mul[q];
+            if (!FULL) acc -= kBias * L.pm.mul[q];
+          }
         }
-        sum += static_cast<unsigned long long>(__double_as_longlong(acc));
+        if (FULL) acc -= kBias == 0u ? 0u : L.pm.off4;
       }
-      sum -= K * sumsq_addend_bits(e);
+      bitpack::store_chunk_codes<FULL>(dst, acc, c, cnt, len, t, bits);
     }
-    sum = bitpack::team_all<W>(sum, [](unsigned long long a, unsigned long long b) { return a + b; });
-    if (!bad) raw = l2_from_sum(sum, e);
-  }
-  const BucketParams p = bucket_params(static_cast<Kind>(KIND), raw, bad != 0, L.s);
-  if (valid && t == 0) {
-    devutil::store_bytes(out + 4 * j, __float_as_uint(p.scale), 4);
-    if (bad && nonfinite) *nonfinite = 1;
   }
 
-  const int bits = BITS ? BITS : L.bits;
-  constexpr uint32_t kBias = level_bias<KIND>();
-  uint8_t* dst = out + 4 * L.nb + j * L.packed;
-  const uint32_t i0 = static_cast<uint32_t>(j * L.bucket);  // element index mod 2^32
-#pragma unroll
-  for (int k = 0; k < K; ++k) {
-    const uint32_t c = k * W + t;
-    const int cnt = FULL ? 4 : chunk_count(c, len);
-    uint32_t acc = 0;
-    if (!bad) {
-      const uint32_t base = i0 + c * 4u;
-      uint32_t w[4];  // the 4 values' rounding numbers, one hash per two (common/rng.h)
-      if (FULL)
-        rng_sr_top4(key, base, w);  // a full bucket has 16*W values: base is even
-      else
-        rng_sr_top4_any(key, base, w);
-#pragma unroll
-      for (int q = 0; q < 4; ++q) {
-        if (FULL || q < cnt) {
-          const uint32_t lb = quantize_dev<KIND, BITS>(val[k][q], p.inv, L, w[q]);
-          acc += lb * L.pm.mul[q];
-          // A nonzero level of a negative value carries the sign bit.
-          if (static_cast<int32_t>(__float_as_uint(val[k][q])) < 0 && lb != kBias) acc += L.sign_mul[q];
-          if (!FULL) acc -= kBias * L.pm.mul[q];
-        }
-      }
-      if (FULL) acc -= kBias == 0u ? 0u : L.pm.off4;
-    }
-    bitpack::store_chunk_codes<FULL>(dst, acc, c, cnt, len, t, bits);
+  static __device__ __forceinline__ BucketParams decode_params(uint64_t h, const Layout& L) {
+    return qsgd::decode_params(__uint_as_float(static_cast<uint32_t>(h)), L.s);
   }
-}
-
-template <int W, int K, int KIND, int BITS>
-__global__ void __launch_bounds__(block_threads<W>(), bitpack::encode_min_blocks<W>())
-    qsgd_encode_kernel(const float* __restrict__ x, uint8_t* __restrict__ out, DevLayout L, uint64_t key,
-                       int* __restrict__ nonfinite) {
-  constexpr int TPB = block_threads<W>();
-  const uint32_t t = threadIdx.x % W;
-  const uint64_t j = static_cast<uint64_t>(blockIdx.x) * (TPB / W) + threadIdx.x / W;
-  const bool valid = j < L.nb;
-  const uint32_t len = !valid ? 0u : (j + 1 == L.nb ? L.last_len : L.bucket);
-  // Full: every chunk of every thread holds 4 values (uniform across the warp
-  // except where a warp holds the last bucket: then the general path, always correct).
-  const bool full = __all_sync(0xffffffffu, len == 4u * K * W);
-  if (full) {
-    encode_bucket<W, K, KIND, BITS, true>(x + j * L.bucket, out, L, key, nonfinite, j, len, t, valid);
-  } else {
-    encode_bucket<W, K, KIND, BITS, false>(x + j * L.bucket, out, L, key, nonfinite, j, len, t, valid);
+  static __device__ __forceinline__ float decode_one(uint32_t code, const BucketParams& p, const Layout& L,
+                                                     int bits) {
+    return dequantize_one<KIND>(code, p, L.s, bits);
   }
-}
-
-template <int W, int KIND, bool ADD>
-__global__ void __launch_bounds__(block_threads<W>())
-    qsgd_decode_kernel(const uint8_t* __restrict__ in, float* __restrict__ out, DevLayout L) {
-  constexpr int K = kChunksPerThread;
-  constexpr int TPB = block_threads<W>();
-  const uint32_t t = threadIdx.x % W;
-  const uint64_t j = static_cast<uint64_t>(blockIdx.x) * (TPB / W) + threadIdx.x / W;
-  if (j >= L.nb) return;
-  const uint32_t len = j + 1 == L.nb ? L.last_len : L.bucket;
-  const BucketParams p = decode_params(__uint_as_float(static_cast<uint32_t>(devutil::load_bytes(in + 4 * j, 4))),
-                                       L.s);
-  const uint8_t* src = in + 4 * L.nb + j * L.packed;
-  float* o = out + j * L.bucket;
-  const int bits = L.bits;
-  const uint32_t mask = (1u << bits) - 1u;
-#pragma unroll
-  for (int k = 0; k < K; ++k) {
-    const uint32_t c = k * W + t;
-    const int cnt = chunk_count(c, len);
-    if (cnt == 0) break;
-    const uint32_t acc = bitpack::load_chunk_codes(src, c, cnt, bits);
-    float r[4];
-#pragma unroll
-    for (int q = 0; q < 4; ++q) r[q] = dequantize_one<KIND>((acc >> (q * bits)) & mask, p, L.s, bits);
-    bitpack::store_chunk<ADD>(o, c, r, cnt, L);
-  }
-}
-
-DevLayout dev_layout(const Layout& H, size_t n) {
-  DevLayout L;
-  L.bits = H.bits;
-  L.bucket = static_cast<uint32_t>(H.bucket);
-  L.packed = static_cast<uint32_t>(H.packed_bucket);
-  L.nb = (n + L.bucket - 1) / L.bucket;
-  L.last_len = static_cast<uint32_t>(n - (L.nb - 1) * L.bucket);
-  L.s = H.s;
-  L.sf = static_cast<float>(H.s);
-  L.two_ms = H.s <= 63 ? std::ldexp(1.0f, -static_cast<int>(H.s)) : 0.0f;
-  L.hbias = (H.s - 126u) * 0x800000u - 1u;
-  L.pm = bitpack::pack_multipliers(H.bits);
-  for (int q = 0; q < 4; ++q) L.sign_mul[q] = L.pm.mul[q] << (H.bits - 1);
-  L.vec = 0;
-  return L;
-}
-
-using bitpack::grid_of;
+};
 
 // Chunks per thread of the encode: 8 (32 values) above bucket 64. Each thread of
 // a team repeats the bucket's work (reductions, norm, scale, header), so more
@@ -258,105 +203,81 @@ using bitpack::grid_of;
 // would span 128 values. (maxmin.cu keeps 4 everywhere: no gain measured.)
 int encode_chunks(size_t bucket) { return bucket <= 64 ? 4 : 8; }
 
-template <int W, int K, int KIND>
-void launch_encode_kind(const float* x, uint8_t* out, const DevLayout& L, uint64_t key, int* nf, cudaStream_t s) {
-  const unsigned g = grid_of<W>(L.nb);
-  constexpr int B = block_threads<W>();
-  if (L.bits == 4) {
-    qsgd_encode_kernel<W, K, KIND, 4><<<g, B, 0, s>>>(x, out, L, key, nf);
-  } else if (L.bits == 8) {
-    qsgd_encode_kernel<W, K, KIND, 8><<<g, B, 0, s>>>(x, out, L, key, nf);
-  } else {
-    qsgd_encode_kernel<W, K, KIND, 0><<<g, B, 0, s>>>(x, out, L, key, nf);
-  }
-}
-
 template <int W, int K>
 void launch_encode(int kind, const float* x, uint8_t* out, const DevLayout& L, uint64_t key, int* nf,
                    cudaStream_t s) {
   if (kind == NUQ) {
-    launch_encode_kind<W, K, NUQ>(x, out, L, key, nf, s);
+    bucketq::launch_encode<QsgdQuant<NUQ>, W, K>(x, out, L, key, nf, s);
   } else if (kind == QSGD_MAX) {
-    launch_encode_kind<W, K, QSGD_MAX>(x, out, L, key, nf, s);
+    bucketq::launch_encode<QsgdQuant<QSGD_MAX>, W, K>(x, out, L, key, nf, s);
   } else {
-    launch_encode_kind<W, K, QSGD_L2>(x, out, L, key, nf, s);
+    bucketq::launch_encode<QsgdQuant<QSGD_L2>, W, K>(x, out, L, key, nf, s);
   }
 }
 
 template <int W>
 void launch_decode(int kind, const uint8_t* in, float* out, const DevLayout& L, bool add, cudaStream_t s) {
-  const unsigned g = grid_of<W>(L.nb);
-  constexpr int B = block_threads<W>();
   if (kind == NUQ) {
-    if (add)
-      qsgd_decode_kernel<W, NUQ, true><<<g, B, 0, s>>>(in, out, L);
-    else
-      qsgd_decode_kernel<W, NUQ, false><<<g, B, 0, s>>>(in, out, L);
+    bucketq::launch_decode<QsgdQuant<NUQ>, W>(in, out, L, add, s);
   } else {  // qsgd decodes the same for both norms
-    if (add)
-      qsgd_decode_kernel<W, QSGD_L2, true><<<g, B, 0, s>>>(in, out, L);
-    else
-      qsgd_decode_kernel<W, QSGD_L2, false><<<g, B, 0, s>>>(in, out, L);
+    bucketq::launch_decode<QsgdQuant<QSGD_L2>, W>(in, out, L, add, s);
   }
 }
 
-class QuantDevice final : public DeviceCompressor {
+// The host side of common/bucket_device.cuh.
+class QuantLaunch {
  public:
-  QuantDevice(const Compressor& c, const Layout& L)
+  QuantLaunch(const Compressor& c, const Layout& L)
       : c_(c),
         L_(L),
         w_(bitpack::team_width(L.bucket)),
         ek_(encode_chunks(L.bucket)),
         ew_(bitpack::team_width(L.bucket, ek_)) {}
-  const Compressor& host() const override { return c_; }
 
-  size_t encode(const float* d_x, size_t n, uint8_t* d_out, uint64_t rng_key, int* d_nonfinite,
-                void* stream) const override {
-    if (n == 0) return 0;
-    DevLayout L = dev_layout(L_, n);
-    L.vec = (L.bucket % 4 == 0 && devutil::aligned(d_x, 16)) ? 1 : 0;
-    cudaStream_t s = devutil::as_stream(stream);
-    if (ek_ == 4) {
-      launch_encode<4, 4>(L_.kind, d_x, d_out, L, rng_key, d_nonfinite, s);  // bucket <= 64: a team of 4
-    } else {
-      // 8 chunks per thread: teams of 4..256 for buckets up to 8192.
-      switch (ew_) {
-#define GW_CASE(W)                                                         \
-  case W:                                                                  \
-    launch_encode<W, 8>(L_.kind, d_x, d_out, L, rng_key, d_nonfinite, s); \
-    break;
-        GW_CASE(4) GW_CASE(8) GW_CASE(16) GW_CASE(32) GW_CASE(64) GW_CASE(128)
-        default:
-          launch_encode<256, 8>(L_.kind, d_x, d_out, L, rng_key, d_nonfinite, s);
-#undef GW_CASE
-      }
-    }
-    devutil::check_launch(L_.kind == NUQ ? "nuq encode" : "qsgd encode");
-    return L_.total_bytes(n);
+  DevLayout layout(size_t n) const {
+    const Layout& H = L_;
+    DevLayout L;
+    bucketq::set_geometry(L, H.bits, H.bucket, H.packed_bucket, n);
+    L.s = H.s;
+    L.sf = static_cast<float>(H.s);
+    L.two_ms = H.s <= 63 ? std::ldexp(1.0f, -static_cast<int>(H.s)) : 0.0f;
+    L.hbias = (H.s - 126u) * 0x800000u - 1u;
+    for (int q = 0; q < 4; ++q) L.sign_mul[q] = L.pm.mul[q] << (H.bits - 1);
+    return L;
   }
-
-  void decode(const uint8_t* d_in, size_t bytes, size_t n, float* d_out, void* stream) const override {
-    run_decode(d_in, bytes, n, d_out, false, stream);
-  }
-  void decode_add(const uint8_t* d_in, size_t bytes, size_t n, float* d_acc, void* stream) const override {
-    run_decode(d_in, bytes, n, d_acc, true, stream);
-  }
-
- private:
-  void run_decode(const uint8_t* in, size_t bytes, size_t n, float* out, bool add, void* stream) const {
+  size_t total_bytes(size_t n) const { return L_.total_bytes(n); }
+  void check_payload(size_t bytes, size_t n) const {
     const size_t want = L_.total_bytes(n);
     GW_REQUIRE(bytes == want, GW_ERR_CORRUPT, c_.spec(), ": payload of ", bytes, " bytes for ", n,
                " values (want ", want, ")");
-    if (n == 0) return;
-    DevLayout L = dev_layout(L_, n);
-    L.vec = (L.bucket % 4 == 0 && devutil::aligned(out, 16)) ? 1 : 0;
-    cudaStream_t s = devutil::as_stream(stream);
+  }
+
+  void encode(const float* x, uint8_t* out, const DevLayout& L, uint64_t key, int* nf, cudaStream_t s) const {
+    if (ek_ == 4) {
+      launch_encode<4, 4>(L_.kind, x, out, L, key, nf, s);  // bucket <= 64: a team of 4
+    } else {
+      // 8 chunks per thread: teams of 4..256 for buckets up to 8192.
+      switch (ew_) {
+#define GW_CASE(W)                                    \
+  case W:                                             \
+    launch_encode<W, 8>(L_.kind, x, out, L, key, nf, s); \
+    break;
+        GW_CASE(4) GW_CASE(8) GW_CASE(16) GW_CASE(32) GW_CASE(64) GW_CASE(128)
+        default:
+          launch_encode<256, 8>(L_.kind, x, out, L, key, nf, s);
+#undef GW_CASE
+      }
+    }
+  }
+  void decode(const uint8_t* in, float* out, const DevLayout& L, bool add, cudaStream_t s) const {
 #define GW_CALL(W) launch_decode<W>(L_.kind, in, out, L, add, s)
     GW_TEAM_WIDTH_DISPATCH(w_, GW_CALL)
 #undef GW_CALL
-    devutil::check_launch(add ? "qsgd/nuq decode_add" : "qsgd/nuq decode");
   }
+  const char* encode_name() const { return L_.kind == NUQ ? "nuq encode" : "qsgd encode"; }
+  const char* decode_name(bool add) const { return add ? "qsgd/nuq decode_add" : "qsgd/nuq decode"; }
 
+ private:
   const Compressor& c_;
   Layout L_;
   int w_;   // decode team width (kChunksPerThread per thread)
@@ -367,7 +288,7 @@ class QuantDevice final : public DeviceCompressor {
 }  // namespace
 
 std::unique_ptr<DeviceCompressor> make_device(const Compressor& host, const Layout& L) {
-  return std::make_unique<QuantDevice>(host, L);
+  return std::make_unique<bucketq::BucketDevice<QuantLaunch>>(host, QuantLaunch(host, L));
 }
 
 }  // namespace qsgd
