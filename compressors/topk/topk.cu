@@ -82,7 +82,7 @@ __global__ void __launch_bounds__(kThreads)
     exact_write_kernel(Src src, size_t n, const Radix* R, const uint64_t* offs, uint32_t tiles, uint8_t* out,
                        uint32_t k, int* nonfinite, Ef ef, Gate gate) {
   if (!gate.open()) return;
-  __shared__ uint32_t sm[kWarps];
+  __shared__ TileScan sm;
   const uint32_t t = R->prefix, ties = R->need;
   if (blockIdx.x == 0 && threadIdx.x == 0) write_header(out, k);
   int bad = 0;
@@ -96,20 +96,23 @@ __global__ void __launch_bounds__(kThreads)
       const size_t i = base + static_cast<size_t>(r) * kThreads + threadIdx.x;
       v[r] = i < n ? src(i) : 0.0f;
     }
+    bool gt[kItems], eq[kItems];
 #pragma unroll
     for (int r = 0; r < kItems; ++r) {
       const size_t i = base + static_cast<size_t>(r) * kThreads + threadIdx.x;
-      const bool valid = i < n;
       const uint32_t key = mag(v[r]);
-      const bool gt = valid && key > t, eq = valid && key == t;
-      uint32_t pg, pe, tg, te;
-      block_prefix2(gt, eq, sm, pg, pe, tg, te);
-      const uint32_t e = eqb + pe;
-      const bool sel = gt || (eq && e < ties);
-      if (sel) put(out, k, gtb + pg + min(e, ties), static_cast<uint32_t>(i), v[r], bad);
-      if (valid) ef.full(i, v[r], sel);
-      gtb += tg;
-      eqb += te;
+      gt[r] = i < n && key > t;
+      eq[r] = i < n && key == t;
+    }
+    uint32_t pg[kItems], pe[kItems], tg, te;
+    tile_prefix2(gt, eq, sm, pg, pe, tg, te);
+#pragma unroll
+    for (int r = 0; r < kItems; ++r) {
+      const size_t i = base + static_cast<size_t>(r) * kThreads + threadIdx.x;
+      const uint32_t e = eqb + pe[r];
+      const bool sel = gt[r] || (eq[r] && e < ties);
+      if (sel) put(out, k, gtb + pg[r] + min(e, ties), static_cast<uint32_t>(i), v[r], bad);
+      if (i < n) ef.full(i, v[r], sel);
     }
   }
   if (bad && nonfinite) *nonfinite = 1;
@@ -122,7 +125,7 @@ __global__ void __launch_bounds__(kThreads)
     survivor_write_kernel(Src src, size_t n, const Radix* R, const uint64_t* offs, uint32_t tiles,
                           const uint64_t* total, uint32_t k, uint32_t cap, uint2* cand, int* ok_flag,
                           uint32_t* cand_count, Ef ef) {
-  __shared__ uint32_t sm[kWarps];
+  __shared__ TileScan sm;
   const uint64_t tot = *total;
   const bool ok = tot >= k && tot <= cap;
   if (blockIdx.x == 0 && threadIdx.x == 0) {
@@ -140,16 +143,29 @@ __global__ void __launch_bounds__(kThreads)
       const size_t i = base + static_cast<size_t>(r) * kThreads + threadIdx.x;
       v[r] = i < n ? src(i) : 0.0f;
     }
+    bool ge[kItems], none[kItems];
 #pragma unroll
     for (int r = 0; r < kItems; ++r) {
       const size_t i = base + static_cast<size_t>(r) * kThreads + threadIdx.x;
-      const bool valid = i < n;
-      const bool ge = valid && mag(v[r]) >= t;
-      uint32_t pa, pb, ta, tb;
-      block_prefix2(ge, false, sm, pa, pb, ta, tb);
-      if (ge) cand[at + pa] = make_uint2(__float_as_uint(v[r]), static_cast<uint32_t>(i));
-      if (valid) ef.survivor(i, v[r]);
-      at += ta;
+      ge[r] = i < n && mag(v[r]) >= t;
+      none[r] = false;
+    }
+    // Most tiles of a 1% threshold hold few survivors: a barrier count skips
+    // the ordered placement of an empty tile.
+    int any = 0;
+#pragma unroll
+    for (int r = 0; r < kItems; ++r) any |= ge[r];
+    if (__syncthreads_or(any)) {
+      uint32_t pa[kItems], pb[kItems], ta, tb;
+      tile_prefix2(ge, none, sm, pa, pb, ta, tb);
+#pragma unroll
+      for (int r = 0; r < kItems; ++r)
+        if (ge[r]) cand[at + pa[r]] = make_uint2(__float_as_uint(v[r]), static_cast<uint32_t>(base + r * kThreads + threadIdx.x));
+    }
+#pragma unroll
+    for (int r = 0; r < kItems; ++r) {
+      const size_t i = base + static_cast<size_t>(r) * kThreads + threadIdx.x;
+      if (i < n) ef.survivor(i, v[r]);
     }
   }
 }
@@ -160,7 +176,7 @@ __global__ void __launch_bounds__(kThreads)
     cand_write_kernel(const uint2* cand, const uint32_t* cand_count, const Radix* R, const uint64_t* offs,
                       uint32_t tiles, uint8_t* out, uint32_t k, int* nonfinite, Ef ef, Gate gate) {
   if (!gate.open()) return;
-  __shared__ uint32_t sm[kWarps];
+  __shared__ TileScan sm;
   const size_t n = *cand_count;
   const uint32_t t = R->prefix, ties = R->need;
   if (blockIdx.x == 0 && threadIdx.x == 0) write_header(out, k);
@@ -169,24 +185,26 @@ __global__ void __launch_bounds__(kThreads)
     const size_t base = static_cast<size_t>(tile) * kTile;
     const uint64_t off = offs[tile];
     uint32_t gtb = static_cast<uint32_t>(off >> 32), eqb = static_cast<uint32_t>(off);
-#pragma unroll 4
+    uint2 c[kItems];
+    bool gt[kItems], eq[kItems];
+#pragma unroll
     for (int r = 0; r < kItems; ++r) {
       const size_t i = base + static_cast<size_t>(r) * kThreads + threadIdx.x;
-      const bool valid = i < n;
-      const uint2 c = valid ? cand[i] : make_uint2(0u, 0u);
-      const uint32_t key = c.x & 0x7fffffffu;
-      const bool gt = valid && key > t, eq = valid && key == t;
-      uint32_t pg, pe, tg, te;
-      block_prefix2(gt, eq, sm, pg, pe, tg, te);
-      const uint32_t e = eqb + pe;
-      const bool sel = gt || (eq && e < ties);
-      if (sel) {
-        const float v = __uint_as_float(c.x);
-        put(out, k, gtb + pg + min(e, ties), c.y, v, bad);
-        ef.cand(c.y, v);
+      c[r] = i < n ? cand[i] : make_uint2(0u, 0u);
+      const uint32_t key = c[r].x & 0x7fffffffu;
+      gt[r] = i < n && key > t;
+      eq[r] = i < n && key == t;
+    }
+    uint32_t pg[kItems], pe[kItems], tg, te;
+    tile_prefix2(gt, eq, sm, pg, pe, tg, te);
+#pragma unroll
+    for (int r = 0; r < kItems; ++r) {
+      const uint32_t e = eqb + pe[r];
+      if (gt[r] || (eq[r] && e < ties)) {
+        const float v = __uint_as_float(c[r].x);
+        put(out, k, gtb + pg[r] + min(e, ties), c[r].y, v, bad);
+        ef.cand(c[r].y, v);
       }
-      gtb += tg;
-      eqb += te;
     }
   }
   if (bad && nonfinite) *nonfinite = 1;

@@ -207,6 +207,47 @@ __device__ __forceinline__ void block_prefix2(bool a, bool b, uint32_t* sm, uint
   tb = total & 0xffffu;
 }
 
+// The same for a whole tile of kItems rounds of kThreads items (item r of
+// thread t is item r*kThreads + t of the tile): all ballots first, one
+// shared-memory table of per-(round, warp) counts, two barriers per tile
+// instead of two per round. Counts are packed a << 16 | b (a tile has at most
+// kTile = 4096 of each). pa/pb: exclusive prefix within the tile; ta/tb: totals.
+struct TileScan {
+  uint32_t cnt[kItems][kWarps];
+};
+__device__ __forceinline__ void tile_prefix2(const bool (&a)[kItems], const bool (&b)[kItems], TileScan& sm,
+                                             uint32_t (&pa)[kItems], uint32_t (&pb)[kItems], uint32_t& ta,
+                                             uint32_t& tb) {
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const uint32_t lt = (1u << lane) - 1u;
+  uint32_t ba[kItems], bb[kItems];
+#pragma unroll
+  for (int r = 0; r < kItems; ++r) {
+    ba[r] = __ballot_sync(0xffffffffu, a[r]);
+    bb[r] = __ballot_sync(0xffffffffu, b[r]);
+    if (lane == 0) sm.cnt[r][warp] = (static_cast<uint32_t>(__popc(ba[r])) << 16) | __popc(bb[r]);
+  }
+  __syncthreads();
+  uint32_t run = 0;
+#pragma unroll
+  for (int r = 0; r < kItems; ++r) {
+    uint32_t before = 0, row = 0;
+#pragma unroll
+    for (int w = 0; w < kWarps; ++w) {
+      const uint32_t v = sm.cnt[r][w];
+      before += w < warp ? v : 0u;
+      row += v;
+    }
+    const uint32_t at = run + before;
+    pa[r] = (at >> 16) + __popc(ba[r] & lt);
+    pb[r] = (at & 0xffffu) + __popc(bb[r] & lt);
+    run += row;
+  }
+  __syncthreads();  // sm is reused by the next tile
+  ta = run >> 16;
+  tb = run & 0xffffu;
+}
+
 // Per tile: (keys > t) << 32 | (keys == t) with t = R->prefix (kGe false), or
 // keys >= t in the low half (kGe true: survivors of a sampled threshold).
 template <class Src, bool kGe>

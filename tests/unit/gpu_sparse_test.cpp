@@ -69,13 +69,15 @@ TEST(GpuSparse, TopkPayloadsMatchCpu) {
         for (Data kind : {Data::kGauss, Data::kTies, Data::kCoarse, Data::kSpecial}) {
           const uint32_t seed = static_cast<uint32_t>(n * 31 + static_cast<int>(kind));
           const std::vector<float> x = data(n, kind, seed);
-          const size_t shift = n % 3;  // unaligned buffers too
-          test::Pair p = encode_both(*c, *d, x, 0x1234567ull + n, shift, shift);
+          // Payload buffers at any byte offset; float buffers are 4-aligned (as
+          // every float array a caller can pass), at 0..8 bytes past 16.
+          const size_t shift = n % 3;
+          test::Pair p = encode_both(*c, *d, x, 0x1234567ull + n, 4 * shift, shift);
           const size_t at = first_diff(p.cpu, p.gpu);
           ASSERT_EQ(at, SIZE_MAX) << c->spec() << " n=" << n << " kind=" << static_cast<int>(kind)
                                   << ": payloads differ at byte " << at;
           EXPECT_EQ(p.cpu_nonfinite, p.gpu_nonfinite != 0) << c->spec() << " n=" << n;
-          if (n <= 65537 && kind != Data::kTies) check_decode(*c, *d, p.cpu, n, seed, shift, 3 - shift);
+          if (n <= 65537 && kind != Data::kTies) check_decode(*c, *d, p.cpu, n, seed, shift, 4 * (2 - shift));
         }
       }
     }
@@ -103,10 +105,10 @@ TEST(GpuSparse, RandomkPayloadsAndDecodeMatchCpu) {
     ASSERT_NE(d, nullptr);
     for (size_t n : kSizes) {
       const std::vector<float> x = data(n, Data::kSpecial, static_cast<uint32_t>(n));
-      test::Pair p = encode_both(*c, *d, x, 0xabcdefull * n, n % 5, n % 3);
+      test::Pair p = encode_both(*c, *d, x, 0xabcdefull * n, 4 * (n % 3), n % 5);
       ASSERT_EQ(first_diff(p.cpu, p.gpu), SIZE_MAX) << c->spec() << " n=" << n;
       EXPECT_EQ(p.cpu_nonfinite, p.gpu_nonfinite != 0) << c->spec() << " n=" << n;
-      check_decode(*c, *d, p.cpu, n, 3, n % 2, n % 3);
+      check_decode(*c, *d, p.cpu, n, 3, n % 3, 4 * (n % 2));
     }
     test::Pair p0 = encode_both(*c, *d, {}, 77);  // n = 0: the key alone
     EXPECT_EQ(first_diff(p0.cpu, p0.gpu), SIZE_MAX);
