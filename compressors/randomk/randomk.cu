@@ -35,7 +35,12 @@ __global__ void __launch_bounds__(kBlock)
     uint64_t pos, len;
     stratum(n, k, j, key, &pos, &len);
     // CPU: x[pos] * static_cast<float>(len) (size_t -> float rounds to nearest).
-    const float v = __fmul_rn(x[pos], __ull2float_rn(len));
+    // x86 returns a NaN operand's own bits (quieted); the GPU would return its
+    // canonical NaN, so NaN is passed through as the CPU does (same bytes).
+    const float xv = x[pos];
+    const uint32_t xb = __float_as_uint(xv);
+    const float v = (xb & 0x7fffffffu) > 0x7f800000u ? __uint_as_float(xb | 0x00400000u)
+                                                       : __fmul_rn(xv, __ull2float_rn(len));
     bad |= devutil::nonfinite_bits(v);
     devutil::store_bytes(out + 8 + 4 * j, __float_as_uint(v), 4);
   }
