@@ -46,7 +46,48 @@ class DeviceCompressor {
   virtual void decode(const uint8_t* d_in, size_t bytes, size_t n, float* d_out, void* stream) const = 0;
   // d_acc[i] += decoded value i (fused: one pass over the payload and d_acc).
   virtual void decode_add(const uint8_t* d_in, size_t bytes, size_t n, float* d_acc, void* stream) const = 0;
+
+  // decode (add false) or decode_add (add true) of a payload whose contents the
+  // host cannot check (topk's counts and indices live in device memory): a
+  // malformed payload writes nothing outside d_out[0..n) and stores 1 to
+  // *d_corrupt (when non-null; never cleared here), which the caller reads when
+  // it synchronizes anyway and reports as GW_ERR_CORRUPT. Codecs whose payloads
+  // are fully checked on the host (the size) keep this default.
+  virtual void decode_checked(const uint8_t* d_in, size_t bytes, size_t n, float* d_out, bool add,
+                              int* /*d_corrupt*/, void* stream) const {
+    if (add) decode_add(d_in, bytes, n, d_out, stream);
+    else decode(d_in, bytes, n, d_out, stream);
+  }
+
+  // Device scratch bytes that encode_feedback(n, mode) needs from its caller
+  // (the generic path: x = g +- s and D(C(x)), 2n floats); 0 for fused twins
+  // and for Feedback::kNone.
+  virtual size_t feedback_scratch_bytes(size_t n, Feedback mode) const {
+    return mode == Feedback::kNone ? 0 : 2 * n * sizeof(float);
+  }
+  // Compressor::encode_feedback on the device: d_state[0..n) is the layer's
+  // feedback vector for d_g, updated as core/compressor.h says, with the same
+  // bits as the CPU twin's encode_feedback; the payload as encode() of the
+  // corrected x. d_scratch: feedback_scratch_bytes(n, mode) bytes (the caller
+  // keeps it across calls, so nothing allocates on the hot path). The default
+  // runs the generic path (device_feedback_generic); topk overrides it with a
+  // fused one that never writes x.
+  virtual size_t encode_feedback(const float* d_g, float* d_state, size_t n, Feedback mode, uint8_t* d_out,
+                                 uint64_t rng_key, int* d_nonfinite, void* stream, void* d_scratch) const;
 };
+
+// The generic device error-feedback path: x = g +- s into scratch, encode(x),
+// decode into scratch, then s = x - d (kResidual) or s += d (kEf21). Defined
+// with the device DataOps (src/algo/device_ops.cu), CUDA builds only.
+size_t device_feedback_generic(const DeviceCompressor& c, const float* d_g, float* d_state, size_t n,
+                               Feedback mode, uint8_t* d_out, uint64_t rng_key, int* d_nonfinite, void* stream,
+                               void* d_scratch);
+
+inline size_t DeviceCompressor::encode_feedback(const float* d_g, float* d_state, size_t n, Feedback mode,
+                                                uint8_t* d_out, uint64_t rng_key, int* d_nonfinite, void* stream,
+                                                void* d_scratch) const {
+  return device_feedback_generic(*this, d_g, d_state, n, mode, d_out, rng_key, d_nonfinite, stream, d_scratch);
+}
 
 // The GPU twin of c, or nullptr (no CUDA in this build, or no twin for c's codec).
 // The returned object keeps a reference to c: c must outlive it.
