@@ -10,6 +10,12 @@ namespace gw {
 
 std::unique_ptr<DeviceCompressor> make_device_compressor(const Compressor&) { return nullptr; }
 
+// No twin exists here to call it; defined so the interface's default links.
+size_t device_feedback_generic(const DeviceCompressor&, const float*, float*, size_t, Feedback, uint8_t*, uint64_t, int*,
+                               void*, void*) {
+  fail(GW_ERR_UNSUPPORTED, "this build of gradwire has no CUDA support");
+}
+
 namespace device {
 namespace {
 [[noreturn]] void no_cuda() { fail(GW_ERR_UNSUPPORTED, "this build of gradwire has no CUDA support"); }
