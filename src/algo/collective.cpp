@@ -53,6 +53,11 @@ class CollectiveRun {
   void process(size_t i);
   void progress_others(size_t self);
   size_t encode_into(size_t i, int part, uint8_t* payload, uint16_t* flags);
+  // The reducer that keeps every peer's vector: decodes each rank's payload of
+  // piece p into its own row, then the plan's rule writes out_ (host data only:
+  // the communicator stages device buffers for such calls).
+  template <typename Take, typename Decode>
+  void combine_peers(const Piece& p, const Compressor& codec, Take& take, Decode& decode);
   // Adds the bytes of one message (its pieces' payloads of the given sizes, and
   // its header to the round's first layer) `copies` times to the layers' sent
   // or received counts.
@@ -285,6 +290,23 @@ void CollectiveRun::complete(size_t i) {
   if (local_error_ && abort_sent_in_ >= 0 && static_cast<size_t>(abort_sent_in_) <= i) stop_ = true;
 }
 
+template <typename Take, typename Decode>
+void CollectiveRun::combine_peers(const Piece& p, const Compressor& codec, Take& take, Decode& decode) {
+  std::vector<float>& rows = ws_.peer_values;
+  if (rows.size() < p.count * static_cast<size_t>(n_)) rows.resize(p.count * static_cast<size_t>(n_));
+  std::vector<const float*> peers(static_cast<size_t>(n_));
+  for (int src = 0; src < n_; ++src) {
+    float* row = rows.data() + static_cast<size_t>(src) * p.count;
+    size_t bytes;
+    const uint8_t* in = take(src, codec, p.count, &bytes);
+    decode(src, codec, in, bytes, p.count, row, false);
+    peers[static_cast<size_t>(src)] = row;
+  }
+  float* out = out_ + p.begin;
+  plan_.rule->combine(peers.data(), n_, p.count, out);
+  if (plan_.op == GW_SUM && n_ > 1) ops_.scale(out, p.count, static_cast<float>(n_));  // the rule estimates the mean
+}
+
 void CollectiveRun::process(size_t i) {
   const Exchange& e = ex_[i];
   Workspace::MessageSet& set = ws_.sets[e.set_kind()][e.parity()];
@@ -325,7 +347,9 @@ void CollectiveRun::process(size_t i) {
   for (const Piece& p : plan_.rounds[e.round].pieces) {
     const Compressor& codec = *plan_.segments[p.segment].codec;
     auto t0 = Clock::now();
-    if (e.type == ExType::kAllgather) {
+    if (e.type == ExType::kAllgather && plan_.kind == CallKind::kAllreduce && plan_.rule) {
+      combine_peers(p, codec, take, decode);
+    } else if (e.type == ExType::kAllgather) {
       for (int src = 0; src < n_; ++src) {
         size_t bytes;
         const uint8_t* in = take(src, codec, p.count, &bytes);

@@ -46,6 +46,10 @@ void build_rounds(CallPlan& plan, size_t chunk_elems) {
     sh = hash_value(static_cast<uint64_t>(seg.spec().size()), sh);
     sh = fnv1a64(seg.spec(), sh);
   }
+  if (plan.rule) {  // ranks that combine differently must not get different results silently
+    sh = hash_value(static_cast<uint64_t>(plan.rule->name().size()), sh);
+    sh = fnv1a64(plan.rule->name(), sh);
+  }
   fp.layers_hash = lh;
   fp.specs_hash = sh;
 }
@@ -63,7 +67,8 @@ std::string describe_plan(const CallPlan& plan) {
     layers += more;
     specs += more;
   }
-  return concat_parts("layers ", layers, "; specs ", specs);
+  return concat_parts("layers ", layers, "; specs ", specs, plan.rule ? "; robust=" : "",
+                      plan.rule ? plan.rule->name() : "");
 }
 
 }  // namespace gw

@@ -14,6 +14,7 @@
 #include "config/config.h"
 #include "scheme/layer.h"
 #include "core/compressor.h"
+#include "robust/peer_rule.h"
 #include "scheme/scheme.h"
 #include "wire/header.h"
 
@@ -54,6 +55,9 @@ struct CallPlan {
   size_t total = 0;                             // elements
   std::vector<Segment> segments;
   std::vector<Round> rounds;
+  // Allreduce only: keep every peer's decoded vector and combine them with this
+  // rule (allgather form); null = the running sum of fused decode_add.
+  std::shared_ptr<const PeerRule> rule;
   PlanFingerprint fingerprint;
 };
 

@@ -14,7 +14,7 @@
 namespace gw {
 
 Communicator::Communicator(std::unique_ptr<Transport> transport, Config config)
-    : transport_(std::move(transport)), config_(std::move(config)) {
+    : transport_(std::move(transport)), config_(std::move(config)), rule_(make_peer_rule(config_.robust)) {
   set_log_rank(transport_->rank());
   GW_LOG(INFO, "communicator created: transport ", transport_->name(), ", ", transport_->size(), " ranks, ",
          config_.describe());
@@ -25,6 +25,8 @@ Communicator::Communicator(std::unique_ptr<StreamTransport> transport, Config co
   set_log_rank(stream_transport_->rank());
   stream_ = make_stream_collective(stream_transport_->device());
   GW_REQUIRE(stream_ != nullptr, GW_ERR_UNSUPPORTED, "stream-ordered transports need a build with CUDA");
+  GW_REQUIRE(config_.robust == "none", GW_ERR_UNSUPPORTED, "robust=", config_.robust,
+             " does not run on the stream-ordered (NCCL) path yet; use the MPI transport");
   GW_LOG(INFO, "communicator created: transport ", stream_transport_->name(), ", ", stream_transport_->size(),
          " ranks, ", config_.describe());
 }
@@ -82,6 +84,7 @@ void Communicator::allreduce(const std::vector<LayerRef>& refs, const void* send
   plan.op = op;
   plan.dtype = dtype;
   plan.total = total;
+  plan.rule = rule_;
   for (const LayerRef& r : refs) plan.segments.push_back(segment_for(r.name, r.offset, r.count, dtype));
   run(plan, send, recv, total, total, stream);
 }

@@ -93,6 +93,7 @@ class Communicator {
   const void* last_recv_ = nullptr;
   bool last_send_dev_ = false, last_recv_dev_ = false;
   Config config_;
+  std::shared_ptr<const PeerRule> rule_;  // config robust=: null = the running sum
   std::map<std::string, std::unique_ptr<Layer>> layers_;
   Workspace ws_;
   DeviceStaging staging_;

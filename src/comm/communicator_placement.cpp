@@ -1,6 +1,6 @@
 // Where a call runs: host data on the CPU codecs; device data encoded on the
 // GPU with only payloads staged through pinned memory, or (fp16/bf16 data, a
-// codec without a GPU twin, error feedback) staged whole to the host path.
+// codec without a GPU twin, error feedback, a peer rule) staged whole to the host path.
 #include <cstring>
 
 #include "comm/communicator.h"
@@ -63,7 +63,8 @@ void Communicator::run(CallPlan& plan, const void* send, void* recv, size_t in_e
   // Device data: encode and decode on the GPU and stage only the compressed
   // payloads through pinned host memory, when every codec has a CUDA twin.
   ws_.pinned = true;
-  if (send_dev && recv_dev && plan.dtype == GW_FLOAT32 && plan.algorithm != Algorithm::kPlain && !feedback) {
+  if (send_dev && recv_dev && plan.dtype == GW_FLOAT32 && plan.algorithm != Algorithm::kPlain && !feedback &&
+      !plan.rule) {
     if (!ws_.device_ops) ws_.device_ops = make_device_ops();
     std::vector<const Compressor*> codecs;
     for (const Segment& s : plan.segments) codecs.push_back(s.codec.get());
@@ -71,7 +72,8 @@ void Communicator::run(CallPlan& plan, const void* send, void* recv, size_t in_e
     if (ws_.device_ops && ws_.device_ops->prepare(codecs, stream, most, most * static_cast<size_t>(size())))
       return execute(plan, static_cast<const float*>(send), static_cast<float*>(recv), *ws_.device_ops);
   }
-  // Otherwise (fp16/bf16 data, a codec without a GPU twin, error feedback, mixed pointers):
+  // Otherwise (fp16/bf16 data, a codec without a GPU twin, error feedback, a
+  // peer rule, mixed pointers):
   // stage the whole buffers and run the host path on them.
   const size_t esize = dtype_size(plan.dtype);
   const void* send_h = send_dev ? staging_.download(0, send, in_elems * esize, stream) : send;

@@ -45,7 +45,9 @@ void Communicator::plan_call(CallPlan& plan, bool device_data) const {
   // Algorithm: allgather-based sends (n-1) payloads per rank and quantizes
   // once; SRA sends 2(n-1)/n payloads but quantizes twice. At n <= 2 the bytes
   // are equal, so allgather wins; above that SRA wins once payloads dominate latency.
-  if (plan.total * dtype_size(plan.dtype) <= config_.fallback_bytes) {
+  if (plan.rule && plan.kind == CallKind::kAllreduce) {
+    plan.algorithm = Algorithm::kAllgather;  // the rule needs every peer's vector, at any size
+  } else if (plan.total * dtype_size(plan.dtype) <= config_.fallback_bytes) {
     plan.algorithm = Algorithm::kPlain;  // latency-bound: the transport's own collective wins
   } else if (plan.kind == CallKind::kAllgather) {
     plan.algorithm = Algorithm::kAllgather;

@@ -123,6 +123,14 @@ const std::vector<Param>& params() {
          else if (v == "propagate") c.nonfinite = NonfinitePolicy::kPropagate;
          else bad_value("nonfinite", v, origin, "error|propagate");
        }},
+      {"robust", "none",
+       "none|mean|median: how an allreduce combines the ranks' decoded vectors: none = the running sum "
+       "(fastest); mean or median = every peer's vector is kept and the rule applied per coordinate "
+       "(allgather form, host memory)",
+       [](Config& c, const std::string& v, const std::string& origin) {
+         if (v != "none" && v != "mean" && v != "median") bad_value("robust", v, origin, "none|mean|median");
+         c.robust = v;
+       }},
   };
   return p;
 }
@@ -200,7 +208,8 @@ std::string Config::describe() const {
   os << "compressor=" << compressor << ";algorithm=" << algorithm_name(algorithm) << ";chunk_bytes=" << (chunk_bytes ? std::to_string(chunk_bytes) : std::string("auto"))
      << ";min_compress_bytes=" << min_compress_bytes << ";fallback_bytes=" << fallback_bytes
      << ";plan_check=" << (plain_check_every ? "every" : "changes") << ";timeout=" << timeout_s << ";seed=" << seed
-     << ";checksum=" << (checksum ? 1 : 0) << ";nonfinite=" << (nonfinite == NonfinitePolicy::kError ? "error" : "propagate");
+     << ";checksum=" << (checksum ? 1 : 0) << ";nonfinite=" << (nonfinite == NonfinitePolicy::kError ? "error" : "propagate")
+     << ";robust=" << robust;
   return os.str();
 }
 

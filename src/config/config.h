@@ -31,6 +31,7 @@ struct Config {
   uint64_t seed = 0;
   bool checksum = true;
   NonfinitePolicy nonfinite = NonfinitePolicy::kError;
+  std::string robust = "none";  // how allreduce combines the peers' decoded vectors (robust/peer_rule.h)
 
   std::string describe() const;  // "compressor=...;algorithm=...;..." for logs and gw-perf
 };
