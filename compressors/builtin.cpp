@@ -1,14 +1,14 @@
-#include "spec/registry.h"
+#include "src/spec/registry.h"
 
 namespace gw {
 
 #define GW_COMPRESSOR(name) void register_##name(Registry& r);
-#include "builtin_list.h"
+#include "compressors/builtin_list.h"
 #undef GW_COMPRESSOR
 
 void register_builtin_compressors(Registry& r) {
 #define GW_COMPRESSOR(name) register_##name(r);
-#include "builtin_list.h"
+#include "compressors/builtin_list.h"
 #undef GW_COMPRESSOR
 }
 

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "common/error.h"
+#include "src/common/error.h"
 
 namespace gw {
 

@@ -1,4 +1,4 @@
-#include "cli/command_line.h"
+#include "bench/cli/command_line.h"
 
 #include <algorithm>
 #include <set>

@@ -1,4 +1,4 @@
-#include "cli/split.h"
+#include "bench/cli/split.h"
 
 #include <cctype>
 

@@ -31,10 +31,10 @@
 #include <string>
 #include <vector>
 
-#include "common/rng.h"
-#include "core/device_compressor.h"
-#include "options.h"
-#include "spec/registry.h"
+#include "src/common/rng.h"
+#include "src/core/device_compressor.h"
+#include "bench/gpu/options.h"
+#include "src/spec/registry.h"
 
 namespace {
 

@@ -1,12 +1,12 @@
-#include "options.h"
+#include "bench/gpu/options.h"
 
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
 
-#include "cli/command_line.h"
-#include "cli/split.h"
+#include "bench/cli/command_line.h"
+#include "bench/cli/split.h"
 
 namespace po = boost::program_options;
 

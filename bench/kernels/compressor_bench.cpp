@@ -24,9 +24,9 @@
 #include <string>
 #include <vector>
 
-#include "common/cpu_features.h"
-#include "common/rng.h"
-#include "spec/registry.h"
+#include "src/common/cpu_features.h"
+#include "src/common/rng.h"
+#include "src/spec/registry.h"
 
 namespace {
 

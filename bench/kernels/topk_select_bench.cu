@@ -14,9 +14,9 @@
 #include <string>
 #include <vector>
 
-#include "common/rng.h"
-#include "core/device_compressor.h"
-#include "spec/registry.h"
+#include "src/common/rng.h"
+#include "src/core/device_compressor.h"
+#include "src/spec/registry.h"
 
 namespace {
 

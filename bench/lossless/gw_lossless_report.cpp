@@ -27,11 +27,11 @@
 #include <string>
 #include <vector>
 
-#include "algo/plan.h"
-#include "cli/command_line.h"
-#include "common/error.h"
-#include "lossless/lossless.h"
-#include "spec/registry.h"
+#include "src/algo/plan.h"
+#include "bench/cli/command_line.h"
+#include "src/common/error.h"
+#include "compressors/lossless/lossless.h"
+#include "src/spec/registry.h"
 
 namespace {
 

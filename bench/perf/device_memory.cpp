@@ -1,4 +1,4 @@
-#include "device_memory.h"
+#include "bench/perf/device_memory.h"
 
 #include <cstdio>
 #include <cstdlib>

@@ -44,13 +44,13 @@
 
 #include <unistd.h>  // environ
 
-#include "cli/command_line.h"
-#include "cli/split.h"
-#include "device_memory.h"
-#include "json_rows.h"
-#include "nccl_baseline.h"
-#include "options.h"
-#include "row.h"
+#include "bench/cli/command_line.h"
+#include "bench/cli/split.h"
+#include "bench/perf/device_memory.h"
+#include "bench/perf/json_rows.h"
+#include "bench/perf/nccl_baseline.h"
+#include "bench/perf/options.h"
+#include "bench/perf/row.h"
 #include "gradwire/gradwire.h"
 
 namespace {

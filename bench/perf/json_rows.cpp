@@ -1,4 +1,4 @@
-#include "json_rows.h"
+#include "bench/perf/json_rows.h"
 
 #include <cerrno>
 #include <cmath>

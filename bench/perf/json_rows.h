@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "row.h"
+#include "bench/perf/row.h"
 
 namespace perf {
 

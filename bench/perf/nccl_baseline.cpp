@@ -1,4 +1,4 @@
-#include "nccl_baseline.h"
+#include "bench/perf/nccl_baseline.h"
 
 #include <cstdio>
 #include <cstdlib>

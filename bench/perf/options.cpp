@@ -1,4 +1,4 @@
-#include "options.h"
+#include "bench/perf/options.h"
 
 #include <cctype>
 #include <cerrno>
@@ -6,8 +6,8 @@
 #include <cstdlib>
 #include <sstream>
 
-#include "cli/command_line.h"
-#include "cli/split.h"
+#include "bench/cli/command_line.h"
+#include "bench/cli/split.h"
 
 namespace po = boost::program_options;
 

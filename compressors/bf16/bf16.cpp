@@ -1,4 +1,4 @@
-#include "bf16/bf16.h"
+#include "compressors/bf16/bf16.h"
 
 namespace gw {
 

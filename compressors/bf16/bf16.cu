@@ -4,11 +4,11 @@
 // conversion and identical by construction.
 #include <memory>
 
-#include "bf16/bf16.h"
-#include "common/error.h"
-#include "common/half.h"
-#include "core/device_compressor.h"
-#include "core/device_elementwise.cuh"
+#include "compressors/bf16/bf16.h"
+#include "src/common/error.h"
+#include "src/common/half.h"
+#include "src/core/device_compressor.h"
+#include "src/core/device_elementwise.cuh"
 
 namespace gw {
 namespace {

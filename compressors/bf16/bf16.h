@@ -3,7 +3,7 @@
 // compressors/common/cast_codec.h; conversions: common/half.h.
 #pragma once
 
-#include "common/half.h"
+#include "src/common/half.h"
 #include "compressors/common/cast_codec.h"
 
 namespace gw {

@@ -18,7 +18,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "core/device_util.cuh"
+#include "src/core/device_util.cuh"
 
 namespace gw {
 namespace bitpack {

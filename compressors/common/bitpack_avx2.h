@@ -12,7 +12,7 @@
 #include <cstdint>
 #include <cstring>
 
-#include "common/bitpack.h"
+#include "compressors/common/bitpack.h"
 
 #define GW_BITPACK_AVX2_INLINE __attribute__((target("avx2,fma"), always_inline)) inline
 

@@ -11,8 +11,8 @@
 #include <cstdint>
 #include <cstring>
 
-#include "common/bitpack.h"
-#include "common/bitpack_avx2.h"  // prefetch_ahead
+#include "compressors/common/bitpack.h"
+#include "compressors/common/bitpack_avx2.h"  // prefetch_ahead
 
 #define GW_BITPACK_AVX512_INLINE \
   __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma"), always_inline)) inline

@@ -15,9 +15,9 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "common/bucket_kernels.cuh"
-#include "core/device_compressor.h"
-#include "core/device_util.cuh"
+#include "compressors/common/bucket_kernels.cuh"
+#include "src/core/device_compressor.h"
+#include "src/core/device_util.cuh"
 
 namespace gw {
 namespace bucketq {

@@ -20,8 +20,8 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "common/bitpack.cuh"
-#include "core/device_util.cuh"
+#include "compressors/common/bitpack.cuh"
+#include "src/core/device_util.cuh"
 
 namespace gw {
 namespace bucketq {

@@ -12,9 +12,9 @@
 #include <memory>
 #include <string>
 
-#include "common/error.h"
-#include "core/compressor.h"
-#include "spec/registry.h"
+#include "src/common/error.h"
+#include "src/core/compressor.h"
+#include "src/spec/registry.h"
 
 namespace gw {
 

@@ -1,4 +1,4 @@
-#include "fp16/fp16.h"
+#include "compressors/fp16/fp16.h"
 
 namespace gw {
 

@@ -7,11 +7,11 @@
 
 #include <memory>
 
-#include "common/error.h"
-#include "common/half.h"
-#include "core/device_compressor.h"
-#include "core/device_elementwise.cuh"
-#include "fp16/fp16.h"
+#include "src/common/error.h"
+#include "src/common/half.h"
+#include "src/core/device_compressor.h"
+#include "src/core/device_elementwise.cuh"
+#include "compressors/fp16/fp16.h"
 
 namespace gw {
 namespace {

@@ -1,10 +1,10 @@
-#include "lossless/elias.h"
+#include "compressors/lossless/elias.h"
 
 #include <algorithm>
 #include <cstring>
 
-#include "common/bitpack.h"
-#include "common/error.h"
+#include "compressors/common/bitpack.h"
+#include "src/common/error.h"
 
 namespace gw {
 namespace lossless {

@@ -25,7 +25,7 @@
 #include <cstdint>
 #include <string>
 
-#include "core/compressor.h"
+#include "src/core/compressor.h"
 
 namespace gw {
 namespace lossless {

@@ -1,10 +1,10 @@
-#include "lossless/lossless.h"
+#include "compressors/lossless/lossless.h"
 
 #include <cstring>
 #include <vector>
 
-#include "common/error.h"
-#include "lossless/elias.h"
+#include "src/common/error.h"
+#include "compressors/lossless/elias.h"
 
 #ifdef GW_HAVE_ZSTD
 #include <zstd.h>

@@ -32,7 +32,7 @@
 #include <memory>
 #include <string>
 
-#include "core/compressor.h"
+#include "src/core/compressor.h"
 
 namespace gw {
 

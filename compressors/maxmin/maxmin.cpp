@@ -1,12 +1,12 @@
-#include "maxmin/maxmin.h"
+#include "compressors/maxmin/maxmin.h"
 
 #include <algorithm>
 #include <memory>
 
-#include "common/cpu_features.h"
-#include "common/error.h"
-#include "maxmin/maxmin_kernels.h"
-#include "spec/registry.h"
+#include "src/common/cpu_features.h"
+#include "src/common/error.h"
+#include "compressors/maxmin/maxmin_kernels.h"
+#include "src/spec/registry.h"
 
 namespace gw {
 namespace maxmin {

@@ -17,14 +17,14 @@
 #include <cstdint>
 #include <memory>
 
-#include "common/bitpack.cuh"
-#include "common/bucket_device.cuh"
-#include "common/bucket_kernels.cuh"
-#include "common/error.h"
-#include "common/rng.h"
-#include "core/device_compressor.h"
-#include "core/device_util.cuh"
-#include "maxmin/maxmin.h"
+#include "compressors/common/bitpack.cuh"
+#include "compressors/common/bucket_device.cuh"
+#include "compressors/common/bucket_kernels.cuh"
+#include "src/common/error.h"
+#include "src/common/rng.h"
+#include "src/core/device_compressor.h"
+#include "src/core/device_util.cuh"
+#include "compressors/maxmin/maxmin.h"
 
 namespace gw {
 namespace {

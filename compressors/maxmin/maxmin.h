@@ -41,7 +41,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "core/compressor.h"
+#include "src/core/compressor.h"
 
 namespace gw {
 

@@ -2,12 +2,12 @@
 // reference (maxmin_kernels.h), so the payload and decoded bits are identical.
 #include <algorithm>
 
-#include "maxmin/maxmin_kernels.h"
+#include "compressors/maxmin/maxmin_kernels.h"
 
 #if GW_MAXMIN_X86
 #include <immintrin.h>
 
-#include "common/bitpack_avx2.h"
+#include "compressors/common/bitpack_avx2.h"
 
 #define GW_T __attribute__((target("avx2,fma")))
 #define GW_TI __attribute__((target("avx2,fma"), always_inline)) inline
@@ -153,7 +153,7 @@ GW_TI void dequant_bucket(const uint8_t* src, size_t len, int bits, const Bucket
   }
 }
 
-#include "maxmin/maxmin_simd_loops.inc"
+#include "compressors/maxmin/maxmin_simd_loops.inc"
 
 // ---- the pipelined encode (buckets of a multiple of 64 values) --------------------
 // One loop finds min / max of bucket j+1 while it quantizes bucket j, so the

@@ -7,12 +7,12 @@
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
-#include "maxmin/maxmin_kernels.h"
+#include "compressors/maxmin/maxmin_kernels.h"
 
 #if GW_MAXMIN_X86
 #include <immintrin.h>
 
-#include "common/bitpack_avx512.h"
+#include "compressors/common/bitpack_avx512.h"
 
 #define GW_T __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma")))
 #define GW_TI __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma"), always_inline)) inline
@@ -158,7 +158,7 @@ GW_TI void dequant_bucket(const uint8_t* src, size_t len, int bits, const Bucket
   }
 }
 
-#include "maxmin/maxmin_simd_loops.inc"
+#include "compressors/maxmin/maxmin_simd_loops.inc"
 
 }  // namespace
 

@@ -9,8 +9,8 @@
 #include <cstdint>
 #include <cstring>
 
-#include "common/bitpack.h"
-#include "common/rng.h"
+#include "compressors/common/bitpack.h"
+#include "src/common/rng.h"
 
 namespace gw {
 namespace maxmin {

@@ -1,10 +1,10 @@
-#include "none/none.h"
+#include "compressors/none/none.h"
 
 #include <cstring>
 #include <memory>
 
-#include "common/error.h"
-#include "spec/registry.h"
+#include "src/common/error.h"
+#include "src/spec/registry.h"
 
 namespace gw {
 

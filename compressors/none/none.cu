@@ -3,10 +3,10 @@
 // non-finite values runs a copy kernel that checks as it copies (one pass).
 #include <memory>
 
-#include "common/error.h"
-#include "core/device_compressor.h"
-#include "core/device_util.cuh"
-#include "none/none.h"
+#include "src/common/error.h"
+#include "src/core/device_compressor.h"
+#include "src/core/device_util.cuh"
+#include "compressors/none/none.h"
 
 namespace gw {
 namespace {

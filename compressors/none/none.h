@@ -3,7 +3,7 @@
 // Exact and linear; NaN/Inf pass through unchanged (and set *nonfinite).
 #pragma once
 
-#include "core/compressor.h"
+#include "src/core/compressor.h"
 
 namespace gw {
 

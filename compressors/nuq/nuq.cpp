@@ -1,10 +1,10 @@
-#include "nuq/nuq.h"
+#include "compressors/nuq/nuq.h"
 
 #include <memory>
 
-#include "common/error.h"
-#include "qsgd/qsgd_kernels.h"
-#include "spec/registry.h"
+#include "src/common/error.h"
+#include "compressors/qsgd/qsgd_kernels.h"
+#include "src/spec/registry.h"
 
 namespace gw {
 

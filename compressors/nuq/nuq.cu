@@ -2,9 +2,9 @@
 // (qsgd/qsgd.cu) with nuq's levels; payloads byte-identical to the CPU's.
 #include <memory>
 
-#include "core/device_compressor.h"
-#include "nuq/nuq.h"
-#include "qsgd/qsgd_kernels.h"
+#include "src/core/device_compressor.h"
+#include "compressors/nuq/nuq.h"
+#include "compressors/qsgd/qsgd_kernels.h"
 
 namespace gw {
 

@@ -31,7 +31,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "qsgd/qsgd.h"
+#include "compressors/qsgd/qsgd.h"
 
 namespace gw {
 

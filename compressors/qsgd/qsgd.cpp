@@ -1,12 +1,12 @@
-#include "qsgd/qsgd.h"
+#include "compressors/qsgd/qsgd.h"
 
 #include <algorithm>
 #include <memory>
 
-#include "common/cpu_features.h"
-#include "common/error.h"
-#include "qsgd/qsgd_kernels.h"
-#include "spec/registry.h"
+#include "src/common/cpu_features.h"
+#include "src/common/error.h"
+#include "compressors/qsgd/qsgd_kernels.h"
+#include "src/spec/registry.h"
 
 namespace gw {
 namespace qsgd {

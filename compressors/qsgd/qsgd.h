@@ -42,7 +42,7 @@
 #include <cstdint>
 #include <string>
 
-#include "core/compressor.h"
+#include "src/core/compressor.h"
 
 namespace gw {
 

@@ -4,12 +4,12 @@
 // values, the per-bucket loops of qsgd_simd_loops.inc otherwise.
 #include <algorithm>
 
-#include "qsgd/qsgd_kernels.h"
+#include "compressors/qsgd/qsgd_kernels.h"
 
 #if GW_QSGD_X86
 #include <immintrin.h>
 
-#include "common/bitpack_avx2.h"
+#include "compressors/common/bitpack_avx2.h"
 
 #define GW_T __attribute__((target("avx2,fma")))
 #define GW_TI __attribute__((target("avx2,fma"), always_inline)) inline
@@ -456,7 +456,7 @@ GW_TI void pass(size_t len, const float* va, uint32_t* amax_bits, const float* v
 }
 
 GW_SCHED_POP
-#include "qsgd/qsgd_simd_loops.inc"
+#include "compressors/qsgd/qsgd_simd_loops.inc"
 GW_SCHED_PUSH
 
 template <int K, int kNuqB, int B, bool kA, bool kB, bool kC>

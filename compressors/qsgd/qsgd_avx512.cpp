@@ -7,12 +7,12 @@
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
-#include "qsgd/qsgd_kernels.h"
+#include "compressors/qsgd/qsgd_kernels.h"
 
 #if GW_QSGD_X86
 #include <immintrin.h>
 
-#include "common/bitpack_avx512.h"
+#include "compressors/common/bitpack_avx512.h"
 
 #define GW_T __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma")))
 #define GW_TI __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma"), always_inline)) inline
@@ -312,7 +312,7 @@ GW_TI void dequant_bucket(const uint8_t* src, size_t len, const Layout& L, const
   }
 }
 
-#include "qsgd/qsgd_simd_loops.inc"
+#include "compressors/qsgd/qsgd_simd_loops.inc"
 
 }  // namespace
 

@@ -19,8 +19,8 @@
 #include <cstring>
 #include <memory>
 
-#include "common/bitpack.h"
-#include "common/rng.h"
+#include "compressors/common/bitpack.h"
+#include "src/common/rng.h"
 
 namespace gw {
 

@@ -1,13 +1,13 @@
-#include "randomk/randomk.h"
+#include "compressors/randomk/randomk.h"
 
 #include <cstdio>
 #include <cstring>
 #include <memory>
 
-#include "common/error.h"
-#include "common/rng.h"
-#include "spec/registry.h"
-#include "topk/topk_select.h"
+#include "src/common/error.h"
+#include "src/common/rng.h"
+#include "src/spec/registry.h"
+#include "compressors/topk/topk_select.h"
 
 namespace gw {
 

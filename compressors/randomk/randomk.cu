@@ -6,11 +6,11 @@
 // Strata are disjoint, so decode_add needs no atomics.
 #include <memory>
 
-#include "common/error.h"
-#include "common/rng.h"
-#include "core/device_compressor.h"
-#include "core/device_util.cuh"
-#include "randomk/randomk.h"
+#include "src/common/error.h"
+#include "src/common/rng.h"
+#include "src/core/device_compressor.h"
+#include "src/core/device_util.cuh"
+#include "compressors/randomk/randomk.h"
 
 namespace gw {
 namespace {

@@ -11,7 +11,7 @@
 // Position of stratum j: start_j + ((rng_u32(key, j) * len_j) >> 32).
 #pragma once
 
-#include "core/compressor.h"
+#include "src/core/compressor.h"
 
 namespace gw {
 

@@ -1,4 +1,4 @@
-#include "topk/index_coding.h"
+#include "compressors/topk/index_coding.h"
 
 namespace gw {
 namespace topk {

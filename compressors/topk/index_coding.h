@@ -14,7 +14,7 @@
 #include <cstdint>
 #include <cstring>
 
-#include "common/error.h"
+#include "src/common/error.h"
 
 namespace gw {
 namespace topk {

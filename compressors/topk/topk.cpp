@@ -1,12 +1,12 @@
-#include "topk/topk.h"
+#include "compressors/topk/topk.h"
 
 #include <cmath>
 #include <cstring>
 #include <memory>
 
-#include "common/error.h"
-#include "spec/registry.h"
-#include "topk/index_coding.h"
+#include "src/common/error.h"
+#include "src/spec/registry.h"
+#include "compressors/topk/index_coding.h"
 
 namespace gw {
 namespace topk {

@@ -26,12 +26,12 @@
 #include <algorithm>
 #include <memory>
 
-#include "common/error.h"
-#include "core/device_compressor.h"
-#include "core/device_util.cuh"
-#include "topk/index_coding.h"
-#include "topk/topk.h"
-#include "topk/topk_select.cuh"
+#include "src/common/error.h"
+#include "src/core/device_compressor.h"
+#include "src/core/device_util.cuh"
+#include "compressors/topk/index_coding.h"
+#include "compressors/topk/topk.h"
+#include "compressors/topk/topk_select.cuh"
 
 namespace gw {
 namespace {

@@ -17,8 +17,8 @@
 
 #include <vector>
 
-#include "core/compressor.h"
-#include "topk/topk_select.h"
+#include "src/core/compressor.h"
+#include "compressors/topk/topk_select.h"
 
 namespace gw {
 

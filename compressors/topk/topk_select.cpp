@@ -1,10 +1,10 @@
-#include "topk/topk_select.h"
+#include "compressors/topk/topk_select.h"
 
 #include <algorithm>
 #include <functional>
 
-#include "common/cpu_features.h"
-#include "common/rng.h"
+#include "src/common/cpu_features.h"
+#include "src/common/rng.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>

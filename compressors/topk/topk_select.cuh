@@ -24,8 +24,8 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "common/rng.h"
-#include "core/device_util.cuh"
+#include "src/common/rng.h"
+#include "src/core/device_util.cuh"
 
 namespace gw {
 namespace topk_gpu {

@@ -1,4 +1,4 @@
-#include "algo/collective.h"
+#include "src/algo/collective.h"
 
 #include <algorithm>
 #include <chrono>
@@ -6,11 +6,11 @@
 #include <set>
 #include <sstream>
 
-#include "algo/exchange_order.h"
-#include "algo/exchange_tags.h"
-#include "common/error.h"
-#include "common/log.h"
-#include "common/rng.h"
+#include "src/algo/exchange_order.h"
+#include "src/algo/exchange_tags.h"
+#include "src/common/error.h"
+#include "src/common/log.h"
+#include "src/common/rng.h"
 
 namespace gw {
 namespace {

@@ -18,11 +18,11 @@
 #include <string>
 #include <vector>
 
-#include "algo/data_ops.h"
-#include "algo/host_bytes.h"
-#include "algo/plan.h"
-#include "config/config.h"
-#include "transport.h"
+#include "src/algo/data_ops.h"
+#include "src/algo/host_bytes.h"
+#include "src/algo/plan.h"
+#include "src/config/config.h"
+#include "transports/transport.h"
 
 namespace gw {
 

@@ -11,7 +11,7 @@
 #include <memory>
 #include <vector>
 
-#include "core/compressor.h"
+#include "src/core/compressor.h"
 
 namespace gw {
 

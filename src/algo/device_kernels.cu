@@ -1,4 +1,4 @@
-#include "algo/device_kernels.cuh"
+#include "src/algo/device_kernels.cuh"
 
 namespace gw {
 namespace devkernels {

@@ -6,7 +6,7 @@
 
 #include <cstddef>
 
-#include "core/device_util.cuh"
+#include "src/core/device_util.cuh"
 
 namespace gw {
 namespace devkernels {

@@ -8,12 +8,12 @@
 #include <memory>
 #include <vector>
 
-#include "algo/data_ops.h"
-#include "algo/device_kernels.cuh"
-#include "core/device_compressor.h"
-#include "core/device_util.cuh"
-#include "topk/index_coding.h"
-#include "topk/topk.h"
+#include "src/algo/data_ops.h"
+#include "src/algo/device_kernels.cuh"
+#include "src/core/device_compressor.h"
+#include "src/core/device_util.cuh"
+#include "compressors/topk/index_coding.h"
+#include "compressors/topk/topk.h"
 
 namespace gw {
 

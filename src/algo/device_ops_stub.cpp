@@ -2,7 +2,7 @@
 #include "gradwire/gw_config.h"
 
 #if !GW_HAVE_CUDA
-#include "algo/data_ops.h"
+#include "src/algo/data_ops.h"
 
 namespace gw {
 std::unique_ptr<DataOps> make_device_ops() { return nullptr; }

@@ -11,8 +11,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "algo/plan.h"
-#include "common/rng.h"
+#include "src/algo/plan.h"
+#include "src/common/rng.h"
 
 namespace gw {
 

@@ -1,9 +1,9 @@
-#include "algo/host_bytes.h"
+#include "src/algo/host_bytes.h"
 
 #include <cstdlib>
 #include <new>
 
-#include "common/error.h"
+#include "src/common/error.h"
 #include "gradwire/gw_config.h"
 
 #if GW_HAVE_CUDA

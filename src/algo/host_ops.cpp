@@ -1,6 +1,6 @@
 #include <cstring>
 
-#include "algo/data_ops.h"
+#include "src/algo/data_ops.h"
 
 namespace gw {
 namespace {

@@ -1,11 +1,11 @@
-#include "algo/plain_collective.h"
+#include "src/algo/plain_collective.h"
 
 #include <algorithm>
 #include <cstring>
 #include <memory>
 
-#include "spec/registry.h"
-#include "common/error.h"
+#include "src/spec/registry.h"
+#include "src/common/error.h"
 
 namespace gw {
 

@@ -20,7 +20,7 @@
 #include <utility>
 #include <vector>
 
-#include "algo/collective.h"
+#include "src/algo/collective.h"
 
 namespace gw {
 

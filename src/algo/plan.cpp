@@ -1,9 +1,9 @@
-#include "algo/plan.h"
+#include "src/algo/plan.h"
 
 #include <algorithm>
 
-#include "common/error.h"
-#include "common/hash.h"
+#include "src/common/error.h"
+#include "src/common/hash.h"
 
 namespace gw {
 

@@ -11,12 +11,12 @@
 #include <string>
 #include <vector>
 
-#include "config/config.h"
-#include "scheme/layer.h"
-#include "core/compressor.h"
-#include "robust/peer_rule.h"
-#include "scheme/scheme.h"
-#include "wire/header.h"
+#include "src/config/config.h"
+#include "src/scheme/layer.h"
+#include "src/core/compressor.h"
+#include "src/robust/peer_rule.h"
+#include "src/scheme/scheme.h"
+#include "src/wire/header.h"
 
 namespace gw {
 

@@ -1,4 +1,4 @@
-#include "algo/stream_collective.h"
+#include "src/algo/stream_collective.h"
 
 #include <cuda_runtime.h>
 
@@ -7,13 +7,13 @@
 #include <cstring>
 #include <map>
 
-#include "algo/device_kernels.cuh"
-#include "algo/exchange_order.h"
-#include "algo/plain_collective.h"
-#include "core/device_compressor.h"
-#include "common/rng.h"
-#include "core/device_util.cuh"
-#include "wire/header.h"
+#include "src/algo/device_kernels.cuh"
+#include "src/algo/exchange_order.h"
+#include "src/algo/plain_collective.h"
+#include "src/core/device_compressor.h"
+#include "src/common/rng.h"
+#include "src/core/device_util.cuh"
+#include "src/wire/header.h"
 
 namespace gw {
 namespace {

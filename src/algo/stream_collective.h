@@ -36,10 +36,10 @@
 #include <memory>
 #include <string>
 
-#include "algo/collective.h"
-#include "algo/plan.h"
-#include "config/config.h"
-#include "stream_transport.h"
+#include "src/algo/collective.h"
+#include "src/algo/plan.h"
+#include "src/config/config.h"
+#include "transports/stream_transport.h"
 
 namespace gw {
 

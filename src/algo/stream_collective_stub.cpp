@@ -2,7 +2,7 @@
 #include "gradwire/gw_config.h"
 
 #if !GW_HAVE_CUDA
-#include "algo/stream_collective.h"
+#include "src/algo/stream_collective.h"
 
 namespace gw {
 std::unique_ptr<StreamCollective> make_stream_collective(int /*device*/) { return nullptr; }

@@ -7,14 +7,14 @@
 #include <string>
 #include <vector>
 
-#include "comm/communicator.h"
-#include "common/error.h"
-#include "common/log.h"
+#include "src/comm/communicator.h"
+#include "src/common/error.h"
+#include "src/common/log.h"
 #if GW_HAVE_MPI
-#include "mpi/mpi_transport.h"
+#include "transports/mpi/mpi_transport.h"
 #endif
 #if GW_HAVE_NCCL
-#include "nccl/nccl_transport.h"
+#include "transports/nccl/nccl_transport.h"
 #endif
 
 namespace {

@@ -1,15 +1,15 @@
-#include "comm/communicator.h"
+#include "src/comm/communicator.h"
 
 #include <chrono>
 #include <cstring>
 #include <limits>
 
-#include "algo/plain_collective.h"
-#include "comm/dtype.h"
-#include "common/error.h"
-#include "common/hash.h"
-#include "common/log.h"
-#include "spec/registry.h"
+#include "src/algo/plain_collective.h"
+#include "src/comm/dtype.h"
+#include "src/common/error.h"
+#include "src/common/hash.h"
+#include "src/common/log.h"
+#include "src/spec/registry.h"
 
 namespace gw {
 

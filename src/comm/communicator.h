@@ -8,15 +8,15 @@
 #include <string>
 #include <vector>
 
-#include "algo/collective.h"
-#include "algo/plan.h"
-#include "algo/stream_collective.h"
-#include "config/config.h"
-#include "comm/device_staging.h"
-#include "scheme/layer.h"
-#include "common/error.h"
-#include "stream_transport.h"
-#include "transport.h"
+#include "src/algo/collective.h"
+#include "src/algo/plan.h"
+#include "src/algo/stream_collective.h"
+#include "src/config/config.h"
+#include "src/comm/device_staging.h"
+#include "src/scheme/layer.h"
+#include "src/common/error.h"
+#include "transports/stream_transport.h"
+#include "transports/transport.h"
 
 namespace gw {
 

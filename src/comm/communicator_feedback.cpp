@@ -1,7 +1,7 @@
 // Error feedback around a layer's codec (scheme/scheme.h): the state a call
 // needs, the EF21 aggregate step after it, and explicit resets.
-#include "comm/communicator.h"
-#include "common/log.h"
+#include "src/comm/communicator.h"
+#include "src/common/log.h"
 
 namespace gw {
 

@@ -3,9 +3,9 @@
 // codec without a GPU twin, error feedback, a peer rule) staged whole to the host path.
 #include <cstring>
 
-#include "comm/communicator.h"
-#include "comm/dtype.h"
-#include "common/half.h"
+#include "src/comm/communicator.h"
+#include "src/comm/dtype.h"
+#include "src/common/half.h"
 
 namespace gw {
 namespace {

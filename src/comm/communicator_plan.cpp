@@ -2,9 +2,9 @@
 // once per layer), and which algorithm and rounds a call runs.
 #include <algorithm>
 
-#include "comm/communicator.h"
-#include "comm/dtype.h"
-#include "spec/registry.h"
+#include "src/comm/communicator.h"
+#include "src/comm/dtype.h"
+#include "src/spec/registry.h"
 
 namespace gw {
 

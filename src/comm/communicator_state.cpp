@@ -1,6 +1,6 @@
 // Checkpoints and statistics of the communicator's layers.
-#include "comm/communicator.h"
-#include "scheme/state_record.h"
+#include "src/comm/communicator.h"
+#include "src/scheme/state_record.h"
 
 namespace gw {
 

@@ -1,6 +1,6 @@
-#include "comm/device_staging.h"
+#include "src/comm/device_staging.h"
 
-#include "common/error.h"
+#include "src/common/error.h"
 #include "gradwire/gw_config.h"
 
 #if GW_HAVE_CUDA

@@ -1,11 +1,11 @@
-#include "common/cpu_features.h"
+#include "src/common/cpu_features.h"
 
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <strings.h>
 
-#include "common/log.h"
+#include "src/common/log.h"
 
 namespace gw {
 namespace {

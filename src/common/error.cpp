@@ -1,6 +1,6 @@
-#include "common/error.h"
+#include "src/common/error.h"
 
-#include "common/log.h"
+#include "src/common/log.h"
 
 #include <cstdio>
 

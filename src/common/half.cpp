@@ -8,9 +8,9 @@
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
-#include "common/half.h"
+#include "src/common/half.h"
 
-#include "common/cpu_features.h"
+#include "src/common/cpu_features.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define GW_X86_SIMD 1

@@ -16,7 +16,7 @@
 #include <cstdint>
 #include <cstring>
 
-#include "common/rng.h"  // GW_HOST_DEVICE
+#include "src/common/rng.h"  // GW_HOST_DEVICE
 
 namespace gw {
 

@@ -1,4 +1,4 @@
-#include "common/log.h"
+#include "src/common/log.h"
 
 #include <unistd.h>
 

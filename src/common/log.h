@@ -2,7 +2,7 @@
 // Lines go to stderr prefixed with host:pid:rank so interleaved ranks stay readable.
 #pragma once
 
-#include "common/error.h"
+#include "src/common/error.h"
 
 namespace gw {
 

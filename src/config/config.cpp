@@ -1,4 +1,4 @@
-#include "config/config.h"
+#include "src/config/config.h"
 
 #include <cctype>
 #include <cerrno>
@@ -8,9 +8,9 @@
 #include <sstream>
 #include <vector>
 
-#include "common/error.h"
-#include "common/log.h"
-#include "spec/registry.h"
+#include "src/common/error.h"
+#include "src/common/log.h"
+#include "src/spec/registry.h"
 
 namespace gw {
 namespace {

@@ -1,8 +1,8 @@
-#include "core/compressor.h"
+#include "src/core/compressor.h"
 
 #include <vector>
 
-#include "common/error.h"
+#include "src/common/error.h"
 
 namespace gw {
 

@@ -1,14 +1,14 @@
 // make_device_compressor and the small device helpers (CUDA builds; the stub in
 // device_compressor_stub.cpp serves builds without CUDA).
-#include "core/device_compressor.h"
+#include "src/core/device_compressor.h"
 
 #include <cuda_runtime.h>
 
 #include <atomic>
 #include <string>
 
-#include "common/error.h"
-#include "core/device_util.cuh"
+#include "src/common/error.h"
+#include "src/core/device_util.cuh"
 
 namespace gw {
 
@@ -17,14 +17,14 @@ namespace gw {
 // own list (compressors/builtin_list.h), so a new codec's folder and its one
 // line there register its GPU twin too.
 #define GW_COMPRESSOR(name) std::unique_ptr<DeviceCompressor> make_device_##name(const Compressor& c);
-#include "builtin_list.h"
+#include "compressors/builtin_list.h"
 #undef GW_COMPRESSOR
 
 std::unique_ptr<DeviceCompressor> make_device_compressor(const Compressor& c) {
   using Factory = std::unique_ptr<DeviceCompressor> (*)(const Compressor&);
   static const Factory factories[] = {
 #define GW_COMPRESSOR(name) make_device_##name,
-#include "builtin_list.h"
+#include "compressors/builtin_list.h"
 #undef GW_COMPRESSOR
   };
   for (Factory f : factories) {

@@ -26,7 +26,7 @@
 #include <cstdint>
 #include <memory>
 
-#include "core/compressor.h"
+#include "src/core/compressor.h"
 
 namespace gw {
 

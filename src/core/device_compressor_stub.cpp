@@ -3,8 +3,8 @@
 #include "gradwire/gw_config.h"
 
 #if !GW_HAVE_CUDA
-#include "common/error.h"
-#include "core/device_compressor.h"
+#include "src/common/error.h"
+#include "src/core/device_compressor.h"
 
 namespace gw {
 

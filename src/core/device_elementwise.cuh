@@ -14,9 +14,9 @@
 
 #include <string>
 
-#include "common/error.h"
-#include "core/device_compressor.h"
-#include "core/device_util.cuh"
+#include "src/common/error.h"
+#include "src/core/device_compressor.h"
+#include "src/core/device_util.cuh"
 
 namespace gw {
 namespace devutil {

@@ -7,7 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "common/error.h"
+#include "src/common/error.h"
 
 namespace gw {
 namespace devutil {

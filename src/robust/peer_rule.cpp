@@ -1,10 +1,10 @@
-#include "robust/peer_rule.h"
+#include "src/robust/peer_rule.h"
 
 #include <algorithm>
 #include <cmath>
 #include <vector>
 
-#include "common/error.h"
+#include "src/common/error.h"
 
 namespace gw {
 namespace {

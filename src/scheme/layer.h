@@ -8,10 +8,10 @@
 #include <string>
 #include <vector>
 
-#include "core/compressor.h"
-#include "scheme/layer_state.h"
-#include "scheme/scheme.h"
-#include "wire/header.h"
+#include "src/core/compressor.h"
+#include "src/scheme/layer_state.h"
+#include "src/scheme/scheme.h"
+#include "src/wire/header.h"
 
 namespace gw {
 

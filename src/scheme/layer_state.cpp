@@ -1,10 +1,10 @@
-#include "scheme/layer_state.h"
+#include "src/scheme/layer_state.h"
 
 #include <algorithm>
 #include <cstring>
 
-#include "common/error.h"
-#include "core/device_compressor.h"
+#include "src/common/error.h"
+#include "src/core/device_compressor.h"
 
 namespace gw {
 

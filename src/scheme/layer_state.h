@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "core/compressor.h"
+#include "src/core/compressor.h"
 
 namespace gw {
 

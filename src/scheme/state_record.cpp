@@ -1,9 +1,9 @@
-#include "scheme/state_record.h"
+#include "src/scheme/state_record.h"
 
 #include <cstring>
 
-#include "common/error.h"
-#include "wire/checksum.h"
+#include "src/common/error.h"
+#include "src/wire/checksum.h"
 
 namespace gw {
 namespace {

@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "scheme/layer.h"
+#include "src/scheme/layer.h"
 
 namespace gw {
 

@@ -1,10 +1,10 @@
-#include "spec/registry.h"
+#include "src/spec/registry.h"
 
 #include <map>
 #include <mutex>
 
-#include "common/error.h"
-#include "lossless/lossless.h"
+#include "src/common/error.h"
+#include "compressors/lossless/lossless.h"
 
 namespace gw {
 

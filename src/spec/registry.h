@@ -11,9 +11,9 @@
 #include <string>
 #include <vector>
 
-#include "core/compressor.h"
-#include "scheme/scheme.h"
-#include "spec/spec.h"
+#include "src/core/compressor.h"
+#include "src/scheme/scheme.h"
+#include "src/spec/spec.h"
 
 namespace gw {
 

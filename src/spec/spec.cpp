@@ -1,9 +1,9 @@
-#include "spec/spec.h"
+#include "src/spec/spec.h"
 
 #include <cerrno>
 #include <cstdlib>
 
-#include "common/error.h"
+#include "src/common/error.h"
 
 namespace gw {
 namespace {

@@ -1,9 +1,9 @@
-#include "wire/abandon_notice.h"
+#include "src/wire/abandon_notice.h"
 
 #include <cstring>
 
-#include "common/error.h"
-#include "wire/checksum.h"
+#include "src/common/error.h"
+#include "src/wire/checksum.h"
 
 namespace gw {
 namespace {

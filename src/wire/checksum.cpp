@@ -1,4 +1,4 @@
-#include "wire/checksum.h"
+#include "src/wire/checksum.h"
 
 #include <cstring>
 

@@ -1,9 +1,9 @@
-#include "wire/header.h"
+#include "src/wire/header.h"
 
 #include <cstring>
 
-#include "common/error.h"
-#include "wire/checksum.h"
+#include "src/common/error.h"
+#include "src/wire/checksum.h"
 
 namespace gw {
 

@@ -5,7 +5,7 @@
 #include <cmath>
 #include <tuple>
 
-#include "mpi/mpi_test_util.h"
+#include "tests/mpi/mpi_test_util.h"
 
 using namespace gwtest;
 

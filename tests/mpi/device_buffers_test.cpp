@@ -1,8 +1,8 @@
 // Device buffers over the MPI transport (staged through pinned host memory):
 // ranks sharing one GPU get exactly what the same call on host buffers gives.
 // Skipped, visibly, where the build has no CUDA or the machine no GPU.
-#include "mpi/mpi_device_util.h"
-#include "mpi/mpi_test_util.h"
+#include "tests/mpi/mpi_device_util.h"
+#include "tests/mpi/mpi_test_util.h"
 
 using namespace gwtest;
 

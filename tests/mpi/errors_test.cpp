@@ -3,10 +3,10 @@
 // truncated in transit (injected by a transport wrapper), NaN/Inf inputs.
 #include <memory>
 
-#include "comm/communicator.h"
-#include "mpi/mpi_test_util.h"
-#include "mpi/mpi_transport.h"
-#include "mpi/tampering_transport.h"
+#include "src/comm/communicator.h"
+#include "tests/mpi/mpi_test_util.h"
+#include "transports/mpi/mpi_transport.h"
+#include "tests/mpi/tampering_transport.h"
 
 using namespace gwtest;
 

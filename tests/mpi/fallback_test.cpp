@@ -5,8 +5,8 @@
 // GW_ERR_MISMATCH on every rank, with the communicator usable after.
 #include <cmath>
 
-#include "mpi/mpi_device_util.h"
-#include "mpi/mpi_test_util.h"
+#include "tests/mpi/mpi_device_util.h"
+#include "tests/mpi/mpi_test_util.h"
 
 using namespace gwtest;
 

@@ -11,8 +11,8 @@
 #include <cmath>
 #include <thread>
 
-#include "mpi/mpi_test_util.h"
-#include "mpi/tampering_transport.h"
+#include "tests/mpi/mpi_test_util.h"
+#include "tests/mpi/tampering_transport.h"
 
 using namespace gwtest;
 

@@ -8,10 +8,10 @@
 #include <string>
 #include <tuple>
 
-#include "comm/communicator.h"
-#include "lossless/lossless.h"
-#include "mpi/mpi_test_util.h"
-#include "mpi/mpi_transport.h"
+#include "src/comm/communicator.h"
+#include "compressors/lossless/lossless.h"
+#include "tests/mpi/mpi_test_util.h"
+#include "transports/mpi/mpi_transport.h"
 
 using namespace gwtest;
 

@@ -9,7 +9,7 @@
 #include <algorithm>
 #include <vector>
 
-#include "mpi/mpi_test_util.h"
+#include "tests/mpi/mpi_test_util.h"
 
 namespace gwtest {
 

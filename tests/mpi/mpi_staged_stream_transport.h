@@ -23,10 +23,10 @@
 #include <string>
 #include <vector>
 
-#include "comm/communicator.h"
-#include "config/config.h"
-#include "common/error.h"
-#include "stream_transport.h"
+#include "src/comm/communicator.h"
+#include "src/config/config.h"
+#include "src/common/error.h"
+#include "transports/stream_transport.h"
 
 namespace gwtest {
 

@@ -11,18 +11,18 @@
 #include <string>
 #include <thread>
 
-#include "mpi/mpi_device_util.h"
-#include "mpi/mpi_test_util.h"
+#include "tests/mpi/mpi_device_util.h"
+#include "tests/mpi/mpi_test_util.h"
 
 #if GW_HAVE_NCCL
 #include <nccl.h>
 
 #include <cstddef>
 
-#include "comm/communicator.h"
-#include "config/config.h"
-#include "nccl/nccl_transport.h"
-#include "wire/header.h"
+#include "src/comm/communicator.h"
+#include "src/config/config.h"
+#include "transports/nccl/nccl_transport.h"
+#include "src/wire/header.h"
 #endif
 
 using namespace gwtest;

@@ -9,8 +9,8 @@
 #include <algorithm>
 #include <cmath>
 
-#include "mpi_test_util.h"
-#include "spec/registry.h"
+#include "tests/mpi/mpi_test_util.h"
+#include "src/spec/registry.h"
 
 namespace gwtest {
 namespace {

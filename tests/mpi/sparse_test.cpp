@@ -10,10 +10,10 @@
 #include <cmath>
 #include <memory>
 
-#include "mpi_test_util.h"
-#include "spec/registry.h"
-#include "tampering_transport.h"
-#include "topk/topk.h"
+#include "tests/mpi/mpi_test_util.h"
+#include "src/spec/registry.h"
+#include "tests/mpi/tampering_transport.h"
+#include "compressors/topk/topk.h"
 
 namespace gwtest {
 namespace {

@@ -14,10 +14,10 @@
 #include <tuple>
 #include <vector>
 
-#include "mpi/mpi_device_util.h"
-#include "mpi/mpi_staged_stream_transport.h"
-#include "wire/header.h"
-#include "mpi/mpi_test_util.h"
+#include "tests/mpi/mpi_device_util.h"
+#include "tests/mpi/mpi_staged_stream_transport.h"
+#include "src/wire/header.h"
+#include "tests/mpi/mpi_test_util.h"
 
 using namespace gwtest;
 

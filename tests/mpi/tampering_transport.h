@@ -7,8 +7,8 @@
 #include <memory>
 #include <string>
 
-#include "comm/communicator.h"
-#include "mpi/mpi_transport.h"
+#include "src/comm/communicator.h"
+#include "transports/mpi/mpi_transport.h"
 
 namespace gwtest {
 

@@ -3,7 +3,7 @@
 // calls fail fast with GW_ERR_COMM_BROKEN instead of hanging (NCCL hangs here).
 #include <chrono>
 
-#include "mpi/mpi_test_util.h"
+#include "tests/mpi/mpi_test_util.h"
 
 using namespace gwtest;
 

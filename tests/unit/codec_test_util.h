@@ -11,9 +11,9 @@
 #include <string>
 #include <vector>
 
-#include "common/cpu_features.h"
-#include "common/error.h"
-#include "core/compressor.h"
+#include "src/common/cpu_features.h"
+#include "src/common/error.h"
+#include "src/core/compressor.h"
 
 namespace gw {
 namespace test {

@@ -7,12 +7,12 @@
 #include <limits>
 #include <random>
 
-#include "codec_test_util.h"
-#include "common/error.h"
-#include "common/half.h"
-#include "common/rng.h"
-#include "maxmin/maxmin.h"
-#include "spec/registry.h"
+#include "tests/unit/codec_test_util.h"
+#include "src/common/error.h"
+#include "src/common/half.h"
+#include "src/common/rng.h"
+#include "compressors/maxmin/maxmin.h"
+#include "src/spec/registry.h"
 
 namespace gw {
 namespace {

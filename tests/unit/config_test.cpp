@@ -3,10 +3,10 @@
 
 #include <cstdlib>
 
-#include "config/config.h"
-#include "common/error.h"
-#include "spec/registry.h"
-#include "spec/spec.h"
+#include "src/config/config.h"
+#include "src/common/error.h"
+#include "src/spec/registry.h"
+#include "src/spec/spec.h"
 
 namespace gw {
 namespace {

@@ -14,9 +14,9 @@
 #include <string>
 #include <vector>
 
-#include "codec_test_util.h"
-#include "gpu_test_util.h"
-#include "spec/registry.h"
+#include "tests/unit/codec_test_util.h"
+#include "tests/unit/gpu_test_util.h"
+#include "src/spec/registry.h"
 
 namespace gw {
 namespace {

@@ -15,11 +15,11 @@
 #include <string>
 #include <vector>
 
-#include "algo/data_ops.h"
-#include "codec_test_util.h"
-#include "gpu_test_util.h"
-#include "spec/registry.h"
-#include "topk/topk.h"
+#include "src/algo/data_ops.h"
+#include "tests/unit/codec_test_util.h"
+#include "tests/unit/gpu_test_util.h"
+#include "src/spec/registry.h"
+#include "compressors/topk/topk.h"
 
 namespace gw {
 namespace {

@@ -14,11 +14,11 @@
 #include <string>
 #include <vector>
 
-#include "codec_test_util.h"
-#include "common/error.h"
-#include "core/device_compressor.h"
+#include "tests/unit/codec_test_util.h"
+#include "src/common/error.h"
+#include "src/core/device_compressor.h"
 #include "gradwire/gw_config.h"
-#include "spec/registry.h"
+#include "src/spec/registry.h"
 
 namespace gw {
 namespace test {

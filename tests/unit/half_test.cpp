@@ -6,8 +6,8 @@
 #include <limits>
 #include <random>
 
-#include "codec_test_util.h"
-#include "common/half.h"
+#include "tests/unit/codec_test_util.h"
+#include "src/common/half.h"
 
 namespace gw {
 namespace {

@@ -1,7 +1,7 @@
 // The lossless stage (compressors/lossless/): spec handling, bit-identical round
 // trips against the inner codec, sizes, self-delimiting payloads, and damaged /
 // truncated payloads (GW_ERR_CORRUPT, never out of bounds).
-#include "lossless/lossless.h"
+#include "compressors/lossless/lossless.h"
 
 #include <gtest/gtest.h>
 
@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "codec_test_util.h"
-#include "spec/registry.h"
+#include "tests/unit/codec_test_util.h"
+#include "src/spec/registry.h"
 
 namespace gw {
 namespace {

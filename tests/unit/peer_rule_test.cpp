@@ -7,9 +7,9 @@
 #include <limits>
 #include <vector>
 
-#include "common/error.h"
-#include "config/config.h"
-#include "robust/peer_rule.h"
+#include "src/common/error.h"
+#include "src/config/config.h"
+#include "src/robust/peer_rule.h"
 
 namespace gw {
 namespace {

@@ -12,12 +12,12 @@
 #include <string>
 #include <vector>
 
-#include "codec_test_util.h"
-#include "common/error.h"
-#include "common/rng.h"
-#include "nuq/nuq.h"
-#include "qsgd/qsgd.h"
-#include "spec/registry.h"
+#include "tests/unit/codec_test_util.h"
+#include "src/common/error.h"
+#include "src/common/rng.h"
+#include "compressors/nuq/nuq.h"
+#include "compressors/qsgd/qsgd.h"
+#include "src/spec/registry.h"
 
 namespace gw {
 namespace {

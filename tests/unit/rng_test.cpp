@@ -11,8 +11,8 @@
 #include <random>
 #include <set>
 
-#include "common/cpu_features.h"
-#include "common/rng.h"
+#include "src/common/cpu_features.h"
+#include "src/common/rng.h"
 
 namespace gw {
 namespace {

@@ -9,11 +9,11 @@
 #include <numeric>
 #include <random>
 
-#include "codec_test_util.h"
-#include "randomk/randomk.h"
-#include "spec/registry.h"
-#include "topk/index_coding.h"
-#include "topk/topk.h"
+#include "tests/unit/codec_test_util.h"
+#include "compressors/randomk/randomk.h"
+#include "src/spec/registry.h"
+#include "compressors/topk/index_coding.h"
+#include "compressors/topk/topk.h"
 
 namespace gw {
 namespace {

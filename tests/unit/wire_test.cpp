@@ -5,9 +5,9 @@
 #include <cstring>
 #include <vector>
 
-#include "common/error.h"
-#include "wire/checksum.h"
-#include "wire/header.h"
+#include "src/common/error.h"
+#include "src/wire/checksum.h"
+#include "src/wire/header.h"
 
 namespace gw {
 namespace {

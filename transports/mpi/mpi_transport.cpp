@@ -1,4 +1,4 @@
-#include "mpi/mpi_transport.h"
+#include "transports/mpi/mpi_transport.h"
 
 #include <sched.h>
 #include <time.h>
@@ -9,9 +9,9 @@
 #include <set>
 #include <sstream>
 
-#include "common/error.h"
-#include "common/log.h"
-#include "wire/abandon_notice.h"
+#include "src/common/error.h"
+#include "src/common/log.h"
+#include "src/wire/abandon_notice.h"
 
 namespace gw {
 namespace {

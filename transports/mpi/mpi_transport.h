@@ -5,7 +5,7 @@
 
 #include <mpi.h>
 
-#include "transport.h"
+#include "transports/transport.h"
 
 namespace gw {
 

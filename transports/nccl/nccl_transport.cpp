@@ -1,9 +1,9 @@
-#include "nccl/nccl_transport.h"
+#include "transports/nccl/nccl_transport.h"
 
 #include <cuda_runtime.h>
 
-#include "common/error.h"
-#include "common/log.h"
+#include "src/common/error.h"
+#include "src/common/log.h"
 
 namespace gw {
 namespace {

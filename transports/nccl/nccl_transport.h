@@ -7,7 +7,7 @@
 #include <nccl.h>
 
 #include "gradwire/gradwire.h"
-#include "stream_transport.h"
+#include "transports/stream_transport.h"
 
 namespace gw {
 
