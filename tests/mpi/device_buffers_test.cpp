@@ -63,7 +63,10 @@ TEST_P(DeviceBuffers, AllgatherAndBucketWithGap) {
   EXPECT_EQ(d_out.get(count), host_out);
 }
 
-INSTANTIATE_TEST_SUITE_P(Codecs, DeviceBuffers, testing::Values("none", "fp16", "maxmin:bits=4"));
+// The last two run staged whole through the host path (error feedback; a peer rule).
+INSTANTIATE_TEST_SUITE_P(Codecs, DeviceBuffers,
+                         testing::Values("none", "fp16", "maxmin:bits=4", "topk:density=0.05",
+                                         "maxmin:bits=4;robust=median"));
 
 #else
 TEST(DeviceBuffers, NeedCuda) { GTEST_SKIP() << "this build has no CUDA (GW_WITH_CUDA=OFF)"; }
