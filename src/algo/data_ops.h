@@ -42,6 +42,9 @@ class DataOps {
   virtual void finish_decodes() = 0;
   virtual void copy(float* dst, const float* src, size_t n) = 0;
   virtual void scale(float* x, size_t n, float factor) = 0;
+  // EF21's aggregate step after a call: g += out, then out = g (both where the
+  // data lives; g is the layer's shared aggregate, scheme/layer_state.h).
+  virtual void ef21_step(float* g, float* out, size_t n) = 0;
 };
 
 std::unique_ptr<DataOps> make_host_ops();

@@ -190,6 +190,8 @@ class DeviceOps final : public DataOps {
     devkernels::scale(x, n, factor, stream_);
   }
 
+  void ef21_step(float* g, float* out, size_t n) override { devkernels::ef21_step(g, out, n, stream_); }
+
  private:
   void grow(uint8_t** p, size_t* cap, size_t want, const char* what) {
     if (*cap >= want) return;

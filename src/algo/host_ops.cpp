@@ -33,6 +33,9 @@ class HostOps final : public DataOps {
   void scale(float* x, size_t n, float factor) override {
     for (size_t i = 0; i < n; ++i) x[i] *= factor;
   }
+  void ef21_step(float* g, float* out, size_t n) override {
+    for (size_t i = 0; i < n; ++i) out[i] = g[i] += out[i];
+  }
 
  private:
   bool nonfinite_ = false;

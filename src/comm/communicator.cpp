@@ -149,7 +149,7 @@ void Communicator::execute(CallPlan& plan, const float* in, float* out, DataOps&
     if (plan.algorithm == Algorithm::kPlain)
       return run_plain_collective(*transport_, ws_, ops, plan, config_, seq, in, out, what);
     CallResult r = run_collective(*transport_, ws_, ops, plan, config_, seq, in, out, what);
-    finish_feedback(plan, out, r.local_nonfinite);  // feedback calls run on host data
+    finish_feedback(plan, out, r.local_nonfinite, ops);
     return r;
   });
 }

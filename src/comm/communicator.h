@@ -71,8 +71,9 @@ class Communicator {
   // Error feedback (communicator_feedback.cpp): binds each segment to its
   // layer's state before a compressed call; after it, the EF21 aggregate
   // step, and resets (counted, logged) where a call left state unusable.
-  void bind_feedback(CallPlan& plan);
-  void finish_feedback(const CallPlan& plan, float* out, bool local_nonfinite);
+  // on_device: the vectors where a device-data call's codecs run (GPU memory).
+  void bind_feedback(CallPlan& plan, bool on_device);
+  void finish_feedback(const CallPlan& plan, float* out, bool local_nonfinite, DataOps& ops);
   void reset_feedback(const CallPlan& plan, const char* why);
   void run(CallPlan& plan, const void* send, void* recv, size_t in_elems, size_t out_elems, void* stream);
   void plan_call(CallPlan& plan, bool device_data) const;  // algorithm and rounds

@@ -5,7 +5,7 @@
 
 namespace gw {
 
-void Communicator::bind_feedback(CallPlan& plan) {
+void Communicator::bind_feedback(CallPlan& plan, bool on_device) {
   if (plan.algorithm == Algorithm::kPlain) return;  // exact values: state is left as it is
   for (Segment& s : plan.segments) {
     const Feedback fb = s.scheme ? s.scheme->feedback : Feedback::kNone;
@@ -18,19 +18,17 @@ void Communicator::bind_feedback(CallPlan& plan) {
       s.layer->stats.state_resets++;
       GW_LOG(WARN, "layer '", s.layer->name, "': error-feedback state reset (", dropped, ")");
     }
-    s.feedback_state = st.host();
+    s.feedback_state = on_device ? st.device() : st.host();  // moved over once, when the data moves
   }
 }
 
-void Communicator::finish_feedback(const CallPlan& plan, float* out, bool local_nonfinite) {
+void Communicator::finish_feedback(const CallPlan& plan, float* out, bool local_nonfinite, DataOps& ops) {
   if (local_nonfinite) return reset_feedback(plan, "NaN or Inf in this rank's input");
   for (const Segment& s : plan.segments) {
     if (s.feedback() != Feedback::kEf21) continue;
     // EF21: the shared aggregate g (the state's second vector) moves by the
     // decoded mean of the c_i, and g is the result.
-    float* g = s.feedback_state + s.count;
-    float* o = out + s.offset;
-    for (size_t i = 0; i < s.count; ++i) o[i] = g[i] += o[i];
+    ops.ef21_step(s.feedback_state + s.count, out + s.offset, s.count);
   }
 }
 

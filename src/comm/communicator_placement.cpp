@@ -1,6 +1,7 @@
 // Where a call runs: host data on the CPU codecs; device data encoded on the
 // GPU with only payloads staged through pinned memory, or (fp16/bf16 data, a
-// codec without a GPU twin, error feedback, a peer rule) staged whole to the host path.
+// codec without a GPU twin, a peer rule) staged whole to the host path. Error
+// feedback state lives where the codecs run (scheme/layer_state.h).
 #include <cstring>
 
 #include "src/comm/communicator.h"
@@ -55,25 +56,26 @@ void Communicator::run(CallPlan& plan, const void* send, void* recv, size_t in_e
   }
   const bool send_dev = last_send_dev_, recv_dev = last_recv_dev_;
   plan_call(plan, send_dev || recv_dev);
-  bind_feedback(plan);  // host state: feedback calls run on host data (below)
-  bool feedback = false;
-  for (const Segment& s : plan.segments) feedback |= s.feedback_state != nullptr;
-  if (!send_dev && !recv_dev) return run_host(plan, send, recv, in_elems, out_elems);
+  if (!send_dev && !recv_dev) {
+    bind_feedback(plan, false);
+    return run_host(plan, send, recv, in_elems, out_elems);
+  }
 
   // Device data: encode and decode on the GPU and stage only the compressed
   // payloads through pinned host memory, when every codec has a CUDA twin.
   ws_.pinned = true;
-  if (send_dev && recv_dev && plan.dtype == GW_FLOAT32 && plan.algorithm != Algorithm::kPlain && !feedback &&
-      !plan.rule) {
+  if (send_dev && recv_dev && plan.dtype == GW_FLOAT32 && plan.algorithm != Algorithm::kPlain && !plan.rule) {
     if (!ws_.device_ops) ws_.device_ops = make_device_ops();
     std::vector<const Compressor*> codecs;
     for (const Segment& s : plan.segments) codecs.push_back(s.codec.get());
     const size_t most = max_message_payload(plan, size());
-    if (ws_.device_ops && ws_.device_ops->prepare(codecs, stream, most, most * static_cast<size_t>(size())))
+    if (ws_.device_ops && ws_.device_ops->prepare(codecs, stream, most, most * static_cast<size_t>(size()))) {
+      bind_feedback(plan, true);  // error-feedback state stays in GPU memory, updated on `stream`
       return execute(plan, static_cast<const float*>(send), static_cast<float*>(recv), *ws_.device_ops);
+    }
   }
-  // Otherwise (fp16/bf16 data, a codec without a GPU twin, error feedback, a
-  // peer rule, mixed pointers):
+  bind_feedback(plan, false);
+  // Otherwise (fp16/bf16 data, a codec without a GPU twin, a peer rule, mixed pointers):
   // stage the whole buffers and run the host path on them.
   const size_t esize = dtype_size(plan.dtype);
   const void* send_h = send_dev ? staging_.download(0, send, in_elems * esize, stream) : send;

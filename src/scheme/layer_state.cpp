@@ -45,6 +45,9 @@ void LayerState::zero() {
 
 float* LayerState::host() {
   if (on_device_) {
+    // A call's last state update may still be queued on its stream (EF21's
+    // aggregate step): checkpoints are rare, so wait for the whole device.
+    device::synchronize();
     device::copy_to_host(host_.data(), device_, host_.size() * sizeof(float));
     on_device_ = false;
   }

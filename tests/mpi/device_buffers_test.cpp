@@ -1,6 +1,8 @@
 // Device buffers over the MPI transport (staged through pinned host memory):
 // ranks sharing one GPU get exactly what the same call on host buffers gives.
 // Skipped, visibly, where the build has no CUDA or the machine no GPU.
+#include <algorithm>
+
 #include "tests/mpi/mpi_device_util.h"
 #include "tests/mpi/mpi_test_util.h"
 
@@ -61,6 +63,47 @@ TEST_P(DeviceBuffers, AllgatherAndBucketWithGap) {
   ASSERT_EQ(gw_allreduce_multi(on_device, 2, names, offsets, counts, d_send.p, d_out.p, GW_FLOAT32, GW_SUM, nullptr),
             GW_SUCCESS);
   EXPECT_EQ(d_out.get(count), host_out);
+}
+
+// Error feedback on device buffers keeps its state in GPU memory and runs the
+// CUDA twins' fused feedback: step by step the same bits as the host path, and
+// the saved state (downloaded for the record) is the host's, byte for byte; a
+// record loaded into a fresh communicator continues identically.
+TEST(DeviceFeedback, StateOnTheGpuMatchesTheHostStepByStepAndThroughACheckpoint) {
+  if (!have_gpu()) GTEST_SKIP() << "no CUDA device on this machine";
+  const size_t count = 30011;
+  for (const char* spec : {"topk:density=0.05", "topk:density=0.05,ef=ef21", "maxmin:bits=2,ef=1"}) {
+    const std::string cfg = std::string("compressor=") + spec;
+    CommGuard on_host(cfg), on_device(cfg);
+    DeviceBuffer d_send(count), d_recv(count);
+    auto step = [&](gw_comm_t host, gw_comm_t dev, int t) {
+      std::vector<float> send = make_input(world_rank(), count, 100u + static_cast<uint32_t>(t)), want(count);
+      ASSERT_EQ(gw_allreduce(host, "w", send.data(), want.data(), count, GW_FLOAT32, GW_AVG, nullptr), GW_SUCCESS)
+          << gw_last_error();
+      d_send.put(send);
+      ASSERT_EQ(gw_allreduce(dev, "w", d_send.p, d_recv.p, count, GW_FLOAT32, GW_AVG, nullptr), GW_SUCCESS)
+          << gw_last_error();
+      ASSERT_EQ(d_recv.get(count), want) << spec << " step " << t;
+    };
+    for (int t = 0; t < 4; ++t) step(on_host, on_device, t);
+    auto save = [](gw_comm_t c) {
+      size_t size = 0;
+      EXPECT_EQ(gw_layer_save_state(c, "w", nullptr, &size), GW_SUCCESS) << gw_last_error();
+      std::vector<uint8_t> rec(size);
+      EXPECT_EQ(gw_layer_save_state(c, "w", rec.data(), &size), GW_SUCCESS) << gw_last_error();
+      return rec;
+    };
+    std::vector<uint8_t> host_rec = save(on_host), dev_rec = save(on_device);
+    // The records end with the state vectors and a CRC32C (src/scheme/state_record.h);
+    // the statistics before them hold timings, which differ.
+    const size_t vec_bytes = (std::string(spec).find("ef21") != std::string::npos ? 2 : 1) * count * sizeof(float);
+    ASSERT_EQ(dev_rec.size(), host_rec.size());
+    ASSERT_GT(host_rec.size(), vec_bytes + 4);
+    ASSERT_TRUE(std::equal(dev_rec.end() - 4 - vec_bytes, dev_rec.end() - 4, host_rec.end() - 4 - vec_bytes)) << spec;
+    CommGuard resumed(cfg);
+    ASSERT_EQ(gw_layer_load_state(resumed, "w", dev_rec.data(), dev_rec.size()), GW_SUCCESS) << gw_last_error();
+    for (int t = 4; t < 6; ++t) step(on_host, resumed, t);
+  }
 }
 
 // The last two run staged whole through the host path (error feedback; a peer rule).
