@@ -7,7 +7,7 @@
 #include "src/common/error.h"
 #include "src/common/rng.h"
 #include "src/spec/registry.h"
-#include "compressors/topk/topk_select.h"
+#include "compressors/common/sparse_count.h"
 
 namespace gw {
 
@@ -17,7 +17,7 @@ RandomkCompressor::RandomkCompressor(double density) : density_(density) {
   spec_ = std::string("randomk:density=") + buf;
 }
 
-size_t RandomkCompressor::k(size_t n) const { return topk::k_for(n, density_); }
+size_t RandomkCompressor::k(size_t n) const { return sparse::k_for(n, density_); }
 
 CompressorTraits RandomkCompressor::traits() const {
   CompressorTraits t;
@@ -46,7 +46,7 @@ size_t RandomkCompressor::encode(const float* x, size_t n, uint8_t* out, uint64_
   uint32_t bad = 0;
   strata(n, rng_key, [&](size_t j, size_t pos, size_t len) {
     const float v = x[pos] * static_cast<float>(len);
-    bad |= static_cast<uint32_t>(topk::magnitude_key(v) >= 0x7f800000u);
+    bad |= static_cast<uint32_t>(sparse::magnitude_key(v) >= 0x7f800000u);
     std::memcpy(out + 8 + 4 * j, &v, 4);
   });
   // Only kept values travel; a NaN elsewhere does not reach the result.

@@ -9,16 +9,6 @@
 #include "compressors/topk/index_coding.h"
 
 namespace gw {
-namespace topk {
-
-size_t k_for(size_t n, double density) {
-  if (n == 0) return 0;
-  const double want = std::ceil(density * static_cast<double>(n) - 1e-9);  // 0.01 * 100 is 1, not 2
-  return std::min(n, std::max<size_t>(1, static_cast<size_t>(want)));
-}
-
-}  // namespace topk
-
 namespace {
 uint32_t load_u32(const uint8_t* p) {
   uint32_t v;

@@ -20,6 +20,8 @@
 #include <cstring>
 #include <vector>
 
+#include "compressors/common/sparse_count.h"
+
 namespace gw {
 namespace topk {
 
@@ -30,15 +32,8 @@ struct SelectStats {
   bool fell_back = false;  // sample mode: fewer than k survived (or far too many); the exact path ran
 };
 
-// Magnitude key: |v|'s bits (sign cleared); larger key = larger magnitude.
-inline uint32_t magnitude_key(float v) {
-  uint32_t u;
-  std::memcpy(&u, &v, 4);
-  return u & 0x7fffffffu;
-}
-
-// The number of values kept for n inputs at `density` (at least 1 when n > 0).
-size_t k_for(size_t n, double density);
+using sparse::k_for;
+using sparse::magnitude_key;
 
 // Writes the k selected indices of v[0..n), ascending, to idx[0..k). n < 2^32, k <= n.
 void select(const float* v, size_t n, size_t k, Select mode, uint64_t key, uint32_t* idx, SelectStats* stats);
