@@ -113,10 +113,11 @@ size_t TopkCompressor::payload_extent(const uint8_t* in, size_t avail, size_t n)
   return static_cast<size_t>(len);
 }
 
-template <typename Add>
-void TopkCompressor::read_payload(const uint8_t* in, size_t bytes, size_t n, Add&& add) const {
+template <typename Before, typename Add>
+void TopkCompressor::read_payload(const uint8_t* in, size_t bytes, size_t n, Before&& before, Add&& add) const {
   const size_t len = payload_extent(in, bytes, n);
   GW_REQUIRE(len == bytes, GW_ERR_CORRUPT, spec_, ": payload of ", bytes, " bytes, its header says ", len);
+  before();
   const size_t k = load_u32(in + 4), section = load_u32(in + 8);
   const uint8_t* vals = in + kTopkHeaderBytes + section;
   topk::read_indices(static_cast<topk::IndexFormat>(in[0]), in + kTopkHeaderBytes, section, n, k, spec_.c_str(),
@@ -128,13 +129,12 @@ void TopkCompressor::read_payload(const uint8_t* in, size_t bytes, size_t n, Add
 }
 
 void TopkCompressor::decode(const uint8_t* in, size_t bytes, size_t n, float* out) const {
-  payload_extent(in, bytes, n);  // checked before anything is written
-  std::memset(out, 0, n * sizeof(float));
-  read_payload(in, bytes, n, [out](uint32_t i, float v) { out[i] = v; });
+  read_payload(in, bytes, n, [out, n] { std::memset(out, 0, n * sizeof(float)); },
+               [out](uint32_t i, float v) { out[i] = v; });
 }
 
 void TopkCompressor::decode_add(const uint8_t* in, size_t bytes, size_t n, float* acc) const {
-  read_payload(in, bytes, n, [acc](uint32_t i, float v) { acc[i] += v; });
+  read_payload(in, bytes, n, [] {}, [acc](uint32_t i, float v) { acc[i] += v; });
 }
 
 void register_topk(Registry& r) {

@@ -50,8 +50,10 @@ class TopkCompressor final : public Compressor {
  private:
   size_t write_payload(const float* v, size_t n, uint8_t* out, uint64_t rng_key, bool* nonfinite,
                        std::vector<uint32_t>& idx) const;
-  template <typename Add>
-  void read_payload(const uint8_t* in, size_t bytes, size_t n, Add&& add) const;
+  // Validates the header once, runs before() (nothing is written until the
+  // header is known good), then add(index, value) per pair.
+  template <typename Before, typename Add>
+  void read_payload(const uint8_t* in, size_t bytes, size_t n, Before&& before, Add&& add) const;
 
   double density_;
   topk::Select select_;
