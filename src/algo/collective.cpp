@@ -294,7 +294,8 @@ template <typename Take, typename Decode>
 void CollectiveRun::combine_peers(const Piece& p, const Compressor& codec, Take& take, Decode& decode) {
   std::vector<float>& rows = ws_.peer_values;
   if (rows.size() < p.count * static_cast<size_t>(n_)) rows.resize(p.count * static_cast<size_t>(n_));
-  std::vector<const float*> peers(static_cast<size_t>(n_));
+  std::vector<const float*>& peers = ws_.peer_rows;
+  peers.resize(static_cast<size_t>(n_));
   for (int src = 0; src < n_; ++src) {
     float* row = rows.data() + static_cast<size_t>(src) * p.count;
     size_t bytes;

@@ -36,7 +36,8 @@ struct Workspace {
   MessageSet sets[2][2];  // [scatter/allgather, gather-back][round parity]
   bool pinned = false;    // message buffers page-locked (device data)
   std::vector<float> in32, out32;  // fp16/bf16 calls work in fp32
-  std::vector<float> peer_values;  // a PeerRule's inputs: every rank's decoded piece (host data)
+  std::vector<float> peer_values;        // a PeerRule's inputs: every rank's decoded piece (host data)
+  std::vector<const float*> peer_rows;  // their rows, one per rank
   std::unique_ptr<DataOps> host_ops, device_ops;
   CallPlan plain_plan;  // the small-call path's identity-codec copy of a plan (plain_collective.cpp)
 };

@@ -10,6 +10,7 @@
 
 #include "src/common/error.h"
 #include "src/common/log.h"
+#include "src/robust/peer_rule.h"
 #include "src/spec/registry.h"
 
 namespace gw {
@@ -128,7 +129,11 @@ const std::vector<Param>& params() {
        "(fastest); mean or median = every peer's vector is kept and the rule applied per coordinate "
        "(allgather form, host memory)",
        [](Config& c, const std::string& v, const std::string& origin) {
-         if (v != "none" && v != "mean" && v != "median") bad_value("robust", v, origin, "none|mean|median");
+         try {
+           make_peer_rule(v);  // the rules' one list of names
+         } catch (const Error&) {
+           bad_value("robust", v, origin, "none|mean|median");
+         }
          c.robust = v;
        }},
   };

@@ -35,7 +35,8 @@ class MedianRule final : public PeerRule {
   const std::string& name() const override { return name_; }
   void combine(const float* const* peers, int n, size_t count, float* out) const override {
     auto less = [](float a, float b) { return a < b || (std::isnan(b) && !std::isnan(a)); };
-    std::vector<float> column(static_cast<size_t>(n));
+    thread_local std::vector<float> column;  // grow-only: no allocation per call
+    column.resize(static_cast<size_t>(n));
     const size_t mid = static_cast<size_t>(n) / 2;
     for (size_t i = 0; i < count; ++i) {
       for (int r = 0; r < n; ++r) column[static_cast<size_t>(r)] = peers[r][i];
@@ -57,7 +58,7 @@ class MedianRule final : public PeerRule {
 }  // namespace
 
 std::shared_ptr<const PeerRule> make_peer_rule(const std::string& spec) {
-  if (spec.empty() || spec == "none") return nullptr;
+  if (spec == "none") return nullptr;
   if (spec == "mean") return std::make_shared<MeanRule>();
   if (spec == "median") return std::make_shared<MedianRule>();
   fail(GW_ERR_INVALID_ARGUMENT, "robust: unknown rule '", clip_text(spec), "' (none|mean|median)");
