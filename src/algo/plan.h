@@ -61,6 +61,13 @@ struct CallPlan {
   PlanFingerprint fingerprint;
 };
 
+// True when some layer runs a round scheme (several exchanges: scheme/round_codec.h).
+inline bool has_round_layers(const CallPlan& plan) {
+  for (const Segment& s : plan.segments)
+    if (s.codec->round_codec()) return true;
+  return false;
+}
+
 // The unit of one codec call (and of its RNG key). Large, because on a GPU each
 // piece is a kernel launch per source: 64 Ki-element pieces made a 64 MiB call
 // cost ~800 launches (~2.7 ms of launch overhead on an H100), and 1 Mi-element

@@ -148,7 +148,8 @@ void Communicator::execute(CallPlan& plan, const float* in, float* out, DataOps&
   account(plan, [&](uint64_t seq, const std::string& what) {
     if (plan.algorithm == Algorithm::kPlain)
       return run_plain_collective(*transport_, ws_, ops, plan, config_, seq, in, out, what);
-    CallResult r = run_collective(*transport_, ws_, ops, plan, config_, seq, in, out, what);
+    CallResult r = has_round_layers(plan) ? run_rounds(plan, seq, in, out, ops, what)
+                                          : run_collective(*transport_, ws_, ops, plan, config_, seq, in, out, what);
     finish_feedback(plan, out, r.local_nonfinite, ops);
     return r;
   });

@@ -13,6 +13,7 @@
 #include "src/algo/stream_collective.h"
 #include "src/config/config.h"
 #include "src/comm/device_staging.h"
+#include "src/comm/rounds_scratch.h"
 #include "src/scheme/layer.h"
 #include "src/common/error.h"
 #include "transports/stream_transport.h"
@@ -79,6 +80,10 @@ class Communicator {
   void plan_call(CallPlan& plan, bool device_data) const;  // algorithm and rounds
   void run_host(CallPlan& plan, const void* send, void* recv, size_t in_elems, size_t out_elems);
   void execute(CallPlan& plan, const float* in, float* out, DataOps& ops);
+  // Calls holding a round scheme's layers (communicator_rounds.cpp): one
+  // exchange per round for all of them, host data.
+  CallResult run_rounds(CallPlan& plan, uint64_t seq, const float* in, float* out, DataOps& ops,
+                        const std::string& what);
   void run_stream(CallPlan& plan, const void* send, void* recv, void* stream);
   // Names the call in errors; counts it in the layers' statistics and steps.
   std::string describe_call(const CallPlan& plan, uint64_t seq) const;
@@ -97,6 +102,7 @@ class Communicator {
   std::shared_ptr<const PeerRule> rule_;  // config robust=: null = the running sum
   std::map<std::string, std::unique_ptr<Layer>> layers_;
   Workspace ws_;
+  std::unique_ptr<RoundsScratch> rounds_;  // run_rounds' grow-only buffers and plans
   DeviceStaging staging_;
   uint64_t seq_ = 0;
   bool broken_ = false;

@@ -9,7 +9,7 @@ void Communicator::bind_feedback(CallPlan& plan, bool on_device) {
   if (plan.algorithm == Algorithm::kPlain) return;  // exact values: state is left as it is
   for (Segment& s : plan.segments) {
     const Feedback fb = s.scheme ? s.scheme->feedback : Feedback::kNone;
-    if (fb == Feedback::kNone || s.count == 0) continue;
+    if (fb == Feedback::kNone || s.count == 0 || s.codec->round_codec()) continue;  // round schemes bind their own
     GW_REQUIRE(!(fb == Feedback::kEf21 && plan.kind == CallKind::kAllgather), GW_ERR_INVALID_USAGE, "layer '",
                s.layer->name, "': ef=ef21 keeps an aggregate of a reduction; an allgather has none");
     LayerState& st = s.layer->state;

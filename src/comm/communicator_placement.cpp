@@ -1,6 +1,6 @@
 // Where a call runs: host data on the CPU codecs; device data encoded on the
 // GPU with only payloads staged through pinned memory, or (fp16/bf16 data, a
-// codec without a GPU twin, a peer rule) staged whole to the host path. Error
+// codec without a GPU twin, a peer rule, a round scheme) staged whole to the host path. Error
 // feedback state lives where the codecs run (scheme/layer_state.h).
 #include <cstring>
 
@@ -41,9 +41,11 @@ void Communicator::run(CallPlan& plan, const void* send, void* recv, size_t in_e
   if (stream_) {
     plan_call(plan, true);
     for (const Segment& s : plan.segments)
-      GW_REQUIRE(plan.algorithm == Algorithm::kPlain || !s.scheme || s.scheme->feedback == Feedback::kNone,
-                 GW_ERR_UNSUPPORTED, "layer '", s.layer->name, "': error feedback (", s.scheme->spec,
-                 ") does not run on the stream-ordered (NCCL) path yet; use the MPI transport");
+      GW_REQUIRE(plan.algorithm == Algorithm::kPlain ||
+                     (!s.codec->round_codec() && (!s.scheme || s.scheme->feedback == Feedback::kNone)),
+                 GW_ERR_UNSUPPORTED, "layer '", s.layer->name, "': ", s.spec(),
+                 " does not run on the stream-ordered (NCCL) path yet (error feedback and round schemes); use "
+                 "the MPI transport");
     return run_stream(plan, send, recv, stream);
   }
   // Asking the driver where a pointer lives costs about a microsecond each,
@@ -64,7 +66,8 @@ void Communicator::run(CallPlan& plan, const void* send, void* recv, size_t in_e
   // Device data: encode and decode on the GPU and stage only the compressed
   // payloads through pinned host memory, when every codec has a CUDA twin.
   ws_.pinned = true;
-  if (send_dev && recv_dev && plan.dtype == GW_FLOAT32 && plan.algorithm != Algorithm::kPlain && !plan.rule) {
+  if (send_dev && recv_dev && plan.dtype == GW_FLOAT32 && plan.algorithm != Algorithm::kPlain && !plan.rule &&
+      !has_round_layers(plan)) {
     if (!ws_.device_ops) ws_.device_ops = make_device_ops();
     std::vector<const Compressor*> codecs;
     for (const Segment& s : plan.segments) codecs.push_back(s.codec.get());

@@ -9,6 +9,8 @@
 
 namespace gw {
 
+class RoundCodec;  // src/scheme/round_codec.h
+
 struct CompressorTraits {
   bool unbiased = false;             // E[decode(encode(x))] == x
   bool linear = false;               // decode(a)+decode(b) == decode of a sum (none)
@@ -91,6 +93,11 @@ class Compressor {
   // Codecs whose payload is scales + packed levels describe it here (and return
   // true), which lets the registry apply `lossless=elias|zstd` to them.
   virtual bool packed_levels(PackedLevels* /*out*/) const { return false; }
+
+  // Families whose calls run several exchanges (low rank) return their round
+  // scheme here; the engine then drives them through it, and encode/decode
+  // above are never called (src/scheme/round_codec.h).
+  virtual const RoundCodec* round_codec() const { return nullptr; }
 };
 
 }  // namespace gw

@@ -10,6 +10,7 @@
 
 #include "src/core/compressor.h"
 #include "src/scheme/layer_state.h"
+#include "src/scheme/round_codec.h"
 #include "src/scheme/scheme.h"
 #include "src/wire/header.h"
 
@@ -53,6 +54,10 @@ struct Layer {
   bool plain_checked_valid = false;
   LayerStats stats;
   LayerState state;  // error-feedback vectors (scheme state)
+  // A round scheme's wire identity of each round's vector (scheme spec, matrix
+  // view, op; src/comm/communicator_rounds.cpp), made once per layout.
+  std::string round_key;
+  std::shared_ptr<const Scheme> round_schemes[kMaxRounds];
 };
 
 }  // namespace gw

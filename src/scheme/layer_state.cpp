@@ -23,24 +23,29 @@ void LayerState::release_device() {
   on_device_ = false;
 }
 
-std::string LayerState::bind(const std::string& spec, size_t count, Feedback mode) {
-  if (spec == spec_ && count == count_ && mode == mode_) return "";
+std::string LayerState::bind(const std::string& spec, size_t count, Feedback mode, size_t extra) {
+  if (spec == spec_ && count == count_ && mode == mode_ && extra == extra_) return "";
   std::string dropped;
   if (!empty()) {
-    dropped = spec != spec_ ? concat_parts("spec '", spec_, "' -> '", spec, "'")
-                            : concat_parts("count ", count_, " -> ", count);
+    dropped = spec != spec_    ? concat_parts("spec '", spec_, "' -> '", spec, "'")
+              : count != count_ ? concat_parts("count ", count_, " -> ", count)
+                                : concat_parts("state size ", floats(), " -> ", vectors_of(mode) * count + extra,
+                                               " floats (shape changed)");
   }
   spec_ = spec;
   count_ = count;
   mode_ = mode;
-  host_.assign(vectors() * count_, 0.0f);
+  extra_ = extra;
+  host_.assign(floats(), 0.0f);
   on_device_ = false;
+  needs_init_ = true;
   return dropped;
 }
 
 void LayerState::zero() {
   std::fill(host_.begin(), host_.end(), 0.0f);
   on_device_ = false;  // the host copy (zeros) is the current one
+  needs_init_ = true;
 }
 
 float* LayerState::host() {
@@ -67,12 +72,14 @@ float* LayerState::device() {
   return device_;
 }
 
-void LayerState::assign(const std::string& spec, size_t count, Feedback mode, const float* values) {
+void LayerState::assign(const std::string& spec, size_t count, Feedback mode, size_t extra, const float* values) {
   spec_ = spec;
   count_ = count;
   mode_ = mode;
-  host_.assign(values, values + vectors() * count);
+  extra_ = extra;
+  host_.assign(values, values + floats());
   on_device_ = false;
+  needs_init_ = floats() == 0;  // a loaded state is complete
 }
 
 }  // namespace gw

@@ -68,6 +68,7 @@ std::vector<uint8_t> save_state_record(Layer& l) {
   for (int i = 0; i < 3; ++i) w.put(uint8_t(0));
   w.put(static_cast<uint64_t>(st.count()));
   w.put(static_cast<uint32_t>(st.vectors()));
+  w.put(static_cast<uint64_t>(st.extra()));
   if (!st.empty()) w.bytes(st.host(), st.bytes());
   w.put(crc32c(w.out.data(), w.out.size()));
   return std::move(w.out);
@@ -79,8 +80,8 @@ void load_state_record(Layer& l, const uint8_t* buf, size_t size, const std::str
   GW_REQUIRE(r.get<uint32_t>("magic") == kStateMagic, GW_ERR_CORRUPT, "state for layer '", name,
              "' is not a gradwire layer state");
   const uint32_t version = r.get<uint32_t>("version");
-  GW_REQUIRE(version == kStateVersion, GW_ERR_INVALID_ARGUMENT, "state for layer '", name, "': field version is ",
-             version, ", this library reads ", kStateVersion);
+  GW_REQUIRE(version == kStateVersion || version == 2, GW_ERR_INVALID_ARGUMENT, "state for layer '", name,
+             "': field version is ", version, ", this library reads 2 and ", kStateVersion);
   GW_REQUIRE(size >= 4, GW_ERR_CORRUPT, "state for layer '", name, "' is cut short");
   uint32_t crc;
   std::memcpy(&crc, buf + size - 4, 4);
@@ -100,13 +101,18 @@ void load_state_record(Layer& l, const uint8_t* buf, size_t size, const std::str
   r.take(3, "padding");
   const uint64_t count = r.get<uint64_t>("count");
   const uint32_t vectors = r.get<uint32_t>("vectors");
+  const uint64_t extra = version >= 3 ? r.get<uint64_t>("extra") : 0;
   GW_REQUIRE(mode <= static_cast<uint8_t>(Feedback::kEf21), GW_ERR_CORRUPT, "state for layer '", name,
              "': unknown feedback mode ", int(mode));
   const Feedback fb = static_cast<Feedback>(mode);
   GW_REQUIRE(vectors == LayerState::vectors_of(fb), GW_ERR_CORRUPT, "state for layer '", name, "': ", vectors,
              " vectors for feedback mode ", int(mode));
-  GW_REQUIRE(vectors == 0 || count <= (r.left() - 4) / sizeof(float) / vectors, GW_ERR_CORRUPT, "state for layer '", name, "': ", count, " values do not fit in the record");
-  const size_t floats = static_cast<size_t>(vectors) * static_cast<size_t>(count);
+  GW_REQUIRE(r.left() >= 4, GW_ERR_CORRUPT, "state for layer '", name, "' is cut short before its checksum");
+  const uint64_t room = (r.left() - 4) / sizeof(float);  // the CRC follows
+  GW_REQUIRE((vectors == 0 || count <= room / vectors) && extra <= room - (vectors ? vectors * count : 0),
+             GW_ERR_CORRUPT, "state for layer '", name, "': ", count, " values and ", extra,
+             " more do not fit in the record");
+  const size_t floats = static_cast<size_t>(vectors) * static_cast<size_t>(count) + static_cast<size_t>(extra);
   const uint8_t* data = r.take(floats * sizeof(float), "state vectors");
   GW_REQUIRE(r.left() == 4, GW_ERR_CORRUPT, "state for layer '", name, "' has ", r.left() - 4,
              " bytes after its last field");
@@ -116,7 +122,7 @@ void load_state_record(Layer& l, const uint8_t* buf, size_t size, const std::str
   if (floats) std::memcpy(values.data(), data, floats * sizeof(float));
   l.step = step;
   l.stats = s;
-  l.state.assign(spec, static_cast<size_t>(count), fb, values.data());
+  l.state.assign(spec, static_cast<size_t>(count), fb, static_cast<size_t>(extra), values.data());
 }
 
 }  // namespace gw

@@ -63,6 +63,8 @@ std::shared_ptr<const Scheme> Registry::make_scheme(const std::string& spec_text
   made = make_lossless(std::move(made), lossless == "elias"  ? LosslessMode::kElias
                                         : lossless == "zstd" ? LosslessMode::kZstd
                                                              : LosslessMode::kNone);
+  GW_REQUIRE(!(made->round_codec() && ef == "ef21"), GW_ERR_INVALID_ARGUMENT, "spec '", clip_text(spec.text),
+             "': ef=ef21 wraps a codec's single payload; a round scheme takes ef=0 or ef=1");
   auto scheme = std::make_shared<Scheme>();
   const bool wants = made->traits().needs_error_feedback;
   scheme->feedback = ef == "1" || (ef == "default" && wants) ? Feedback::kResidual

@@ -1,0 +1,127 @@
+#include "compressors/powersgd/powersgd.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+
+#include "compressors/powersgd/low_rank.h"
+#include "src/common/error.h"
+#include "src/spec/registry.h"
+
+namespace gw {
+namespace {
+
+// Grow-only scratch of the QR (the codec object is shared by layers and threads).
+std::vector<float>& qr_work() {
+  thread_local std::vector<float> w;
+  return w;
+}
+
+constexpr size_t kRows = 0, kCols = 1, kRank = 2;
+
+}  // namespace
+
+PowerSgdCompressor::PowerSgdCompressor(const PowerSgdParams& p) : p_(p) {
+  char rate[32];
+  std::snprintf(rate, sizeof(rate), "%.9g", p.min_rate);
+  spec_ = "powersgd:rank=" + std::to_string(p.rank) + ",warm=" + (p.warm ? "1" : "0") + ",min_rate=" + rate +
+          ",start=" + std::to_string(p.start) + ",factors=" + p.factors;
+  factor_codec_ = make_compressor(p.factors == "fp32" ? "none" : p.factors);
+}
+
+CompressorTraits PowerSgdCompressor::traits() const {
+  CompressorTraits t;
+  t.needs_error_feedback = true;  // ef=1 unless the spec says ef=0
+  t.whole_layer = true;           // the matrix view needs the whole layer
+  return t;
+}
+
+size_t PowerSgdCompressor::encode(const float*, size_t, uint8_t*, uint64_t, bool*) const {
+  fail(GW_ERR_INTERNAL, spec_, " runs through its rounds, never as one payload");
+}
+void PowerSgdCompressor::decode(const uint8_t*, size_t, size_t, float*) const {
+  fail(GW_ERR_INTERNAL, spec_, " runs through its rounds, never as one payload");
+}
+void PowerSgdCompressor::decode_add(const uint8_t*, size_t, size_t, float*) const {
+  fail(GW_ERR_INTERNAL, spec_, " runs through its rounds, never as one payload");
+}
+
+RoundLayout PowerSgdCompressor::layout(const std::vector<int64_t>& shape, size_t count, uint64_t step) const {
+  RoundLayout l;
+  if (shape.size() < 2 || count == 0) return l;  // a vector, or no shape hint: exact
+  int64_t product = 1;
+  bool overflow = false;
+  for (int64_t d : shape) overflow |= __builtin_mul_overflow(product, d, &product);
+  GW_REQUIRE(!overflow && product == static_cast<int64_t>(count), GW_ERR_INVALID_ARGUMENT, "the layer's shape (", shape.size(),
+             " dims, product ", product, ") does not hold its ", count, " values; call gw_layer_set_shape again");
+  const size_t rows = static_cast<size_t>(shape[0]), cols = count / rows;
+  const size_t r = std::min({rows, cols, static_cast<size_t>(p_.rank)});
+  // PyTorch's test: compress only when (rows + cols) r min_rate < rows cols.
+  if (!(static_cast<double>(rows + cols) * static_cast<double>(r) * p_.min_rate <
+        static_cast<double>(rows) * static_cast<double>(cols)))
+    return l;
+  l.dims[kRows] = rows;
+  l.dims[kCols] = cols;
+  l.dims[kRank] = r;
+  l.state_floats = cols * r;  // Q, kept from the first call on
+  l.describe = std::to_string(rows) + "x" + std::to_string(cols) + ",r=" + std::to_string(r);
+  if (step < p_.start) return l;  // plain steps: state kept, not used
+  l.rounds = 2;
+  l.round_elems[0] = rows * r;
+  l.round_elems[1] = cols * r;
+  return l;
+}
+
+void PowerSgdCompressor::init_state(const RoundCall& c) const {
+  const RoundLayout& l = *c.layout;
+  low_rank::fill_normal(c.state, l.dims[kCols] * l.dims[kRank], c.key);
+}
+
+void PowerSgdCompressor::produce(const RoundCall& c, int round) const {
+  const RoundLayout& l = *c.layout;
+  const size_t rows = l.dims[kRows], cols = l.dims[kCols], r = l.dims[kRank];
+  if (round == 0) {
+    if (c.residual)  // M = G + E, built in the residual's memory (E = M - P Q^T at the end)
+      for (size_t i = 0; i < c.count; ++i) c.residual[i] += c.in[i];
+    float* Q = c.state;
+    if (!p_.warm) low_rank::fill_normal(Q, cols * r, c.key);
+    low_rank::orthonormalize(Q, cols, r, &qr_work());
+    low_rank::mul_mq(matrix(c), rows, cols, Q, r, c.send[0]);
+  } else {
+    low_rank::mul_mtp(matrix(c), rows, cols, c.summed[0], r, c.send[1]);
+  }
+}
+
+void PowerSgdCompressor::consume(const RoundCall& c, int round) const {
+  const RoundLayout& l = *c.layout;
+  const size_t rows = l.dims[kRows], cols = l.dims[kCols], r = l.dims[kRank];
+  if (round == 0) {
+    low_rank::orthonormalize(c.summed_rw[0], rows, r, &qr_work());  // the sum's scale does not matter here
+    return;
+  }
+  float* Q = c.state;
+  const float inv = 1.0f / static_cast<float>(c.ranks);
+  for (size_t i = 0; i < cols * r; ++i) Q[i] = c.summed[1][i] * inv;  // the mean: warm start of the next call
+  low_rank::mul_pqt(c.summed[0], Q, rows, cols, r, 1.0f, c.out);     // the mean of the M, approximated
+  if (c.residual)
+    for (size_t i = 0; i < c.count; ++i) c.residual[i] -= c.out[i];
+  if (!c.average)
+    for (size_t i = 0; i < c.count; ++i) c.out[i] *= static_cast<float>(c.ranks);
+}
+
+void register_powersgd(Registry& r) {
+  r.add("powersgd", [](SpecReader& rd) -> std::unique_ptr<Compressor> {
+    PowerSgdParams p;
+    p.rank = static_cast<int>(rd.get_int("rank", 4, 1, 1024));
+    p.warm = rd.get_int("warm", 1, 0, 1) == 1;
+    p.min_rate = rd.get_double("min_rate", 2.0, 0.0, 1e9);
+    p.start = static_cast<uint64_t>(rd.get_int("start", 0, 0, INT64_MAX));
+    p.factors = rd.get_choice("factors", "fp32", {"fp32", "fp16", "bf16"});
+    GW_REQUIRE(low_rank::available(), GW_ERR_UNSUPPORTED, "'", rd.spec().text,
+               "': this build of gradwire has no BLAS/LAPACK (install libblas-dev and liblapack-dev, then "
+               "configure again)");
+    return std::make_unique<PowerSgdCompressor>(p);
+  });
+}
+
+}  // namespace gw

@@ -1,0 +1,225 @@
+// Calls holding layers of a round scheme (scheme/round_codec.h: PowerSGD).
+//
+// Exchange 0 carries the call's other layers (with their own codecs and
+// feedback), the round layers that go exactly this time, and every
+// compressing round layer's round-0 vector, packed into one buffer; exchange
+// r >= 1 carries every round-r vector. Each exchange is an ordinary planned
+// sum (allgather or SRA, or the small-call path), so a bucket of L matrices
+// costs 2 exchanges, not 2L (PyTorch's hook runs 3 per bucket: the exact
+// tensors first, then P, then Q). Compute sits between the exchanges; it does
+// not overlap them yet.
+//
+// The round vectors' specs on the wire hold the layer's scheme spec, its
+// matrix view and the op, so ranks that disagree on any of them meet a
+// GW_ERR_MISMATCH naming the peer in exchange 0 (a later exchange starts only
+// after every rank passed exchange 0's check). Later exchanges take the next
+// call numbers, so no message of one exchange can pass as another's.
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+
+#include "src/algo/plain_collective.h"
+#include "src/comm/communicator.h"
+#include "src/common/log.h"
+#include "src/common/rng.h"
+#include "src/spec/registry.h"
+
+namespace gw {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+constexpr uint64_t kRoundKeyChunk = 0x726f756e64ull;  // "round": keys the shared randomness of round schemes
+
+// The wire identity of a layer's round-r vector, cached on the layer.
+const std::shared_ptr<const Scheme>& round_scheme(Layer& l, const Scheme& scheme, const RoundCodec& rc,
+                                                  const RoundLayout& layout, bool average, int r) {
+  const std::string key = scheme.spec + "|" + layout.describe + (average ? "|avg" : "|sum");
+  if (l.round_key != key) {
+    for (int i = 0; i < kMaxRounds; ++i) {
+      auto s = std::make_shared<Scheme>();
+      s->codec = rc.factor_codec();
+      s->spec = key + "|round " + std::to_string(i);
+      l.round_schemes[i] = s;
+    }
+    l.round_key = key;
+  }
+  return l.round_schemes[r];
+}
+
+template <typename T>
+void grow(std::vector<T>& v, size_t n) {
+  if (v.size() < n) v.resize(n);
+}
+
+}  // namespace
+
+CallResult Communicator::run_rounds(CallPlan& plan, uint64_t seq, const float* in, float* out, DataOps& ops,
+                                    const std::string& what) {
+  static const std::shared_ptr<const Compressor> identity = make_compressor("none");
+  for (const Segment& s : plan.segments) {
+    if (!s.codec->round_codec()) continue;
+    GW_REQUIRE(plan.kind == CallKind::kAllreduce, GW_ERR_INVALID_USAGE, "layer '", s.layer->name, "': ", s.spec(),
+               " compresses sums; an allgather has none");
+    GW_REQUIRE(!plan.rule, GW_ERR_UNSUPPORTED, "layer '", s.layer->name, "': robust=", plan.rule->name(),
+               " needs every peer's vector, which ", s.spec(), " does not send");
+  }
+  if (!rounds_) rounds_.reset(new RoundsScratch());
+  RoundsScratch& w = *rounds_;
+  const int n = size();
+  const bool average = plan.op == GW_AVG;
+
+  // Each round layer's layout for this call, and its state (bound, and filled when fresh).
+  w.items.clear();
+  w.items.reserve(plan.segments.size());  // RoundCall keeps a pointer to its item's layout
+  int depth = 0;
+  for (size_t i = 0; i < plan.segments.size(); ++i) {
+    Segment& s = plan.segments[i];
+    const RoundCodec* rc = s.codec->round_codec();
+    if (!rc) continue;
+    w.items.emplace_back();
+    RoundsScratch::Item& it = w.items.back();
+    it.segment = i;
+    try {
+      it.layout = rc->layout(s.layer->shape, s.count, s.layer->step);
+    } catch (const Error& e) {
+      throw Error(e.status(), concat_parts("layer '", s.layer->name, "': ", e.what()));
+    }
+    RoundCall& c = it.call;
+    c.layout = &it.layout;
+    c.in = in + s.offset;
+    c.out = out + s.offset;
+    c.count = s.count;
+    c.ranks = n;
+    c.average = average;
+    c.key = rng_derive_key(config_.seed, s.layer->step, s.layer->name_hash, 0, kRoundKeyChunk);
+    if (it.layout.state_floats || it.layout.rounds) {
+      LayerState& st = s.layer->state;
+      const std::string dropped = st.bind(s.scheme->spec, s.count, s.scheme->feedback, it.layout.state_floats);
+      if (!dropped.empty()) {
+        s.layer->stats.state_resets++;
+        GW_LOG(WARN, "layer '", s.layer->name, "': scheme state reset (", dropped, ")");
+      }
+      float* base = st.host();
+      c.residual = st.vectors() ? base : nullptr;
+      c.state = base + st.vectors() * s.count;
+      s.feedback_state = base;  // so a failed call or a NaN input resets it (communicator_feedback.cpp)
+      if (st.needs_init()) {
+        rc->init_state(c);
+        st.mark_initialized();
+      }
+    }
+    depth = std::max(depth, it.layout.rounds);
+  }
+
+  CallResult result;
+  result.per_segment.resize(plan.segments.size());
+  auto run_round = [&](int r, uint64_t sq, const float* from, float* to) {
+    CallPlan& p = w.plans[r];
+    plan_call(p, false);
+    CallResult sub = p.algorithm == Algorithm::kPlain
+                         ? run_plain_collective(*transport_, ws_, ops, p, config_, sq, from, to, what)
+                         : run_collective(*transport_, ws_, ops, p, config_, sq, from, to, what);
+    for (size_t j = 0; j < sub.per_segment.size(); ++j) result.per_segment[w.origin[r][j]].add(sub.per_segment[j]);
+    result.local_nonfinite |= sub.local_nonfinite;
+  };
+  auto start_plan = [&](int r, gw_op op) -> CallPlan& {
+    CallPlan& p = w.plans[r];
+    p.segments.clear();  // keeps capacity call after call
+    p.kind = CallKind::kAllreduce;
+    p.op = op;
+    p.dtype = GW_FLOAT32;
+    p.rule = nullptr;
+    w.origin[r].clear();
+    return p;
+  };
+  auto add_factors = [&](int r, CallPlan& p, size_t at) {
+    for (RoundsScratch::Item& it : w.items) {
+      if (it.layout.rounds <= r) continue;
+      const Segment& s = plan.segments[it.segment];
+      Segment f;
+      f.layer = s.layer;
+      f.scheme = round_scheme(*s.layer, *s.scheme, *s.codec->round_codec(), it.layout, average, r);
+      f.codec = f.scheme->codec;
+      f.traits = f.codec->traits();
+      f.offset = it.slot[r] = at;
+      f.count = it.layout.round_elems[r];
+      at += f.count;
+      p.segments.push_back(f);
+      w.origin[r].push_back(it.segment);
+    }
+    return at;
+  };
+
+  // Exchange 0: the call's other layers, the exact round layers, the round-0 vectors.
+  // With no vector to add it is the call itself, on the caller's buffers.
+  CallPlan& p0 = start_plan(0, depth ? GW_SUM : plan.op);
+  size_t at = 0;
+  for (size_t i = 0; i < plan.segments.size(); ++i) {
+    Segment s = plan.segments[i];
+    if (s.codec->round_codec()) {
+      const auto it = std::find_if(w.items.begin(), w.items.end(), [&](const RoundsScratch::Item& x) {
+        return x.segment == i;
+      });
+      if (it->layout.rounds > 0) continue;  // its round-0 vector goes below
+      s.codec = identity;                    // exact this time; the spec on the wire stays the scheme's
+      s.traits = identity->traits();
+      s.feedback_state = nullptr;
+    }
+    if (depth) {
+      s.offset = at;
+      at += s.count;
+    }
+    p0.segments.push_back(s);
+    w.origin[0].push_back(i);
+  }
+  if (!depth) {
+    p0.total = plan.total;
+    run_round(0, seq, in, out);
+    return result;
+  }
+  const size_t exact_segments = p0.segments.size();  // packed first, at [0, at)
+  p0.total = add_factors(0, p0, at);
+  grow(w.send[0], p0.total);
+  grow(w.recv[0], p0.total);
+  for (size_t j = 0; j < exact_segments; ++j)
+    std::memcpy(w.send[0].data() + p0.segments[j].offset, in + plan.segments[w.origin[0][j]].offset,
+                p0.segments[j].count * sizeof(float));
+  for (int r = 0; r < depth; ++r) {
+    if (r > 0) {
+      CallPlan& p = start_plan(r, GW_SUM);
+      p.total = add_factors(r, p, 0);
+      grow(w.send[r], p.total);
+      grow(w.recv[r], p.total);
+    }
+    for (RoundsScratch::Item& it : w.items) {
+      if (it.layout.rounds <= r) continue;
+      RoundCall& c = it.call;
+      c.send[r] = w.send[r].data() + it.slot[r];
+      c.summed[r] = c.summed_rw[r] = w.recv[r].data() + it.slot[r];
+      auto t0 = Clock::now();
+      plan.segments[it.segment].codec->round_codec()->produce(c, r);
+      result.per_segment[it.segment].encode_s += seconds_since(t0);
+    }
+    run_round(r, r == 0 ? seq : seq_++, w.send[r].data(), w.recv[r].data());
+    if (r == 0) {  // the exact layers' results go back to the caller's buffer
+      for (size_t j = 0; j < exact_segments; ++j) {
+        const Segment& s = plan.segments[w.origin[0][j]];
+        float* dst = out + s.offset;
+        std::memcpy(dst, w.recv[0].data() + p0.segments[j].offset, s.count * sizeof(float));
+        if (average && n > 1) ops.scale(dst, s.count, 1.0f / static_cast<float>(n));  // summed above
+      }
+    }
+    for (RoundsScratch::Item& it : w.items) {
+      if (it.layout.rounds <= r) continue;
+      auto t0 = Clock::now();
+      plan.segments[it.segment].codec->round_codec()->consume(it.call, r);
+      result.per_segment[it.segment].decode_s += seconds_since(t0);
+    }
+  }
+  return result;
+}
+
+}  // namespace gw
