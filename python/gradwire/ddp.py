@@ -4,9 +4,11 @@
     model.register_comm_hook(state, gradwire.ddp.gradwire_hook)
 
 DDP hands the hook buckets that hold several parameters; gradwire keeps its
-per-layer state (spec, step counter of the stochastic rounding, statistics)
-per *parameter*, named after model.named_parameters(), and reduces each bucket
-with one gw_allreduce_multi call (GW_AVG). Works with PyTorch 1.13 and 2.x
+per-layer state (spec, step counter of the stochastic rounding, statistics,
+error-feedback residuals, PowerSGD's Q) per *parameter*, named after
+model.named_parameters(), with the parameter's shape as the layer's shape hint,
+and reduces each bucket with one gw_allreduce_multi call (GW_AVG): one
+exchange, or two with powersgd (all P factors of the bucket, then all Q). Works with PyTorch 1.13 and 2.x
 (CPU or CUDA tensors: CUDA buckets are reduced on the current stream, over MPI
 with the codecs running on the GPU; the hook never touches torch.distributed, so
 any process group backend, e.g. gloo, can carry DDP's own broadcasts).
@@ -106,6 +108,9 @@ class GradwireHookState:
             except GradwireError as e:
                 error = e
                 break
+        for p in self._params:  # the matrix view of low-rank specs (powersgd): out x in*kh*kw
+            if p.dim() >= 1:
+                c.set_shape(self._name_of[id(p)], tuple(p.shape))
         listing = "\n".join("%s=%s" % kv for kv in sorted(self.specs.items())).encode()
         h = int.from_bytes(hashlib.sha256(listing).digest()[:6], "little")
         desc = self._description().encode()[:_DESC_CHARS]
