@@ -6,7 +6,11 @@
 
 --spec is a gradwire compressor spec applied to every parameter ("none", "fp16",
 "maxmin:bits=4,bucket=512", ...), or "gloo" for plain DDP (no hook: torch's own
-gloo allreduce) as a reference. The data are Debian's dataset-fashion-mnist IDX
+gloo allreduce) as a reference, or "torch-powersgd:rank=R,start=S" for PyTorch's
+own powerSGD_hook over gloo (error feedback and warm start on, min_compression_rate
+2; PyTorch needs start >= 2), to compare with gradwire's "powersgd:rank=R,start=S".
+Its bytes are the payload values it allreduces (4 bytes each: the compressed P and
+Q and the uncompressed tensors, as PyTorch counts them), without gloo's headers. The data are Debian's dataset-fashion-mnist IDX
 files (read here, nothing is downloaded). Rank 0 writes a JSON with the curve:
 train loss, test accuracy, bytes sent (gradwire's own count, per rank) and
 training wall time (evaluation excluded) against the step.
@@ -100,7 +104,15 @@ def main():
     torch.manual_seed(args.seed)
     model = DDP(Net())
     state = None
-    if args.spec != "gloo":
+    torch_psgd = None
+    if args.spec.startswith("torch-powersgd"):
+        from torch.distributed.algorithms.ddp_comm_hooks import powerSGD_hook as psgd
+        kv = dict(x.split("=") for x in args.spec.partition(":")[2].split(",") if x)
+        torch_psgd = psgd.PowerSGDState(process_group=None, matrix_approximation_rank=int(kv.get("rank", 1)),
+                                        start_powerSGD_iter=int(kv.get("start", 2)), min_compression_rate=2,
+                                        use_error_feedback=True, warm_start=True)
+        model.register_comm_hook(torch_psgd, psgd.powerSGD_hook)
+    elif args.spec != "gloo":
         state = gradwire.ddp.GradwireHookState(model, spec=args.spec, config=args.config)
         model.register_comm_hook(state, gradwire.ddp.gradwire_hook)
     opt = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=args.momentum)
@@ -148,7 +160,11 @@ def main():
                 t = torch.tensor([train_time])
                 dist.all_reduce(t, op=dist.ReduceOp.MAX)
                 st = state.stats() if state else None
-                sent = torch.tensor([float(st["bytes_sent"]) if st else 0.0])
+                if torch_psgd is not None:  # PyTorch counts values of compressed steps only
+                    plain = min(step, torch_psgd.start_powerSGD_iter) * nparams
+                    sent = torch.tensor([4.0 * (torch_psgd.total_numel_after_compression + plain)])
+                else:
+                    sent = torch.tensor([float(st["bytes_sent"]) if st else 0.0])
                 dist.all_reduce(sent)
                 curve.append({"step": step, "epoch": epoch + (s + 1) / steps_per_epoch,
                               "train_loss": loss_acc[0].item() / loss_acc[1].item(),
