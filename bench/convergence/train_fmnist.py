@@ -87,6 +87,9 @@ def main():
     ap.add_argument("--eval-every", type=int, default=30, help="steps between evaluations")
     ap.add_argument("--eval-subset", type=int, default=10000, help="test images for the periodic evaluations (default: all 10000)")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--bucket-mb", type=float, default=None,
+                    help="DDP bucket size in MB, the first bucket too (default: DDP's own, 1 MB first then 25 MB); "
+                         "PyTorch's powerSGD_hook over gloo needs one bucket (see README)")
     ap.add_argument("--data-dir", default=os.environ.get("FMNIST_DIR"))
     ap.add_argument("--config", default="timeout=120", help="gradwire communicator config")
     ap.add_argument("--label", default="", help="regime label stored in the JSON")
@@ -102,7 +105,11 @@ def main():
     xtr, ytr = xtr[:args.train_subset], ytr[:args.train_subset]
 
     torch.manual_seed(args.seed)
-    model = DDP(Net())
+    if args.bucket_mb is not None:
+        dist._DEFAULT_FIRST_BUCKET_BYTES = int(args.bucket_mb * 1024 * 1024)
+        model = DDP(Net(), bucket_cap_mb=args.bucket_mb)
+    else:
+        model = DDP(Net())
     state = None
     torch_psgd = None
     if args.spec.startswith("torch-powersgd"):

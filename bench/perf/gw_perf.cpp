@@ -358,6 +358,13 @@ int main(int argc, char** argv) {
       row.layer = "perf." + compressor + "." + std::to_string(bytes);
       const char* layer = row.layer.c_str();
       check_gw(gw_layer_set_spec(comm, layer, compressor.c_str()), "gw_layer_set_spec");
+      if (o.matrix) {
+        int64_t rows = 1;
+        while (static_cast<uint64_t>(rows * 2) * static_cast<uint64_t>(rows * 2) <= count && count % (rows * 2) == 0)
+          rows *= 2;
+        const int64_t dims[2] = {rows, static_cast<int64_t>(count) / rows};
+        check_gw(gw_layer_set_shape(comm, layer, 2, dims), "gw_layer_set_shape");
+      }
       char spec_buf[512] = {0};
       check_gw(gw_layer_get_spec(comm, layer, spec_buf, sizeof spec_buf), "gw_layer_get_spec");
       row.spec = spec_buf;

@@ -21,6 +21,7 @@ struct Options {
   std::string config;
   std::string transport = "mpi";
   std::string label;
+  bool matrix = false;  // --matrix: each layer gets a shape hint rows x cols (low-rank specs)
   gw_op op = GW_AVG;
   uint64_t seed = 12345;
   double max_err = -1.0;  // < 0: per-compressor default

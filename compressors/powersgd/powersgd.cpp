@@ -11,12 +11,6 @@
 namespace gw {
 namespace {
 
-// Grow-only scratch of the QR (the codec object is shared by layers and threads).
-std::vector<float>& qr_work() {
-  thread_local std::vector<float> w;
-  return w;
-}
-
 constexpr size_t kRows = 0, kCols = 1, kRank = 2;
 
 }  // namespace
@@ -55,6 +49,7 @@ RoundLayout PowerSgdCompressor::layout(const std::vector<int64_t>& shape, size_t
   GW_REQUIRE(!overflow && product == static_cast<int64_t>(count), GW_ERR_INVALID_ARGUMENT, "the layer's shape (", shape.size(),
              " dims, product ", product, ") does not hold its ", count, " values; call gw_layer_set_shape again");
   const size_t rows = static_cast<size_t>(shape[0]), cols = count / rows;
+  if (rows > INT32_MAX || cols > INT32_MAX) return l;  // more than a BLAS int: exact
   const size_t r = std::min({rows, cols, static_cast<size_t>(p_.rank)});
   // PyTorch's test: compress only when (rows + cols) r min_rate < rows cols.
   if (!(static_cast<double>(rows + cols) * static_cast<double>(r) * p_.min_rate <
@@ -85,7 +80,7 @@ void PowerSgdCompressor::produce(const RoundCall& c, int round) const {
       for (size_t i = 0; i < c.count; ++i) c.residual[i] += c.in[i];
     float* Q = c.state;
     if (!p_.warm) low_rank::fill_normal(Q, cols * r, c.key);
-    low_rank::orthonormalize(Q, cols, r, &qr_work());
+    low_rank::orthonormalize(Q, cols, r);
     low_rank::mul_mq(matrix(c), rows, cols, Q, r, c.send[0]);
   } else {
     low_rank::mul_mtp(matrix(c), rows, cols, c.summed[0], r, c.send[1]);
@@ -96,13 +91,13 @@ void PowerSgdCompressor::consume(const RoundCall& c, int round) const {
   const RoundLayout& l = *c.layout;
   const size_t rows = l.dims[kRows], cols = l.dims[kCols], r = l.dims[kRank];
   if (round == 0) {
-    low_rank::orthonormalize(c.summed_rw[0], rows, r, &qr_work());  // the sum's scale does not matter here
+    low_rank::orthonormalize(c.summed_rw[0], rows, r);  // the sum's scale does not matter here
     return;
   }
   float* Q = c.state;
   const float inv = 1.0f / static_cast<float>(c.ranks);
   for (size_t i = 0; i < cols * r; ++i) Q[i] = c.summed[1][i] * inv;  // the mean: warm start of the next call
-  low_rank::mul_pqt(c.summed[0], Q, rows, cols, r, 1.0f, c.out);     // the mean of the M, approximated
+  low_rank::mul_pqt(c.summed[0], Q, rows, cols, r, c.out);     // the mean of the M, approximated
   if (c.residual)
     for (size_t i = 0; i < c.count; ++i) c.residual[i] -= c.out[i];
   if (!c.average)
@@ -118,8 +113,7 @@ void register_powersgd(Registry& r) {
     p.start = static_cast<uint64_t>(rd.get_int("start", 0, 0, INT64_MAX));
     p.factors = rd.get_choice("factors", "fp32", {"fp32", "fp16", "bf16"});
     GW_REQUIRE(low_rank::available(), GW_ERR_UNSUPPORTED, "'", rd.spec().text,
-               "': this build of gradwire has no BLAS/LAPACK (install libblas-dev and liblapack-dev, then "
-               "configure again)");
+               "': this build of gradwire has no BLAS (install libblas-dev, then configure again)");
     return std::make_unique<PowerSgdCompressor>(p);
   });
 }

@@ -154,7 +154,10 @@ GW_API gw_status gw_comm_get_state(gw_comm_t comm);
 /* Overrides the compressor spec of one layer ("none", "maxmin:bits=8", ...). */
 GW_API gw_status gw_layer_set_spec(gw_comm_t comm, const char* layer, const char* spec);
 
-/* Shape hint (e.g. out x in x kh x kw) for low-rank compressors. */
+/* Shape hint (e.g. out x in x kh x kw) for low-rank compressors: powersgd views
+ * the layer as dims[0] x (product of the others), and a call whose count differs
+ * from the product is GW_ERR_INVALID_ARGUMENT. Without a hint (or with one
+ * dimension) such a layer travels uncompressed. */
 GW_API gw_status gw_layer_set_shape(gw_comm_t comm, const char* layer, int ndims, const int64_t* dims);
 
 /* Canonical spec currently used for a layer, written into buf (NUL-terminated). */
@@ -180,8 +183,10 @@ GW_API gw_status gw_allgather(gw_comm_t comm, const char* layer, const void* sen
 /*
  * One buffer holding several layers, as frameworks hand over gradient buckets:
  * layer i covers elements [offsets[i], offsets[i] + counts[i]) of send/recv.
- * Layers must not overlap. One collective exchange for the whole bucket; each
- * layer keeps its own spec, state and statistics.
+ * Layers must not overlap. One collective exchange for the whole bucket (two
+ * when some layer runs powersgd: every layer's P factor in the first, with the
+ * other layers, every Q in the second); each layer keeps its own spec, state
+ * and statistics.
  */
 GW_API gw_status gw_allreduce_multi(gw_comm_t comm, int num_layers, const char* const* layers,
                              const size_t* offsets, const size_t* counts, const void* send,
