@@ -93,6 +93,15 @@ struct CommGuard {
   operator gw_comm_t() const { return comm; }
 };
 
+// gw_layer_save_state into a fresh buffer (size query, then the record).
+inline std::vector<uint8_t> save_layer_state(gw_comm_t c, const char* layer) {
+  size_t size = 0;
+  EXPECT_EQ(gw_layer_save_state(c, layer, nullptr, &size), GW_SUCCESS) << gw_last_error();
+  std::vector<uint8_t> buf(size);
+  EXPECT_EQ(gw_layer_save_state(c, layer, buf.data(), &size), GW_SUCCESS) << gw_last_error();
+  return buf;
+}
+
 inline bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
 inline double rel_error(const std::vector<float>& got, const std::vector<double>& want) {

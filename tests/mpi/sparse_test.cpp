@@ -152,14 +152,6 @@ TEST(Ef21, AllgatherIsRefused) {
   EXPECT_TRUE(contains(gw_last_error(), "ef21")) << gw_last_error();
 }
 
-std::vector<uint8_t> save(gw_comm_t c, const char* layer) {
-  size_t size = 0;
-  EXPECT_EQ(gw_layer_save_state(c, layer, nullptr, &size), GW_SUCCESS) << gw_last_error();
-  std::vector<uint8_t> buf(size);
-  EXPECT_EQ(gw_layer_save_state(c, layer, buf.data(), &size), GW_SUCCESS) << gw_last_error();
-  return buf;
-}
-
 // Save at step t, restore into a fresh communicator, continue: bit-identical
 // to the run that never stopped, for ef=1 (topk, maxmin) and ef21.
 TEST(State, SaveRestoreContinueEqualsAnUninterruptedRun) {
@@ -183,7 +175,7 @@ TEST(State, SaveRestoreContinueEqualsAnUninterruptedRun) {
         std::vector<float> out;
         ASSERT_EQ(reduce(comm, "L", step_input(r, n, t), out), GW_SUCCESS) << gw_last_error();
       }
-      blob = save(comm, "L");
+      blob = save_layer_state(comm, "L");
     }
     CommGuard resumed(cfg);
     ASSERT_EQ(gw_layer_load_state(resumed, "L", blob.data(), blob.size()), GW_SUCCESS) << gw_last_error();
@@ -204,7 +196,7 @@ TEST(State, BadRecordsAreNamedErrors) {
   CommGuard comm("compressor=topk:density=0.02");
   std::vector<float> out;
   ASSERT_EQ(reduce(comm, "L", make_input(world_rank(), n), out), GW_SUCCESS) << gw_last_error();
-  const std::vector<uint8_t> blob = save(comm, "L");
+  const std::vector<uint8_t> blob = save_layer_state(comm, "L");
   auto status = [&](const char* layer, std::vector<uint8_t> b) {
     return gw_layer_load_state(comm, layer, b.data(), b.size());
   };

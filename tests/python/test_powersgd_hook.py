@@ -22,7 +22,9 @@ import harness
 harness.require_torch()
 
 import datetime  # noqa: E402
+import os  # noqa: E402
 import struct  # noqa: E402
+import sys  # noqa: E402
 
 import torch  # noqa: E402
 import torch.distributed as dist  # noqa: E402
@@ -35,6 +37,13 @@ import gradwire.ddp  # noqa: E402
 import gradwire.dist  # noqa: E402
 
 torch.set_num_threads(1)
+try:
+    with gradwire.Communicator("") as _c:
+        _c.set_spec("probe", "powersgd")
+except gradwire.GradwireError as e:  # a build without BLAS
+    print("SKIP: %s" % e)
+    sys.stdout.flush()
+    os._exit(harness.SKIP)
 R, N = gradwire.dist.init_process_group("gloo", timeout=datetime.timedelta(seconds=60))
 CONFIG = "timeout=30;fallback_bytes=0"
 START = 2
