@@ -7,7 +7,7 @@ if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
 export DEBIAN_FRONTEND=noninteractive
 pkgs=(build-essential cmake ninja-build pkg-config git
       openmpi-bin libopenmpi-dev libzstd-dev libboost-dev libboost-program-options-dev
-      libblas-dev
+      libblas-dev libopenblas0-serial
       nlohmann-json3-dev
       libgtest-dev libbenchmark-dev
       python3-matplotlib python3-numpy iproute2
