@@ -86,14 +86,7 @@ TEST(DeviceFeedback, StateOnTheGpuMatchesTheHostStepByStepAndThroughACheckpoint)
       ASSERT_EQ(d_recv.get(count), want) << spec << " step " << t;
     };
     for (int t = 0; t < 4; ++t) step(on_host, on_device, t);
-    auto save = [](gw_comm_t c) {
-      size_t size = 0;
-      EXPECT_EQ(gw_layer_save_state(c, "w", nullptr, &size), GW_SUCCESS) << gw_last_error();
-      std::vector<uint8_t> rec(size);
-      EXPECT_EQ(gw_layer_save_state(c, "w", rec.data(), &size), GW_SUCCESS) << gw_last_error();
-      return rec;
-    };
-    std::vector<uint8_t> host_rec = save(on_host), dev_rec = save(on_device);
+    std::vector<uint8_t> host_rec = save_layer_state(on_host, "w"), dev_rec = save_layer_state(on_device, "w");
     // The records end with the state vectors and a CRC32C (src/scheme/state_record.h);
     // the statistics before them hold timings, which differ.
     const size_t vec_bytes = (std::string(spec).find("ef21") != std::string::npos ? 2 : 1) * count * sizeof(float);
@@ -104,6 +97,31 @@ TEST(DeviceFeedback, StateOnTheGpuMatchesTheHostStepByStepAndThroughACheckpoint)
     ASSERT_EQ(gw_layer_load_state(resumed, "w", dev_rec.data(), dev_rec.size()), GW_SUCCESS) << gw_last_error();
     for (int t = 4; t < 6; ++t) step(on_host, resumed, t);
   }
+}
+
+// powersgd on device buffers: staged whole to the host path (no cuBLAS twin
+// yet), so every step and the state (residual and Q) equal the host call's.
+TEST(DevicePowerSgd, StagedStepsAndStateEqualTheHostPath) {
+  if (!have_gpu()) GTEST_SKIP() << "no CUDA device on this machine";
+  const size_t rows = 120, cols = 250, count = rows * cols;
+  const std::string cfg = "compressor=powersgd:rank=4";
+  CommGuard on_host(cfg), on_device(cfg);
+  const int64_t dims[2] = {int64_t(rows), int64_t(cols)};
+  for (gw_comm_t c : {on_host.comm, on_device.comm}) ASSERT_EQ(gw_layer_set_shape(c, "w", 2, dims), GW_SUCCESS);
+  DeviceBuffer d_send(count), d_recv(count);
+  for (int t = 0; t < 4; ++t) {
+    std::vector<float> send = make_input(world_rank(), count, 300u + static_cast<uint32_t>(t)), want(count);
+    ASSERT_EQ(gw_allreduce(on_host, "w", send.data(), want.data(), count, GW_FLOAT32, GW_AVG, nullptr), GW_SUCCESS)
+        << gw_last_error();
+    d_send.put(send);
+    ASSERT_EQ(gw_allreduce(on_device, "w", d_send.p, d_recv.p, count, GW_FLOAT32, GW_AVG, nullptr), GW_SUCCESS)
+        << gw_last_error();
+    ASSERT_EQ(d_recv.get(count), want) << "step " << t;
+  }
+  std::vector<uint8_t> host_rec = save_layer_state(on_host, "w"), dev_rec = save_layer_state(on_device, "w");
+  const size_t state_bytes = (count + cols * 4) * sizeof(float);  // residual, then Q
+  ASSERT_EQ(dev_rec.size(), host_rec.size());
+  ASSERT_TRUE(std::equal(dev_rec.end() - 4 - state_bytes, dev_rec.end() - 4, host_rec.end() - 4 - state_bytes));
 }
 
 // The last two run staged whole through the host path (error feedback; a peer rule).
