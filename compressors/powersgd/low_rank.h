@@ -26,8 +26,10 @@ bool available();
 void mul_mq(const float* M, size_t rows, size_t cols, const float* Q, size_t r, float* P);
 // Q = M^T P.
 void mul_mtp(const float* M, size_t rows, size_t cols, const float* P, size_t r, float* Q);
-// out = P Q^T (row-major rows x cols).
-void mul_pqt(const float* P, const float* Q, size_t rows, size_t cols, size_t r, float* out);
+// out = P Q^T (row-major rows x cols), then, row by row while it is in cache,
+// residual -= out (when residual is not null) and out *= scale.
+void mul_pqt(const float* P, const float* Q, size_t rows, size_t cols, size_t r, float* out,
+             float* residual = nullptr, float scale = 1.0f);
 
 // Makes the r columns of A (rows x r, column-major, r <= rows) orthonormal,
 // each spanning with the earlier ones what the same columns of A span (A = QR

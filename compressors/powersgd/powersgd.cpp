@@ -97,11 +97,9 @@ void PowerSgdCompressor::consume(const RoundCall& c, int round) const {
   float* Q = c.state;
   const float inv = 1.0f / static_cast<float>(c.ranks);
   for (size_t i = 0; i < cols * r; ++i) Q[i] = c.summed[1][i] * inv;  // the mean: warm start of the next call
-  low_rank::mul_pqt(c.summed[0], Q, rows, cols, r, c.out);     // the mean of the M, approximated
-  if (c.residual)
-    for (size_t i = 0; i < c.count; ++i) c.residual[i] -= c.out[i];
-  if (!c.average)
-    for (size_t i = 0; i < c.count; ++i) c.out[i] *= static_cast<float>(c.ranks);
+  // out = P Q^T, the mean of the M approximated; E -= it; GW_SUM returns ranks times it.
+  low_rank::mul_pqt(c.summed[0], Q, rows, cols, r, c.out, c.residual,
+                    c.average ? 1.0f : static_cast<float>(c.ranks));
 }
 
 void register_powersgd(Registry& r) {

@@ -30,7 +30,13 @@ TEST(LowRank, ProductsEqualPlainLoops) {
   std::vector<float> P_got(rows * r), Q_got(cols * r), out(rows * cols);
   low_rank::mul_mq(M.data(), rows, cols, Q.data(), r, P_got.data());
   low_rank::mul_mtp(M.data(), rows, cols, P.data(), r, Q_got.data());
+  std::vector<float> E = random_vec(rows * cols, 4), E0 = E, out2(rows * cols);
   low_rank::mul_pqt(P.data(), Q.data(), rows, cols, r, out.data());
+  low_rank::mul_pqt(P.data(), Q.data(), rows, cols, r, out2.data(), E.data(), 3.0f);
+  for (size_t i = 0; i < rows * cols; ++i) {
+    EXPECT_EQ(E[i], E0[i] - out[i]);        // the residual takes the unscaled product
+    EXPECT_EQ(out2[i], out[i] * 3.0f);     // then the result is scaled
+  }
   for (size_t i = 0; i < rows; ++i)
     for (size_t k = 0; k < r; ++k) {
       double want = 0;
