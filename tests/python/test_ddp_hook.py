@@ -3,7 +3,8 @@
  - maxmin (with per-layer rules) gives exactly what the C API returns for the same
    bucket inputs, layer names and steps;
  - every rank holds bit-identical parameters after every step;
- - save / restore / continue equals an uninterrupted run;
+ - save / restore / continue equals an uninterrupted run (also with error
+   feedback state: topk's residuals, powersgd's residuals and Q);
  - bad or disagreeing specs raise GradwireError on every rank, naming the cause and rank."""
 import harness
 
@@ -167,20 +168,25 @@ def test_checkpoint_resume_is_exact():
 
 
 def test_checkpoint_resume_with_error_feedback_is_exact():
-    # topk keeps a residual per parameter (error feedback): the hook's state_dict
-    # carries it, so the resumed run is exact; without it the run differs.
-    spec = "topk:density=0.05"
+    # topk keeps a residual per parameter (error feedback), powersgd a residual
+    # and its warm-start Q: the hook's state_dict carries them, so the resumed
+    # run is exact; without them the run differs.
+    for spec in ("topk:density=0.05", "powersgd:rank=2"):
+        checkpoint_resume_with_state(spec)
+
+
+def checkpoint_resume_with_state(spec):
     full, _, st = run_for(2 * STEPS, spec=spec)
     assert st.layer_stats("fc1.weight")["state_bytes"] > 0, st.layer_stats("fc1.weight")
     _, ck, _ = run_for(STEPS, spec=spec)
     resumed, _, _ = run_for(STEPS, state_in=ck, start=STEPS, spec=spec)
-    assert torch.equal(resumed, full), "resumed topk run differs (max diff %g)" % (resumed - full).abs().max().item()
+    assert torch.equal(resumed, full), "resumed %s run differs (max diff %g)" % (spec, (resumed - full).abs().max().item())
     ck_nohook = torch.load(io.BytesIO(ck))
     ck_nohook["gradwire"] = None
     out = io.BytesIO()
     torch.save(ck_nohook, out)
     fresh, _, _ = run_for(STEPS, state_in=out.getvalue(), start=STEPS, spec=spec)
-    assert not torch.equal(fresh, full), "resuming without the residuals should not be exact"
+    assert not torch.equal(fresh, full), "resuming %s without its state should not be exact" % spec
 
 
 def test_bad_and_disagreeing_specs_raise():
@@ -212,6 +218,7 @@ def test_bad_and_disagreeing_specs_raise():
 
 
 harness.run([test_none_equals_plain_ddp, test_maxmin_equals_c_api_and_ranks_agree,
-             test_checkpoint_resume_is_exact, test_bad_and_disagreeing_specs_raise])
+             test_checkpoint_resume_is_exact, test_checkpoint_resume_with_error_feedback_is_exact,
+             test_bad_and_disagreeing_specs_raise])
 dist.barrier()
 dist.destroy_process_group()
