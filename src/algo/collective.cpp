@@ -427,6 +427,7 @@ CallResult CollectiveRun::run() {
   if (local_error_) throw *local_error_;
   if (remote_error_) throw *remote_error_;
   result_.local_nonfinite = nonfinite_ranks_.count(rank_) > 0;
+  result_.any_nonfinite = !nonfinite_ranks_.empty();
   if (!nonfinite_ranks_.empty() && cfg_.nonfinite == NonfinitePolicy::kError) {
     std::ostringstream ranks;
     for (int r : nonfinite_ranks_) ranks << (ranks.tellp() > 0 ? "," : "") << r;

@@ -45,6 +45,7 @@ struct Workspace {
 struct CallResult {
   std::vector<LayerStats> per_segment;  // stats of this call, one per plan segment
   bool local_nonfinite = false;         // this rank's input held NaN/Inf (nonfinite=propagate)
+  bool any_nonfinite = false;           // some rank's did: the shared result holds NaN/Inf
 };
 
 // The largest payload of one message of the plan (for sizing DataOps staging).

@@ -150,7 +150,7 @@ void Communicator::execute(CallPlan& plan, const float* in, float* out, DataOps&
       return run_plain_collective(*transport_, ws_, ops, plan, config_, seq, in, out, what);
     CallResult r = has_round_layers(plan) ? run_rounds(plan, seq, in, out, ops, what)
                                           : run_collective(*transport_, ws_, ops, plan, config_, seq, in, out, what);
-    finish_feedback(plan, out, r.local_nonfinite, ops);
+    finish_feedback(plan, out, r, ops);
     return r;
   });
 }

@@ -74,8 +74,10 @@ class Communicator {
   // step, and resets (counted, logged) where a call left state unusable.
   // on_device: the vectors where a device-data call's codecs run (GPU memory).
   void bind_feedback(CallPlan& plan, bool on_device);
-  void finish_feedback(const CallPlan& plan, float* out, bool local_nonfinite, DataOps& ops);
-  void reset_feedback(const CallPlan& plan, const char* why);
+  void finish_feedback(const CallPlan& plan, float* out, const CallResult& result, DataOps& ops);
+  // shared_only: only the state that follows the shared result (EF21's
+  // aggregate, round schemes), which a peer's NaN reaches too.
+  void reset_feedback(const CallPlan& plan, const char* why, bool shared_only = false);
   void run(CallPlan& plan, const void* send, void* recv, size_t in_elems, size_t out_elems, void* stream);
   void plan_call(CallPlan& plan, bool device_data) const;  // algorithm and rounds
   void run_host(CallPlan& plan, const void* send, void* recv, size_t in_elems, size_t out_elems);

@@ -22,8 +22,10 @@ void Communicator::bind_feedback(CallPlan& plan, bool on_device) {
   }
 }
 
-void Communicator::finish_feedback(const CallPlan& plan, float* out, bool local_nonfinite, DataOps& ops) {
-  if (local_nonfinite) return reset_feedback(plan, "NaN or Inf in this rank's input");
+void Communicator::finish_feedback(const CallPlan& plan, float* out, const CallResult& r, DataOps& ops) {
+  if (r.local_nonfinite) return reset_feedback(plan, "NaN or Inf in this rank's input");
+  // nonfinite=propagate: a peer's NaN is in the result, so in whatever state follows it.
+  if (r.any_nonfinite) return reset_feedback(plan, "NaN or Inf in a peer's input reached the result", true);
   for (const Segment& s : plan.segments) {
     if (s.feedback() != Feedback::kEf21) continue;
     // EF21: the shared aggregate g (the state's second vector) moves by the
@@ -32,9 +34,10 @@ void Communicator::finish_feedback(const CallPlan& plan, float* out, bool local_
   }
 }
 
-void Communicator::reset_feedback(const CallPlan& plan, const char* why) {
+void Communicator::reset_feedback(const CallPlan& plan, const char* why, bool shared_only) {
   for (const Segment& s : plan.segments) {
     if (!s.feedback_state) continue;
+    if (shared_only && s.feedback() != Feedback::kEf21 && !s.codec->round_codec()) continue;
     s.layer->state.zero();
     s.layer->stats.state_resets++;
     GW_LOG(WARN, "layer '", s.layer->name, "': error-feedback state reset (", why, ")");

@@ -124,6 +124,7 @@ CallResult Communicator::run_rounds(CallPlan& plan, uint64_t seq, const float* i
                          : run_collective(*transport_, ws_, ops, p, config_, sq, from, to, what);
     for (size_t j = 0; j < sub.per_segment.size(); ++j) result.per_segment[w.origin[r][j]].add(sub.per_segment[j]);
     result.local_nonfinite |= sub.local_nonfinite;
+    result.any_nonfinite |= sub.any_nonfinite;
   };
   auto start_plan = [&](int r, gw_op op) -> CallPlan& {
     CallPlan& p = w.plans[r];

@@ -267,6 +267,19 @@ TEST_F(PowerSgd, AShapeThatDoesNotHoldTheCountAndNanAreNamedErrors) {
   EXPECT_EQ(gw_allreduce(comm, "w", g.data(), out.data(), 1024, GW_FLOAT32, GW_SUM, nullptr), GW_SUCCESS)
       << gw_last_error();
   for (float v : out) ASSERT_TRUE(std::isfinite(v));
+  // nonfinite=propagate: the NaN flows into the factors and the result on every
+  // rank, and every rank drops its state (the residual follows the shared result).
+  CommGuard loose("compressor=powersgd:rank=2;nonfinite=propagate");
+  set_shape(loose, "w", {32, 32});
+  if (me == 0) g[17] = std::nanf("");
+  ASSERT_EQ(gw_allreduce(loose, "w", g.data(), out.data(), 1024, GW_FLOAT32, GW_SUM, nullptr), GW_SUCCESS)
+      << gw_last_error();
+  EXPECT_TRUE(std::isnan(out[17]));
+  ASSERT_EQ(gw_layer_stats(loose, "w", &st), GW_SUCCESS);
+  EXPECT_EQ(st.state_resets, 1u);
+  g[17] = 0.25f;
+  ASSERT_EQ(gw_allreduce(loose, "w", g.data(), out.data(), 1024, GW_FLOAT32, GW_SUM, nullptr), GW_SUCCESS);
+  for (float v : out) ASSERT_TRUE(std::isfinite(v)) << "a NaN survived in some rank's state";
 }
 
 }  // namespace
