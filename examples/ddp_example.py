@@ -2,6 +2,7 @@
 """PyTorch DDP with gradwire compressing the gradients: the script to copy.
 
     mpirun -np 2 python3 examples/ddp_example.py [--spec maxmin:bits=4,bucket=512]
+    mpirun -np 2 python3 examples/ddp_example.py --spec powersgd:rank=4   # low rank
 
 (As root or on a small machine: tests/mpirun.sh 2 python3 examples/ddp_example.py.)
 The gradwire lines are marked "gradwire": a process group for DDP's own
@@ -38,7 +39,8 @@ def main():
     opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
 
     # The two lines: gradients are averaged by gradwire, compressed with the spec
-    # (per-layer state per parameter; biases and other small tensors uncompressed).
+    # (per-layer state per parameter, with the parameter's shape for low-rank
+    # specs; biases and other small tensors uncompressed).
     state = gradwire.ddp.GradwireHookState(model, spec=args.spec, uncompressed_below=1024)  # gradwire
     model.register_comm_hook(state, gradwire.ddp.gradwire_hook)  # gradwire
 

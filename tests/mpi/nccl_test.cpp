@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "tests/mpi/mpi_device_util.h"
+#include "compressors/powersgd/low_rank.h"
 #include "tests/mpi/mpi_test_util.h"
 
 #if GW_HAVE_NCCL
@@ -164,6 +165,16 @@ TEST_F(NcclPath, BadArgumentsAreErrors) {
   EXPECT_NE(std::string(gw_last_error()).find("device buffers"), std::string::npos) << gw_last_error();
   DeviceBuffer d(4096);
   EXPECT_EQ(gw_allreduce(nccl, "h", d.p, d.p, 8192, GW_FLOAT16, GW_SUM, stream_), GW_ERR_UNSUPPORTED);
+  // Not on the stream-ordered path yet: error feedback and round schemes, refused by name.
+  std::vector<std::string> later = {"topk:density=0.01"};
+  if (gw::low_rank::available()) later.push_back("powersgd:rank=2");
+  const int64_t dims[2] = {64, 64};
+  for (const std::string& spec : later) {
+    ASSERT_EQ(gw_layer_set_spec(nccl, "later", spec.c_str()), GW_SUCCESS) << gw_last_error();
+    ASSERT_EQ(gw_layer_set_shape(nccl, "later", 2, dims), GW_SUCCESS);
+    EXPECT_EQ(gw_allreduce(nccl, "later", d.p, d.p, 4096, GW_FLOAT32, GW_SUM, stream_), GW_ERR_UNSUPPORTED) << spec;
+    EXPECT_NE(std::string(gw_last_error()).find("MPI transport"), std::string::npos) << gw_last_error();
+  }
   EXPECT_EQ(gw_comm_get_state(nccl), GW_SUCCESS) << gw_last_error();  // argument errors do not break it
   gw_comm_destroy(nccl);
   gw_comm_destroy(mpi);
