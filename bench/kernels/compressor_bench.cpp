@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "compressors/common/hadamard.h"
 #include "src/common/cpu_features.h"
 #include "src/common/rng.h"
 #include "src/spec/registry.h"
@@ -138,6 +139,26 @@ void BM_codec(benchmark::State& state, std::string spec, Op op, size_t n) {
   state.SetLabel(gw::cpu_isa_name(gw::cpu_isa()));
 }
 
+// The randomized Hadamard transform of the rotation-based codecs, in place
+// (compressors/common/hadamard.h): repeated rotations stay bounded (orthonormal).
+void BM_rotate(benchmark::State& state, size_t n) {
+  Buffers& b = buffers(n);
+  const MemcpyTime base = memcpy_time(n);
+  b.out = b.x;
+  uint64_t key = 0;
+  auto t0 = Clock::now();
+  double c0 = thread_cpu_seconds();
+  for (auto _ : state) {
+    gw::hadamard::rotate(b.out.data(), n, ++key);
+    benchmark::ClobberMemory();
+  }
+  double per_iter = std::chrono::duration<double>(Clock::now() - t0).count() / state.iterations();
+  double cpu_per_iter = (thread_cpu_seconds() - c0) / state.iterations();
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * 4 * n);
+  state.counters["frac_of_memcpy"] = base.real / per_iter;
+  state.counters["frac_of_memcpy_cpu"] = base.cpu / cpu_per_iter;
+}
+
 // The same op and a memcpy of the same buffer, alternated: each iteration times
 // one memcpy and one op back to back, and frac_of_memcpy_paired is the median of
 // the per-pair ratios memcpy_time / op_time, which cancels slow changes in machine
@@ -205,6 +226,7 @@ int main(int argc, char** argv) {
   for (size_t n : sizes) {
     std::string size_name = n * 4 >= (size_t(1) << 20) ? std::to_string(n * 4 >> 20) + "MiB"
                                                        : std::to_string(n * 4 >> 10) + "KiB";
+    benchmark::RegisterBenchmark(("rotate/hadamard/" + size_name).c_str(), BM_rotate, n)->Unit(benchmark::kMicrosecond);
     benchmark::RegisterBenchmark(("memcpy/" + size_name).c_str(), BM_memcpy, n)
         ->UseRealTime()
         ->Unit(benchmark::kMillisecond);
