@@ -36,6 +36,16 @@ void for_each_block(size_t n, F&& f) {
   }
 }
 
+// The length a vector of n values has once its last partial block is padded
+// with zeros to a power of two (the codecs that want every block long, EDEN):
+// whole kMaxBlock blocks, then one power-of-two block; at most 2n - 1.
+inline size_t padded_count(size_t n) {
+  const size_t whole = n / kMaxBlock * kMaxBlock, rest = n - whole;
+  size_t p = rest ? 1 : 0;
+  while (p && p < rest) p *= 2;
+  return whole + p;
+}
+
 // +1 or -1 for element i under key.
 inline float sign(uint64_t key, size_t i);
 

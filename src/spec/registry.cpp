@@ -65,8 +65,10 @@ std::shared_ptr<const Scheme> Registry::make_scheme(const std::string& spec_text
                                                              : LosslessMode::kNone);
   GW_REQUIRE(!(made->round_codec() && ef == "ef21"), GW_ERR_INVALID_ARGUMENT, "spec '", clip_text(spec.text),
              "': ef=ef21 wraps a codec's single payload; a round scheme takes ef=0 or ef=1");
-  auto scheme = std::make_shared<Scheme>();
   const bool wants = made->traits().needs_error_feedback;
+  GW_REQUIRE(!(made->round_codec() && ef == "1" && !wants), GW_ERR_INVALID_ARGUMENT, "spec '", clip_text(spec.text),
+             "': this round scheme is unbiased and keeps no residual; it takes no ef=1");
+  auto scheme = std::make_shared<Scheme>();
   scheme->feedback = ef == "1" || (ef == "default" && wants) ? Feedback::kResidual
                      : ef == "ef21"                           ? Feedback::kEf21
                                                               : Feedback::kNone;
