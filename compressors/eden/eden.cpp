@@ -90,12 +90,15 @@ size_t EdenLevels::encode(const float* x, size_t n, uint8_t* out, uint64_t, bool
       std::fill(lv, lv + len, uint8_t(0));
     } else if (norm2 > 0) {
       const float inv_sigma = static_cast<float>(std::sqrt(static_cast<double>(len) / norm2));
+      const uint32_t top = 1u << (bits_ - 1);
       double dot = 0;
       for (size_t i = 0; i < len; ++i) {
         const float z = y[i] * inv_sigma;
-        const uint8_t code =
-            static_cast<uint8_t>(std::upper_bound(thresholds_.begin(), thresholds_.end(), z) - thresholds_.begin());
-        lv[i] = code;
+        // The nearest level: how many thresholds lie at or below z, by a
+        // branchless binary search (bits steps; a branch here is a coin flip).
+        uint32_t code = 0;
+        for (uint32_t step = top; step >= 1; step >>= 1) code += thresholds_[code + step - 1] <= z ? step : 0;
+        lv[i] = static_cast<uint8_t>(code);
         dot += static_cast<double>(y[i]) * levels_[code];
       }
       scale = dot > 0 ? static_cast<float>(norm2 / dot) : 0.0f;
