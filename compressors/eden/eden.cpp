@@ -7,6 +7,7 @@
 #include <mutex>
 
 #include "compressors/common/bitpack.h"
+#include "compressors/common/dot.h"
 #include "compressors/common/hadamard.h"
 #include "src/common/error.h"
 #include "src/spec/registry.h"
@@ -54,17 +55,6 @@ const std::vector<float>& lloyd_max_levels(int bits) {
 namespace {
 size_t buckets(size_t n) { return (n + eden::kBucket - 1) / eden::kBucket; }
 size_t codes_bytes(size_t len, int bits) { return (len * static_cast<size_t>(bits) + 7) / 8; }
-
-// sum a[i] b[i] in double with four accumulators (a fixed order, so the same
-// bits everywhere; one chain of dependent adds was most of the encode time).
-double dot4(const float* a, const float* b, size_t n) {
-  double s[4] = {0, 0, 0, 0};
-  size_t i = 0;
-  for (; i + 4 <= n; i += 4)
-    for (int l = 0; l < 4; ++l) s[l] += static_cast<double>(a[i + l]) * b[i + l];
-  for (; i < n; ++i) s[0] += static_cast<double>(a[i]) * b[i];
-  return (s[0] + s[1]) + (s[2] + s[3]);
-}
 }  // namespace
 
 EdenLevels::EdenLevels(int bits)

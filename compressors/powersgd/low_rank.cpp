@@ -4,6 +4,7 @@
 #include <climits>
 #include <cmath>
 
+#include "compressors/common/dot.h"
 #include "src/common/error.h"
 #include "src/common/rng.h"
 
@@ -70,18 +71,6 @@ void mul_pqt(const float* P, const float* Q, size_t rows, size_t cols, size_t r,
   }
 }
 
-namespace {
-// Four independent accumulators (a fixed order still: the same bits everywhere)
-// so the loop is not one long chain of dependent adds.
-double dot(const float* a, const float* b, size_t n) {
-  double s[4] = {0, 0, 0, 0};
-  size_t i = 0;
-  for (; i + 4 <= n; i += 4)
-    for (int l = 0; l < 4; ++l) s[l] += static_cast<double>(a[i + l]) * b[i + l];
-  for (; i < n; ++i) s[0] += static_cast<double>(a[i]) * b[i];
-  return (s[0] + s[1]) + (s[2] + s[3]);
-}
-}  // namespace
 
 void orthonormalize(float* A, size_t rows, size_t r) {
   GW_REQUIRE(r <= rows, GW_ERR_INTERNAL, "orthonormalize: ", r, " columns of length ", rows);
@@ -94,10 +83,10 @@ void orthonormalize(float* A, size_t rows, size_t r) {
     for (int pass = 0; pass < passes; ++pass)
       for (size_t j = 0; j < i; ++j) {
         const float* prev = A + j * rows;
-        const float c = static_cast<float>(dot(prev, col, rows));
+        const float c = static_cast<float>(dot4(prev, col, rows));
         for (size_t k = 0; k < rows; ++k) col[k] -= c * prev[k];
       }
-    const double norm = std::sqrt(dot(col, col, rows));
+    const double norm = std::sqrt(dot4(col, col, rows));
     if (norm > 0) {  // a zero column stays zero (no 0/0); NaN stays NaN for the nonfinite policy
       const float inv = static_cast<float>(1.0 / norm);
       for (size_t k = 0; k < rows; ++k) col[k] *= inv;

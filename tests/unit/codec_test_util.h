@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstring>
 #include <functional>
+#include <initializer_list>
 #include <limits>
 #include <random>
 #include <string>
@@ -31,6 +32,19 @@ inline std::vector<float> gaussian(size_t n, uint32_t seed, float sigma = 1.0f, 
 }
 
 // Every CPU codec path this machine can run (scalar first: the reference).
+// Every spec in `bad` is refused with GW_ERR_INVALID_ARGUMENT by make_scheme.
+template <typename MakeScheme>
+void expect_specs_refused(std::initializer_list<const char*> bad, MakeScheme&& make) {
+  for (const char* spec : bad) {
+    try {
+      make(spec);
+      ADD_FAILURE() << "accepted " << spec;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.status(), GW_ERR_INVALID_ARGUMENT) << spec;
+    }
+  }
+}
+
 inline std::vector<CpuIsa> runnable_isas() {
   std::vector<CpuIsa> v;
   for (CpuIsa isa : {CpuIsa::SCALAR, CpuIsa::AVX2, CpuIsa::AVX512})

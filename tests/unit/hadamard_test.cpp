@@ -12,16 +12,10 @@
 
 #include "compressors/common/hadamard.h"
 
+#include "tests/unit/codec_test_util.h"
+
 namespace gw {
 namespace {
-
-std::vector<float> randn(size_t n, unsigned seed) {
-  std::mt19937 g(seed);
-  std::normal_distribution<float> d;
-  std::vector<float> v(n);
-  for (float& x : v) x = d(g);
-  return v;
-}
 
 double norm2(const std::vector<float>& v) {
   double s = 0;
@@ -60,7 +54,7 @@ TEST(Hadamard, EachBlockIsTheOrthonormalWalshHadamardMatrix) {
 
 TEST(Hadamard, RotateKeepsNormsAndUnrotateUndoesItForAnyCount) {
   for (size_t n : {size_t(1), size_t(2), size_t(1024), size_t(1000), size_t(20011), hadamard::kMaxBlock * 2 + 777}) {
-    std::vector<float> x = randn(n, static_cast<unsigned>(n)), y = x;
+    std::vector<float> x = test::gaussian(n, static_cast<unsigned>(n)), y = x;
     hadamard::rotate(y.data(), n, 99);
     EXPECT_NEAR(norm2(y), norm2(x), 1e-5 * norm2(x)) << n;
     if (n > 1) EXPECT_NE(y, x);
