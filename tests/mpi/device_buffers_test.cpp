@@ -99,29 +99,34 @@ TEST(DeviceFeedback, StateOnTheGpuMatchesTheHostStepByStepAndThroughACheckpoint)
   }
 }
 
-// powersgd on device buffers: staged whole to the host path (no cuBLAS twin
-// yet), so every step and the state (residual and Q) equal the host call's.
-TEST(DevicePowerSgd, StagedStepsAndStateEqualTheHostPath) {
+// Round schemes on device buffers (powersgd, eden): staged whole to the host
+// path (no GPU twins yet), so every step and the state (powersgd: residual and
+// Q) equal the host call's.
+TEST(DeviceRoundSchemes, StagedStepsAndStateEqualTheHostPath) {
   if (!have_gpu()) GTEST_SKIP() << "no CUDA device on this machine";
   const size_t rows = 120, cols = 250, count = rows * cols;
-  const std::string cfg = "compressor=powersgd:rank=4";
-  CommGuard on_host(cfg), on_device(cfg);
-  const int64_t dims[2] = {int64_t(rows), int64_t(cols)};
-  for (gw_comm_t c : {on_host.comm, on_device.comm}) ASSERT_EQ(gw_layer_set_shape(c, "w", 2, dims), GW_SUCCESS);
-  DeviceBuffer d_send(count), d_recv(count);
-  for (int t = 0; t < 4; ++t) {
-    std::vector<float> send = make_input(world_rank(), count, 300u + static_cast<uint32_t>(t)), want(count);
-    ASSERT_EQ(gw_allreduce(on_host, "w", send.data(), want.data(), count, GW_FLOAT32, GW_AVG, nullptr), GW_SUCCESS)
-        << gw_last_error();
-    d_send.put(send);
-    ASSERT_EQ(gw_allreduce(on_device, "w", d_send.p, d_recv.p, count, GW_FLOAT32, GW_AVG, nullptr), GW_SUCCESS)
-        << gw_last_error();
-    ASSERT_EQ(d_recv.get(count), want) << "step " << t;
+  struct Case { const char* spec; size_t state_floats; };
+  for (const Case& k : {Case{"powersgd:rank=4", count + cols * 4}, Case{"eden:bits=3", 0}}) {
+    const std::string cfg = std::string("compressor=") + k.spec;
+    CommGuard on_host(cfg), on_device(cfg);
+    const int64_t dims[2] = {int64_t(rows), int64_t(cols)};
+    for (gw_comm_t c : {on_host.comm, on_device.comm}) ASSERT_EQ(gw_layer_set_shape(c, "w", 2, dims), GW_SUCCESS);
+    DeviceBuffer d_send(count), d_recv(count);
+    for (int t = 0; t < 4; ++t) {
+      std::vector<float> send = make_input(world_rank(), count, 300u + static_cast<uint32_t>(t)), want(count);
+      ASSERT_EQ(gw_allreduce(on_host, "w", send.data(), want.data(), count, GW_FLOAT32, GW_AVG, nullptr), GW_SUCCESS)
+          << gw_last_error();
+      d_send.put(send);
+      ASSERT_EQ(gw_allreduce(on_device, "w", d_send.p, d_recv.p, count, GW_FLOAT32, GW_AVG, nullptr), GW_SUCCESS)
+          << gw_last_error();
+      ASSERT_EQ(d_recv.get(count), want) << k.spec << " step " << t;
+    }
+    std::vector<uint8_t> host_rec = save_layer_state(on_host, "w"), dev_rec = save_layer_state(on_device, "w");
+    const size_t state_bytes = k.state_floats * sizeof(float);
+    ASSERT_EQ(dev_rec.size(), host_rec.size()) << k.spec;
+    ASSERT_TRUE(std::equal(dev_rec.end() - 4 - state_bytes, dev_rec.end() - 4, host_rec.end() - 4 - state_bytes))
+        << k.spec;
   }
-  std::vector<uint8_t> host_rec = save_layer_state(on_host, "w"), dev_rec = save_layer_state(on_device, "w");
-  const size_t state_bytes = (count + cols * 4) * sizeof(float);  // residual, then Q
-  ASSERT_EQ(dev_rec.size(), host_rec.size());
-  ASSERT_TRUE(std::equal(dev_rec.end() - 4 - state_bytes, dev_rec.end() - 4, host_rec.end() - 4 - state_bytes));
 }
 
 // The last two run staged whole through the host path (error feedback; a peer rule).
