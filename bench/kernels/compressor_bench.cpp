@@ -96,6 +96,15 @@ MemcpyTime memcpy_time(size_t n) {
   return t;
 }
 
+// Bytes/s of the float32 buffer and the ratios against memcpy of the same size.
+void report_vs_memcpy(benchmark::State& state, const MemcpyTime& base, Clock::time_point t0, double c0, size_t n) {
+  double per_iter = std::chrono::duration<double>(Clock::now() - t0).count() / state.iterations();
+  double cpu_per_iter = (thread_cpu_seconds() - c0) / state.iterations();
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * 4 * n);
+  state.counters["frac_of_memcpy"] = base.real / per_iter;
+  state.counters["frac_of_memcpy_cpu"] = base.cpu / cpu_per_iter;
+}
+
 void BM_memcpy(benchmark::State& state, size_t n) {
   Buffers& b = buffers(n);
   for (auto _ : state) {
@@ -130,11 +139,7 @@ void BM_codec(benchmark::State& state, std::string spec, Op op, size_t n) {
     }
     benchmark::ClobberMemory();
   }
-  double per_iter = std::chrono::duration<double>(Clock::now() - t0).count() / state.iterations();
-  double cpu_per_iter = (thread_cpu_seconds() - c0) / state.iterations();
-  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * 4 * n);
-  state.counters["frac_of_memcpy"] = base.real / per_iter;
-  state.counters["frac_of_memcpy_cpu"] = base.cpu / cpu_per_iter;
+  report_vs_memcpy(state, base, t0, c0, n);
   state.counters["bits_per_value"] = 8.0 * bytes / n;
   state.SetLabel(gw::cpu_isa_name(gw::cpu_isa()));
 }
@@ -152,11 +157,7 @@ void BM_rotate(benchmark::State& state, size_t n) {
     gw::hadamard::rotate(b.out.data(), n, ++key);
     benchmark::ClobberMemory();
   }
-  double per_iter = std::chrono::duration<double>(Clock::now() - t0).count() / state.iterations();
-  double cpu_per_iter = (thread_cpu_seconds() - c0) / state.iterations();
-  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * 4 * n);
-  state.counters["frac_of_memcpy"] = base.real / per_iter;
-  state.counters["frac_of_memcpy_cpu"] = base.cpu / cpu_per_iter;
+  report_vs_memcpy(state, base, t0, c0, n);
 }
 
 // The same op and a memcpy of the same buffer, alternated: each iteration times

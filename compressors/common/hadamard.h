@@ -16,6 +16,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "src/common/rng.h"
+
 namespace gw {
 namespace hadamard {
 
@@ -47,7 +49,9 @@ inline size_t padded_count(size_t n) {
 }
 
 // +1 or -1 for element i under key.
-inline float sign(uint64_t key, size_t i);
+inline float sign(uint64_t key, size_t i) {
+  return ((rng_u32(key, static_cast<uint32_t>(i >> 5)) >> (i & 31)) & 1u) ? -1.0f : 1.0f;
+}
 
 // In place: x <- H D x (rotate) and x <- D H x, its inverse (unrotate).
 void rotate(float* x, size_t n, uint64_t key);
@@ -57,15 +61,5 @@ void unrotate(float* x, size_t n, uint64_t key);
 // (its own inverse).
 void transform_block(float* x, size_t len);
 
-}  // namespace hadamard
-}  // namespace gw
-
-#include "src/common/rng.h"
-
-namespace gw {
-namespace hadamard {
-inline float sign(uint64_t key, size_t i) {
-  return ((rng_u32(key, static_cast<uint32_t>(i >> 5)) >> (i & 31)) & 1u) ? -1.0f : 1.0f;
-}
 }  // namespace hadamard
 }  // namespace gw

@@ -160,16 +160,6 @@ CompressorTraits EdenCompressor::traits() const {
   return t;
 }
 
-size_t EdenCompressor::encode(const float*, size_t, uint8_t*, uint64_t, bool*) const {
-  fail(GW_ERR_INTERNAL, spec_, " runs through its rounds, never as one payload");
-}
-void EdenCompressor::decode(const uint8_t*, size_t, size_t, float*) const {
-  fail(GW_ERR_INTERNAL, spec_, " runs through its rounds, never as one payload");
-}
-void EdenCompressor::decode_add(const uint8_t*, size_t, size_t, float*) const {
-  fail(GW_ERR_INTERNAL, spec_, " runs through its rounds, never as one payload");
-}
-
 RoundLayout EdenCompressor::layout(const std::vector<int64_t>&, size_t count, uint64_t) const {
   RoundLayout l;
   if (count == 0) return l;

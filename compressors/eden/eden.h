@@ -30,7 +30,7 @@
 #include <vector>
 
 #include "src/core/compressor.h"
-#include "src/scheme/round_codec.h"
+#include "src/scheme/round_scheme_compressor.h"
 
 namespace gw {
 
@@ -68,17 +68,12 @@ class EdenLevels final : public Compressor {
   std::string spec_;
 };
 
-class EdenCompressor final : public Compressor, public RoundCodec {
+class EdenCompressor final : public RoundSchemeCompressor {
  public:
   explicit EdenCompressor(int bits);
   uint16_t id() const override { return kEdenCompressorId; }
   const std::string& spec() const override { return spec_; }
   CompressorTraits traits() const override;
-  size_t encoded_bytes(size_t n) const override { return levels_->encoded_bytes(n); }
-  size_t encode(const float* x, size_t n, uint8_t* out, uint64_t rng_key, bool* nonfinite) const override;
-  void decode(const uint8_t* in, size_t bytes, size_t n, float* out) const override;
-  void decode_add(const uint8_t* in, size_t bytes, size_t n, float* acc) const override;
-  const RoundCodec* round_codec() const override { return this; }
 
   RoundLayout layout(const std::vector<int64_t>& shape, size_t count, uint64_t step) const override;
   void init_state(const RoundCall&) const override {}

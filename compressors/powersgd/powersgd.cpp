@@ -30,16 +30,6 @@ CompressorTraits PowerSgdCompressor::traits() const {
   return t;
 }
 
-size_t PowerSgdCompressor::encode(const float*, size_t, uint8_t*, uint64_t, bool*) const {
-  fail(GW_ERR_INTERNAL, spec_, " runs through its rounds, never as one payload");
-}
-void PowerSgdCompressor::decode(const uint8_t*, size_t, size_t, float*) const {
-  fail(GW_ERR_INTERNAL, spec_, " runs through its rounds, never as one payload");
-}
-void PowerSgdCompressor::decode_add(const uint8_t*, size_t, size_t, float*) const {
-  fail(GW_ERR_INTERNAL, spec_, " runs through its rounds, never as one payload");
-}
-
 RoundLayout PowerSgdCompressor::layout(const std::vector<int64_t>& shape, size_t count, uint64_t step) const {
   RoundLayout l;
   if (shape.size() < 2 || count == 0) return l;  // a vector, or no shape hint: exact

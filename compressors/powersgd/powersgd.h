@@ -26,8 +26,7 @@
 #include <memory>
 #include <string>
 
-#include "src/core/compressor.h"
-#include "src/scheme/round_codec.h"
+#include "src/scheme/round_scheme_compressor.h"
 
 namespace gw {
 
@@ -43,19 +42,13 @@ struct PowerSgdParams {
   std::string factors = "fp32";  // fp32 | fp16 | bf16
 };
 
-class PowerSgdCompressor final : public Compressor, public RoundCodec {
+class PowerSgdCompressor final : public RoundSchemeCompressor {
  public:
   explicit PowerSgdCompressor(const PowerSgdParams& p);
 
   uint16_t id() const override { return kPowerSgdCompressorId; }
   const std::string& spec() const override { return spec_; }
   CompressorTraits traits() const override;
-  // Never encoded as one payload (its rounds carry fp32 factors): the bound of a raw copy.
-  size_t encoded_bytes(size_t n) const override { return 4 * n; }
-  size_t encode(const float* x, size_t n, uint8_t* out, uint64_t rng_key, bool* nonfinite) const override;
-  void decode(const uint8_t* in, size_t bytes, size_t n, float* out) const override;
-  void decode_add(const uint8_t* in, size_t bytes, size_t n, float* acc) const override;
-  const RoundCodec* round_codec() const override { return this; }
 
   RoundLayout layout(const std::vector<int64_t>& shape, size_t count, uint64_t step) const override;
   void init_state(const RoundCall& c) const override;

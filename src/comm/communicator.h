@@ -74,6 +74,9 @@ class Communicator {
   // step, and resets (counted, logged) where a call left state unusable.
   // on_device: the vectors where a device-data call's codecs run (GPU memory).
   void bind_feedback(CallPlan& plan, bool on_device);
+  // Binds the segment's layer state to its scheme, count and `extra` floats,
+  // counting and logging a reset; shared by bind_feedback and run_rounds.
+  static LayerState& bind_state(const Segment& s, size_t extra = 0);
   void finish_feedback(const CallPlan& plan, float* out, const CallResult& result, DataOps& ops);
   // shared_only: only the state that follows the shared result (EF21's
   // aggregate, round schemes), which a peer's NaN reaches too.

@@ -5,6 +5,16 @@
 
 namespace gw {
 
+LayerState& Communicator::bind_state(const Segment& s, size_t extra) {
+  LayerState& st = s.layer->state;
+  const std::string dropped = st.bind(s.scheme->spec, s.count, s.scheme->feedback, extra);
+  if (!dropped.empty()) {
+    s.layer->stats.state_resets++;
+    GW_LOG(WARN, "layer '", s.layer->name, "': scheme state reset (", dropped, ")");
+  }
+  return st;
+}
+
 void Communicator::bind_feedback(CallPlan& plan, bool on_device) {
   if (plan.algorithm == Algorithm::kPlain) return;  // exact values: state is left as it is
   for (Segment& s : plan.segments) {
@@ -12,12 +22,7 @@ void Communicator::bind_feedback(CallPlan& plan, bool on_device) {
     if (fb == Feedback::kNone || s.count == 0 || s.codec->round_codec()) continue;  // round schemes bind their own
     GW_REQUIRE(!(fb == Feedback::kEf21 && plan.kind == CallKind::kAllgather), GW_ERR_INVALID_USAGE, "layer '",
                s.layer->name, "': ef=ef21 keeps an aggregate of a reduction; an allgather has none");
-    LayerState& st = s.layer->state;
-    const std::string dropped = st.bind(s.scheme->spec, s.count, fb);
-    if (!dropped.empty()) {
-      s.layer->stats.state_resets++;
-      GW_LOG(WARN, "layer '", s.layer->name, "': error-feedback state reset (", dropped, ")");
-    }
+    LayerState& st = bind_state(s);
     s.feedback_state = on_device ? st.device() : st.host();  // moved over once, when the data moves
   }
 }

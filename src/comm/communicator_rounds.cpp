@@ -33,18 +33,24 @@ double seconds_since(Clock::time_point t) { return std::chrono::duration<double>
 
 constexpr uint64_t kRoundKeyChunk = 0x726f756e64ull;  // "round": keys the shared randomness of round schemes
 
-// The wire identity of a layer's round-r vector, cached on the layer.
+// The wire identity of a layer's round-r vector, cached on the layer: its key
+// "scheme spec|layout|op" is compared piece by piece (no string is built per
+// call) and the schemes are made again only when it changes.
 const std::shared_ptr<const Scheme>& round_scheme(Layer& l, const Scheme& scheme, const RoundCodec& rc,
                                                   const RoundLayout& layout, bool average, int r) {
-  const std::string key = scheme.spec + "|" + layout.describe + (average ? "|avg" : "|sum");
-  if (l.round_key != key) {
+  const char* op = average ? "|avg" : "|sum";
+  const std::string& k = l.round_key;
+  const size_t a = scheme.spec.size(), b = layout.describe.size();
+  const bool same = k.size() == a + 1 + b + 4 && k.compare(0, a, scheme.spec) == 0 && k[a] == '|' &&
+                    k.compare(a + 1, b, layout.describe) == 0 && k.compare(a + 1 + b, 4, op) == 0;
+  if (!same) {
+    l.round_key = scheme.spec + "|" + layout.describe + op;
     for (int i = 0; i < kMaxRounds; ++i) {
       auto s = std::make_shared<Scheme>();
       s->codec = rc.factor_codec();
-      s->spec = key + "|round " + std::to_string(i);
+      s->spec = l.round_key + "|round " + std::to_string(i);
       l.round_schemes[i] = s;
     }
-    l.round_key = key;
   }
   return l.round_schemes[r];
 }
@@ -96,12 +102,7 @@ CallResult Communicator::run_rounds(CallPlan& plan, uint64_t seq, const float* i
     c.average = average;
     c.key = rng_derive_key(config_.seed, s.layer->step, s.layer->name_hash, 0, kRoundKeyChunk);
     if (it.layout.state_floats || it.layout.rounds) {
-      LayerState& st = s.layer->state;
-      const std::string dropped = st.bind(s.scheme->spec, s.count, s.scheme->feedback, it.layout.state_floats);
-      if (!dropped.empty()) {
-        s.layer->stats.state_resets++;
-        GW_LOG(WARN, "layer '", s.layer->name, "': scheme state reset (", dropped, ")");
-      }
+      LayerState& st = bind_state(s, it.layout.state_floats);
       float* base = st.host();
       c.residual = st.vectors() ? base : nullptr;
       c.state = base + st.vectors() * s.count;
@@ -157,14 +158,12 @@ CallResult Communicator::run_rounds(CallPlan& plan, uint64_t seq, const float* i
   // Exchange 0: the call's other layers, the exact round layers, the round-0 vectors.
   // With no vector to add it is the call itself, on the caller's buffers.
   CallPlan& p0 = start_plan(0, depth ? GW_SUM : plan.op);
-  size_t at = 0;
+  size_t at = 0, next_item = 0;
   for (size_t i = 0; i < plan.segments.size(); ++i) {
     Segment s = plan.segments[i];
     if (s.codec->round_codec()) {
-      const auto it = std::find_if(w.items.begin(), w.items.end(), [&](const RoundsScratch::Item& x) {
-        return x.segment == i;
-      });
-      if (it->layout.rounds > 0) continue;  // its round-0 vector goes below
+      const RoundsScratch::Item& it = w.items[next_item++];  // items follow the segments' order
+      if (it.layout.rounds > 0) continue;  // its round-0 vector goes below
       s.codec = identity;                    // exact this time; the spec on the wire stays the scheme's
       s.traits = identity->traits();
       s.feedback_state = nullptr;
