@@ -160,7 +160,7 @@ CompressorTraits EdenCompressor::traits() const {
   return t;
 }
 
-RoundLayout EdenCompressor::layout(const std::vector<int64_t>&, size_t count, uint64_t) const {
+RoundLayout EdenCompressor::layout(const std::vector<int64_t>&, size_t count, uint64_t, int) const {
   RoundLayout l;
   if (count == 0) return l;
   l.rounds = 1;

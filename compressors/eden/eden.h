@@ -75,7 +75,7 @@ class EdenCompressor final : public RoundSchemeCompressor {
   const std::string& spec() const override { return spec_; }
   CompressorTraits traits() const override;
 
-  RoundLayout layout(const std::vector<int64_t>& shape, size_t count, uint64_t step) const override;
+  RoundLayout layout(const std::vector<int64_t>& shape, size_t count, uint64_t step, int ranks) const override;
   void init_state(const RoundCall&) const override {}
   void produce(const RoundCall& c, int round) const override;
   void consume(const RoundCall& c, int round) const override;

@@ -30,7 +30,7 @@ CompressorTraits PowerSgdCompressor::traits() const {
   return t;
 }
 
-RoundLayout PowerSgdCompressor::layout(const std::vector<int64_t>& shape, size_t count, uint64_t step) const {
+RoundLayout PowerSgdCompressor::layout(const std::vector<int64_t>& shape, size_t count, uint64_t step, int) const {
   RoundLayout l;
   if (shape.size() < 2 || count == 0) return l;  // a vector, or no shape hint: exact
   int64_t product = 1;

@@ -82,6 +82,8 @@ typedef struct {
   uint64_t state_resets;   /* scheme state (error-feedback vectors) dropped: a spec or
                               count change, a failed call, NaN/Inf input (each logged) */
   uint64_t state_bytes;    /* scheme state held now (residual memory) */
+  uint64_t decode_retries; /* check units re-sent because some rank could not decode
+                              them against its reference (lattice) */
 } gw_stats;
 
 /* ---- library ------------------------------------------------------------- */

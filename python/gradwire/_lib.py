@@ -44,6 +44,7 @@ class gw_stats(ctypes.Structure):
         ("total_seconds", ctypes.c_double),
         ("state_resets", ctypes.c_uint64),
         ("state_bytes", ctypes.c_uint64),
+        ("decode_retries", ctypes.c_uint64),
     ]
 
     def to_dict(self):

@@ -58,6 +58,12 @@ class CollectiveRun {
   // the communicator stages device buffers for such calls).
   template <typename Take, typename Decode>
   void combine_peers(const Piece& p, const Compressor& codec, Take& take, Decode& decode);
+  // The reducer of reference-decoding codecs (lattice): every rank's payload of
+  // piece p, its own included, decoded against this rank's own values of the
+  // piece and summed in rank order; the units that failed their check go to
+  // the result's misses (the caller's scheme shares and re-sends them).
+  template <typename Take>
+  void decode_near_reference(const Piece& p, const Compressor& codec, Take& take);
   // Adds the bytes of one message (its pieces' payloads of the given sizes, and
   // its header to the round's first layer) `copies` times to the layers' sent
   // or received counts.
@@ -308,6 +314,24 @@ void CollectiveRun::combine_peers(const Piece& p, const Compressor& codec, Take&
   if (plan_.op == GW_SUM && n_ > 1) ops_.scale(out, p.count, static_cast<float>(n_));  // the rule estimates the mean
 }
 
+template <typename Take>
+void CollectiveRun::decode_near_reference(const Piece& p, const Compressor& codec, Take& take) {
+  GW_REQUIRE(plan_.kind == CallKind::kAllreduce && plan_.op == GW_SUM && in_ != out_, GW_ERR_INTERNAL, codec.spec(),
+             " sums against the caller's untouched input");
+  std::vector<uint32_t>& missed = ws_.missed_units;
+  for (int src = 0; src < n_; ++src) {
+    size_t bytes;
+    const uint8_t* in = take(src, codec, p.count, &bytes);
+    missed.clear();
+    try {
+      ops_.decode_near(codec, in, bytes, p.count, in_ + p.begin, out_ + p.begin, src != 0, &missed);
+    } catch (const Error& err) {
+      fail(err.status(), "message from rank ", src, " for ", what_, ": ", err.what());
+    }
+    for (uint32_t u : missed) result_.misses.push_back({p.segment, src, u});
+  }
+}
+
 void CollectiveRun::process(size_t i) {
   const Exchange& e = ex_[i];
   Workspace::MessageSet& set = ws_.sets[e.set_kind()][e.parity()];
@@ -350,6 +374,8 @@ void CollectiveRun::process(size_t i) {
     auto t0 = Clock::now();
     if (e.type == ExType::kAllgather && plan_.kind == CallKind::kAllreduce && plan_.rule) {
       combine_peers(p, codec, take, decode);
+    } else if (e.type == ExType::kAllgather && plan_.segments[p.segment].traits.decodes_near_reference) {
+      decode_near_reference(p, codec, take);
     } else if (e.type == ExType::kAllgather) {
       for (int src = 0; src < n_; ++src) {
         size_t bytes;

@@ -38,12 +38,22 @@ struct Workspace {
   std::vector<float> in32, out32;  // fp16/bf16 calls work in fp32
   std::vector<float> peer_values;        // a PeerRule's inputs: every rank's decoded piece (host data)
   std::vector<const float*> peer_rows;  // their rows, one per rank
+  std::vector<uint32_t> missed_units;    // one payload's failed checks (decode_near)
   std::unique_ptr<DataOps> host_ops, device_ops;
   CallPlan plain_plan;  // the small-call path's identity-codec copy of a plan (plain_collective.cpp)
 };
 
+// A check unit of a payload that a reference-decoding codec could not decode
+// (Compressor::decode_near): which segment, whose payload, which unit.
+struct DecodeMiss {
+  uint32_t segment = 0;
+  int sender = 0;
+  uint32_t unit = 0;
+};
+
 struct CallResult {
   std::vector<LayerStats> per_segment;  // stats of this call, one per plan segment
+  std::vector<DecodeMiss> misses;       // this rank's, in the order it decoded
   bool local_nonfinite = false;         // this rank's input held NaN/Inf (nonfinite=propagate)
   bool any_nonfinite = false;           // some rank's did: the shared result holds NaN/Inf
 };

@@ -38,6 +38,11 @@ class DataOps {
   // Decodes a host payload into out[0..n) (add: out += decoded).
   virtual void decode(const Compressor& codec, const uint8_t* in, size_t bytes, size_t n, float* out,
                       bool add) = 0;
+  // Compressor::decode_near of a host payload against ref[0..n) (where the data
+  // lives); units whose check failed are appended to *missed. Host data only:
+  // device ops have no such codec (prepare() is false, and the call is staged).
+  virtual void decode_near(const Compressor& codec, const uint8_t* in, size_t bytes, size_t n, const float* ref,
+                           float* out, bool add, std::vector<uint32_t>* missed);
   // After this, the host payloads given to decode() may be reused.
   virtual void finish_decodes() = 0;
   virtual void copy(float* dst, const float* src, size_t n) = 0;

@@ -1,8 +1,15 @@
 #include <cstring>
 
 #include "src/algo/data_ops.h"
+#include "src/common/error.h"
 
 namespace gw {
+
+void DataOps::decode_near(const Compressor& codec, const uint8_t*, size_t, size_t, const float*, float*, bool,
+                          std::vector<uint32_t>*) {
+  fail(GW_ERR_UNSUPPORTED, codec.spec(), " decodes against a host reference; its data is staged to the host");
+}
+
 namespace {
 
 class HostOps final : public DataOps {
@@ -25,6 +32,10 @@ class HostOps final : public DataOps {
   void decode(const Compressor& codec, const uint8_t* in, size_t bytes, size_t n, float* out, bool add) override {
     if (add) codec.decode_add(in, bytes, n, out);
     else codec.decode(in, bytes, n, out);
+  }
+  void decode_near(const Compressor& codec, const uint8_t* in, size_t bytes, size_t n, const float* ref, float* out,
+                   bool add, std::vector<uint32_t>* missed) override {
+    codec.decode_near(in, bytes, n, ref, out, add, missed);
   }
   void finish_decodes() override {}
   void copy(float* dst, const float* src, size_t n) override {

@@ -130,6 +130,7 @@ void fill_stats(const gw::LayerStats& s, gw_stats* out) {
   out->total_seconds = s.total_s;
   out->state_resets = s.state_resets;
   out->state_bytes = s.state_bytes;
+  out->decode_retries = s.decode_retries;
 }
 
 }  // namespace

@@ -13,7 +13,10 @@
 // matrix view and the op, so ranks that disagree on any of them meet a
 // GW_ERR_MISMATCH naming the peer in exchange 0 (a later exchange starts only
 // after every rank passed exchange 0's check). Later exchanges take the next
-// call numbers, so no message of one exchange can pass as another's.
+// call numbers, so no message of one exchange can pass as another's. A
+// scheme may add rounds past its planned ones (lattice re-sends what some
+// rank could not decode); the decision is taken from sums every rank holds,
+// so every rank runs the same exchanges.
 #include <algorithm>
 #include <chrono>
 #include <cstring>
@@ -47,7 +50,7 @@ const std::shared_ptr<const Scheme>& round_scheme(Layer& l, const Scheme& scheme
     l.round_key = scheme.spec + "|" + layout.describe + op;
     for (int i = 0; i < kMaxRounds; ++i) {
       auto s = std::make_shared<Scheme>();
-      s->codec = rc.factor_codec();
+      s->codec = rc.round_vector_codec(i);
       s->spec = l.round_key + "|round " + std::to_string(i);
       l.round_schemes[i] = s;
     }
@@ -89,7 +92,7 @@ CallResult Communicator::run_rounds(CallPlan& plan, uint64_t seq, const float* i
     RoundsScratch::Item& it = w.items.back();
     it.segment = i;
     try {
-      it.layout = rc->layout(s.layer->shape, s.count, s.layer->step);
+      it.layout = rc->layout(s.layer->shape, s.count, s.layer->step, n);
     } catch (const Error& e) {
       throw Error(e.status(), concat_parts("layer '", s.layer->name, "': ", e.what()));
     }
@@ -99,6 +102,7 @@ CallResult Communicator::run_rounds(CallPlan& plan, uint64_t seq, const float* i
     c.out = out + s.offset;
     c.count = s.count;
     c.ranks = n;
+    c.rank = rank();
     c.average = average;
     c.key = rng_derive_key(config_.seed, s.layer->step, s.layer->name_hash, 0, kRoundKeyChunk);
     if (it.layout.state_floats || it.layout.rounds) {
@@ -113,6 +117,16 @@ CallResult Communicator::run_rounds(CallPlan& plan, uint64_t seq, const float* i
       }
     }
     depth = std::max(depth, it.layout.rounds);
+    it.next = it.layout.rounds > 0 ? 0 : -1;
+    it.elems = it.layout.round_elems[0];
+  }
+  size_t scratch = 0;
+  for (const RoundsScratch::Item& it : w.items) scratch += it.layout.scratch_floats;
+  grow(w.scratch, scratch);
+  scratch = 0;
+  for (RoundsScratch::Item& it : w.items) {
+    it.call.scratch = it.layout.scratch_floats ? w.scratch.data() + scratch : nullptr;
+    scratch += it.layout.scratch_floats;
   }
 
   CallResult result;
@@ -126,6 +140,12 @@ CallResult Communicator::run_rounds(CallPlan& plan, uint64_t seq, const float* i
     for (size_t j = 0; j < sub.per_segment.size(); ++j) result.per_segment[w.origin[r][j]].add(sub.per_segment[j]);
     result.local_nonfinite |= sub.local_nonfinite;
     result.any_nonfinite |= sub.any_nonfinite;
+    if (sub.misses.empty()) return;
+    for (RoundsScratch::Item& it : w.items) {  // items follow the segments' order; so do the misses
+      if (it.next != r) continue;
+      for (const DecodeMiss& m : sub.misses)
+        if (w.origin[r][m.segment] == it.segment) it.call.misses.emplace_back(m.sender, m.unit);
+    }
   };
   auto start_plan = [&](int r, gw_op op) -> CallPlan& {
     CallPlan& p = w.plans[r];
@@ -139,7 +159,7 @@ CallResult Communicator::run_rounds(CallPlan& plan, uint64_t seq, const float* i
   };
   auto add_factors = [&](int r, CallPlan& p, size_t at) {
     for (RoundsScratch::Item& it : w.items) {
-      if (it.layout.rounds <= r) continue;
+      if (it.next != r) continue;
       const Segment& s = plan.segments[it.segment];
       Segment f;
       f.layer = s.layer;
@@ -147,7 +167,7 @@ CallResult Communicator::run_rounds(CallPlan& plan, uint64_t seq, const float* i
       f.codec = f.scheme->codec;
       f.traits = f.codec->traits();
       f.offset = it.slot[r] = at;
-      f.count = it.layout.round_elems[r];
+      f.count = it.elems;
       at += f.count;
       p.segments.push_back(f);
       w.origin[r].push_back(it.segment);
@@ -187,16 +207,22 @@ CallResult Communicator::run_rounds(CallPlan& plan, uint64_t seq, const float* i
   for (size_t j = 0; j < exact_segments; ++j)
     std::memcpy(w.send[0].data() + p0.segments[j].offset, in + plan.segments[w.origin[0][j]].offset,
                 p0.segments[j].count * sizeof(float));
-  for (int r = 0; r < depth; ++r) {
+  // Round by round, each with the layers whose scheme takes part in it (all of
+  // them in round 0; later rounds as next_round says, the same on every rank).
+  for (int r = 0; r < kMaxRounds; ++r) {
     if (r > 0) {
+      if (std::none_of(w.items.begin(), w.items.end(), [&](const RoundsScratch::Item& it) { return it.next == r; }))
+        continue;
       CallPlan& p = start_plan(r, GW_SUM);
       p.total = add_factors(r, p, 0);
       grow(w.send[r], p.total);
       grow(w.recv[r], p.total);
     }
     for (RoundsScratch::Item& it : w.items) {
-      if (it.layout.rounds <= r) continue;
+      if (it.next != r) continue;
       RoundCall& c = it.call;
+      c.misses.clear();
+      c.retries = &result.per_segment[it.segment].decode_retries;
       c.send[r] = w.send[r].data() + it.slot[r];
       c.summed[r] = c.summed_rw[r] = w.recv[r].data() + it.slot[r];
       auto t0 = Clock::now();
@@ -213,10 +239,18 @@ CallResult Communicator::run_rounds(CallPlan& plan, uint64_t seq, const float* i
       }
     }
     for (RoundsScratch::Item& it : w.items) {
-      if (it.layout.rounds <= r) continue;
+      if (it.next != r) continue;
+      const RoundCodec& rc = *plan.segments[it.segment].codec->round_codec();
       auto t0 = Clock::now();
-      plan.segments[it.segment].codec->round_codec()->consume(it.call, r);
+      try {
+        rc.consume(it.call, r);
+      } catch (const Error& e) {  // raised on every rank alike: the sums it read are the same everywhere
+        throw Error(e.status(), concat_parts("layer '", plan.segments[it.segment].layer->name, "': ", e.what()));
+      }
       result.per_segment[it.segment].decode_s += seconds_since(t0);
+      it.next = rc.next_round(it.call, r, &it.elems);
+      GW_REQUIRE(it.next == -1 || (it.next > r && it.next < kMaxRounds), GW_ERR_INTERNAL,
+                 plan.segments[it.segment].spec(), " asked for round ", it.next, " after round ", r);
     }
   }
   return result;

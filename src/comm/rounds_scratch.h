@@ -15,8 +15,11 @@ struct RoundsScratch {
     RoundLayout layout;
     RoundCall call;
     size_t slot[kMaxRounds] = {};  // offset of its vector in each round's buffers
+    int next = -1;                 // the round it takes part in next (-1: done)
+    size_t elems = 0;              // the values it sends in that round
   };
   std::vector<Item> items;
+  std::vector<float> scratch;  // every item's RoundCall::scratch, back to back
   CallPlan plans[kMaxRounds];
   std::vector<size_t> origin[kMaxRounds];  // each round plan's segment -> the call's segment
   std::vector<float> send[kMaxRounds], recv[kMaxRounds];

@@ -33,4 +33,9 @@ size_t Compressor::encode_feedback(const float* g, float* state, size_t n, Feedb
   return bytes;
 }
 
+void Compressor::decode_near(const uint8_t*, size_t, size_t, const float*, float*, bool,
+                             std::vector<uint32_t>*) const {
+  fail(GW_ERR_INTERNAL, spec(), " decodes without a reference (decode / decode_add)");
+}
+
 }  // namespace gw

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace gw {
 
@@ -22,6 +23,11 @@ struct CompressorTraits {
   // Encode keys are the same on every rank (randomk: every rank keeps the same
   // positions, so the kept values sum like a dense vector).
   bool shared_key = false;
+  // Payloads decode only against a reference the receiver holds (its own
+  // vector: the lattice codes of compressors/lattice/), through decode_near;
+  // decode and decode_add are never called. Such codecs are whole-layer and
+  // run in the allgather algorithm, where every rank decodes every payload.
+  bool decodes_near_reference = false;
 };
 
 // Error feedback around a codec C, per layer (the state vector s is as long as
@@ -82,6 +88,15 @@ class Compressor {
   virtual void decode(const uint8_t* in, size_t bytes, size_t n, float* out) const = 0;
   // acc[i] += decoded value i (the inner loop of every compressed allreduce).
   virtual void decode_add(const uint8_t* in, size_t bytes, size_t n, float* acc) const = 0;
+
+  // For codecs with traits().decodes_near_reference: decodes a payload of n
+  // values against ref[0..n), this rank's own vector (out = decoded, or out +=
+  // decoded with add). The payload carries its own checks, one per unit of
+  // values; a unit whose check fails (the sender's values were too far from
+  // ref to decode) is appended to *missed and its values in out are
+  // meaningless. Malformed payloads are GW_ERR_CORRUPT as for decode.
+  virtual void decode_near(const uint8_t* in, size_t bytes, size_t n, const float* ref, float* out, bool add,
+                           std::vector<uint32_t>* missed) const;
 
   // The length of the payload for n values that starts at in[0..avail), which
   // may be followed by others (pieces travel back to back in one message).

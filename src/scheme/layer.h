@@ -24,6 +24,7 @@ struct LayerStats {
   uint64_t bytes_received = 0;
   uint64_t state_resets = 0;  // scheme state dropped: spec or count changed, or a call failed
   uint64_t state_bytes = 0;   // scheme state held now (not summed over calls)
+  uint64_t decode_retries = 0;  // check units re-sent because a receiver could not decode them (lattice)
   double encode_s = 0, decode_s = 0, comm_s = 0, total_s = 0;
 
   void add(const LayerStats& o) {
@@ -34,6 +35,7 @@ struct LayerStats {
     bytes_received += o.bytes_received;
     state_resets += o.state_resets;
     state_bytes += o.state_bytes;
+    decode_retries += o.decode_retries;
     encode_s += o.encode_s;
     decode_s += o.decode_s;
     comm_s += o.comm_s;

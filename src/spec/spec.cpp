@@ -62,6 +62,11 @@ const std::string* SpecReader::find(const char* key) {
   return nullptr;
 }
 
+bool SpecReader::is(const char* key, const char* word) {
+  const std::string* v = find(key);
+  return v && *v == word;
+}
+
 int64_t SpecReader::get_int(const char* key, int64_t dflt, int64_t lo, int64_t hi) {
   const std::string* v = find(key);
   if (!v) return dflt;

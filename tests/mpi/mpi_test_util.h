@@ -113,4 +113,26 @@ inline double rel_error(const std::vector<float>& got, const std::vector<double>
   return den > 0 ? std::sqrt(num / den) : std::sqrt(num);
 }
 
+// One gw_allreduce_multi of a layer under `spec` (count values) and a small
+// "none" layer behind it: the small layer's sum is exactly the plain one's, and
+// the whole result is the same on every rank (a scheme's rounds leave the
+// call's other layers alone).
+inline void expect_other_layer_exact(const std::string& spec, size_t count) {
+  const int me = world_rank();
+  const char* names[] = {"scheme.w", "plain.b"};
+  const size_t counts[] = {count, 77}, offsets[] = {0, count}, total = count + 77;
+  CommGuard comm("compressor=" + spec);
+  CommGuard plain("compressor=none");
+  ASSERT_EQ(gw_layer_set_spec(comm, "plain.b", "none"), GW_SUCCESS);
+  std::vector<float> g = make_input(me, total), out(total), exact(total);
+  ASSERT_EQ(gw_allreduce_multi(comm, 2, names, offsets, counts, g.data(), out.data(), GW_FLOAT32, GW_SUM, nullptr),
+            GW_SUCCESS)
+      << spec << ": " << gw_last_error();
+  ASSERT_EQ(gw_allreduce_multi(plain, 2, names, offsets, counts, g.data(), exact.data(), GW_FLOAT32, GW_SUM,
+                               nullptr),
+            GW_SUCCESS);
+  for (size_t i = count; i < total; ++i) ASSERT_EQ(out[i], exact[i]) << spec;
+  ASSERT_TRUE(same_on_all_ranks(out.data(), total * 4)) << spec;
+}
+
 }  // namespace gwtest

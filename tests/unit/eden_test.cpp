@@ -72,7 +72,7 @@ void check_unbiased(const std::vector<float>& x, double max_bias_in_sd, const ch
   auto codec = make_compressor("eden:bits=2");
   const RoundCodec* rc = codec->round_codec();
   ASSERT_NE(rc, nullptr);
-  const RoundLayout l = rc->layout({}, n, 0);
+  const RoundLayout l = rc->layout({}, n, 0, 1);
   ASSERT_EQ(l.rounds, 1);
   const Compressor& wire = *rc->factor_codec();
   const int trials = 3000;

@@ -121,7 +121,7 @@ TEST(PowerSgdLayout, CompressesWhatPyTorchsHookCompresses) {
     size_t count = 1;
     for (int64_t d : k.shape) count *= static_cast<size_t>(d);
     if (k.shape.empty()) count = 100;
-    RoundLayout l = c.layout(k.shape, count, 0);
+    RoundLayout l = c.layout(k.shape, count, 0, 2);
     EXPECT_EQ(l.rounds > 0, k.compress) << l.describe;
     if (k.compress) {
       EXPECT_EQ(l.round_elems[0], static_cast<size_t>(k.shape[0]) * k.r);
@@ -129,17 +129,17 @@ TEST(PowerSgdLayout, CompressesWhatPyTorchsHookCompresses) {
     }
   }
   // The rank is clamped to min(rows, cols), as PyTorch does; min_rate=0 compresses any matrix.
-  RoundLayout thin = codec("powersgd:rank=8,min_rate=0").layout({3, 1000}, 3000, 0);
+  RoundLayout thin = codec("powersgd:rank=8,min_rate=0").layout({3, 1000}, 3000, 0, 2);
   EXPECT_EQ(thin.rounds, 2);
   EXPECT_EQ(thin.round_elems[0], 9u);
   // Before `start`: exact, but the state (Q) already exists.
-  RoundLayout early = codec("powersgd:rank=4,start=3").layout({64, 256}, 64 * 256, 2);
+  RoundLayout early = codec("powersgd:rank=4,start=3").layout({64, 256}, 64 * 256, 2, 2);
   EXPECT_EQ(early.rounds, 0);
   EXPECT_EQ(early.state_floats, 256u * 4);
-  EXPECT_EQ(codec("powersgd:rank=4,start=3").layout({64, 256}, 64 * 256, 3).rounds, 2);
+  EXPECT_EQ(codec("powersgd:rank=4,start=3").layout({64, 256}, 64 * 256, 3, 2).rounds, 2);
   // A shape that does not hold the count is refused, naming both.
   try {
-    c.layout({10, 10}, 120, 0);
+    c.layout({10, 10}, 120, 0, 2);
     FAIL() << "accepted a 10 x 10 shape for 120 values";
   } catch (const Error& e) {
     EXPECT_EQ(e.status(), GW_ERR_INVALID_ARGUMENT);
