@@ -48,7 +48,7 @@ Options parse_options(int argc, char** argv) {
        "back-to-back calls per timed run, time divided by B (at least 1)")
       ("specs", po::value(&specs)->value_name("S1;S2;..."),
        "compressor specs (default: maxmin bits 2, 4, 8 and bucket 128, 2048; qsgd and nuq bits 4, 8; "
-       "fp16; bf16; none)");
+       "eden bits 2, 4; fp16; bf16; none)");
   try {
     bench::parse_command_line(argc, argv, d);
     o.sizes_mib = parse_mib(sizes);

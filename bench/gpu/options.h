@@ -16,7 +16,8 @@ struct Options {
                                     "maxmin:bits=8,bucket=512", "maxmin:bits=4,bucket=128",
                                     "maxmin:bits=4,bucket=2048", "qsgd:bits=4,bucket=512",
                                     "qsgd:bits=8,bucket=512", "nuq:bits=4,bucket=512",
-                                    "nuq:bits=8,bucket=512", "fp16", "bf16", "none"};
+                                    "nuq:bits=8,bucket=512", "eden:bits=2",
+                                    "eden:bits=4", "fp16", "bf16", "none"};
 };
 
 // Parses the command line. --help prints the options and exits 0; a bad

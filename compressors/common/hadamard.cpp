@@ -90,7 +90,7 @@ void transform_block(float* x, size_t len) {
   const size_t sub = len < kL1 ? len : kL1;
   for (size_t s = 0; s < len; s += sub) passes(x + s, sub, 1, sub);
   passes(x, len, sub, len);
-  const float scale = 1.0f / std::sqrt(static_cast<float>(len));
+  const float scale = block_scale(len);
   for (size_t i = 0; i < len; ++i) x[i] *= scale;
 }
 

@@ -13,6 +13,7 @@
 // split of the work gives the same signs, on the CPU and on the GPU.
 #pragma once
 
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 
@@ -60,6 +61,11 @@ void unrotate(float* x, size_t n, uint64_t key);
 // The orthonormal Walsh-Hadamard transform of one power-of-two block, in place
 // (its own inverse).
 void transform_block(float* x, size_t len);
+
+// The factor that makes a block of len (>= 2) orthonormal, applied after the
+// butterflies: one float product per value (the GPU twin,
+// hadamard_device.h, multiplies by this same float).
+inline float block_scale(size_t len) { return 1.0f / std::sqrt(static_cast<float>(len)); }
 
 }  // namespace hadamard
 }  // namespace gw

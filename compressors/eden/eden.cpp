@@ -7,8 +7,8 @@
 #include <mutex>
 
 #include "compressors/common/bitpack.h"
-#include "compressors/common/dot.h"
 #include "compressors/common/hadamard.h"
+#include "compressors/eden/eden_sum.h"
 #include "src/common/error.h"
 #include "src/spec/registry.h"
 
@@ -83,7 +83,7 @@ size_t EdenLevels::encode(const float* x, size_t n, uint8_t* out, uint64_t, bool
   for (size_t b = 0; b < nb; ++b) {
     const float* y = x + b * eden::kBucket;
     const size_t len = std::min(eden::kBucket, n - b * eden::kBucket);
-    double norm2 = dot4(y, y, len);
+    double norm2 = eden::bucket_sum(y, y, len);
     float scale = 0.0f;
     if (!std::isfinite(norm2)) {
       *nonfinite = true;
@@ -101,7 +101,7 @@ size_t EdenLevels::encode(const float* x, size_t n, uint8_t* out, uint64_t, bool
         lv[i] = static_cast<uint8_t>(code);
         lev[i] = levels_[code];
       }
-      const double dot = dot4(y, lev, len);
+      const double dot = eden::bucket_sum(y, lev, len);
       scale = dot > 0 ? static_cast<float>(norm2 / dot) : 0.0f;
     } else {
       std::fill(lv, lv + len, uint8_t(0));

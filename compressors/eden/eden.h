@@ -20,6 +20,13 @@
 // (scheme/round_codec.h): the rotated vector is its round-0 vector and
 // EdenLevels below is the codec it travels in.
 //
+// On the GPU: EdenLevels has a CUDA twin (eden.cu, payloads byte-identical) and
+// the rotation one (compressors/common/hadamard_device.h, bit-identical). The
+// round scheme itself runs on the host (the engine stages device buffers), so
+// nothing in a call uses them yet; they are what a device-resident eden path
+// will be built from. The two sums of each bucket's scale follow eden_sum.h's
+// fixed order, which the CPU and the GPU both repeat.
+//
 // Payload of n rotated values (EdenLevels, fixed size; the PackedLevels layout
 // of the bucket quantizers): nb = ceil(n / kBucket) float32 scales, then each
 // bucket's codes packed LSB-first (compressors/common/bitpack.h).
@@ -58,6 +65,11 @@ class EdenLevels final : public Compressor {
   void decode(const uint8_t* in, size_t bytes, size_t n, float* out) const override;
   void decode_add(const uint8_t* in, size_t bytes, size_t n, float* acc) const override;
   bool packed_levels(PackedLevels* out) const override;
+
+  int bits() const { return bits_; }
+  const std::vector<float>& levels() const { return levels_; }
+  // The 2^bits - 1 midpoints: a value's code is how many of them lie at or below it.
+  const std::vector<float>& thresholds() const { return thresholds_; }
 
  private:
   template <bool kAdd>
