@@ -49,6 +49,9 @@ po::options_description describe(Options& o, Text& t) {
        "same buffer")
       ("op", po::value(&t.op)->value_name("avg|sum")->default_value(t.op), "reduction for the compressed call")
       ("seed", po::value(&o.seed)->value_name("S")->default_value(o.seed), "input data seed")
+      ("rank-noise", po::value(&o.rank_noise)->value_name("X")->default_value(o.rank_noise),
+       "each rank's input = scale * (common + X * its own noise): X = 0.7 is gradients of different batches, "
+       "a small X inputs that are close to each other (models in gossip averaging: lattice's case)")
       ("matrix", po::bool_switch(&o.matrix),
        "give each layer a matrix shape hint (rows = the largest power of two <= sqrt(count) that divides it, "
        "cols = count / rows: 64M -> 4096 x 4096), as powersgd needs")

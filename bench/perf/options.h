@@ -24,6 +24,7 @@ struct Options {
   bool matrix = false;  // --matrix: each layer gets a shape hint rows x cols (low-rank specs)
   gw_op op = GW_AVG;
   uint64_t seed = 12345;
+  double rank_noise = 0.7;  // --rank-noise: each rank's own noise against the signal all ranks share
   double max_err = -1.0;  // < 0: per-compressor default
   bool help = false;      // --help: print help_text() and do nothing else
 };

@@ -13,7 +13,7 @@
 // the bit-identical sum.
 //
 // A decode that went wrong is never silent: each unit of kUnit values carries
-// a 32-bit hash of its integers z, which the receiver compares with the hash
+// two 32-bit hashes of its integers z, which the receiver compares with those
 // of its z'. The ranks then share which units some receiver missed (one small
 // exchange) and re-send just those with a 16x larger spacing, up to
 // kMaxResends times (counted in the layer's decode_retries); a unit still
@@ -65,7 +65,7 @@ inline size_t units_of(size_t n) { return (n + kUnit) / (kUnit + 1); }
 
 // The codes of one round vector: n floats = u unit spacings, then n - u
 // values (units of kUnit, the last one shorter). Payload (fixed size):
-//   u64 sender's key | per unit: f32 spacing, u32 hash of its integers |
+//   u64 sender's key | per unit: f32 spacing, two u32 hashes of its integers |
 //   per unit: its B-bit codes packed LSB-first (compressors/common/bitpack.h)
 // A unit whose input holds NaN/Inf is sent with a NaN spacing and decodes to
 // NaN (the nonfinite policy applies). Never named in a spec.
