@@ -1,6 +1,7 @@
 // sum a[i] b[i] in double with four accumulators, in a fixed order: the same
-// bits on every rank and machine (what the shared side of powersgd and eden's
-// scales need), without one long chain of dependent adds.
+// bits on every rank and machine (what the shared side of powersgd needs),
+// without one long chain of dependent adds. eden's scales use their own fixed
+// order (compressors/eden/eden_sum.h), one its GPU twin repeats.
 #pragma once
 
 #include <cstddef>

@@ -4,13 +4,17 @@
 
 #include "compressors/common/bitpack.h"
 #include "compressors/lattice/lattice.h"
+#include "compressors/lattice/lattice_kernels.h"
+#include "src/common/cpu_features.h"
 #include "src/common/error.h"
 #include "src/common/rng.h"
 
 namespace gw {
 namespace {
 
+using lattice::Check;
 using lattice::kUnit;
+using lattice::UnitResult;
 using lattice::units_of;
 
 constexpr size_t kHead = 12;  // per unit: f32 spacing, two u32 hashes
@@ -20,34 +24,6 @@ size_t codes_bytes(size_t len, int bits) { return (len * static_cast<size_t>(bit
 // The dither and the rounding draw from two streams of the sender's key.
 uint64_t rounding_key(uint64_t key) { return rng_mix64(key ^ 0x6c61747469636521ull); }
 
-// Past this |z| a double no longer holds the integers exactly: a value that
-// far from its reference (a spacing far too small) cannot be decoded, and its
-// unit's check fails.
-constexpr double kMaxLatticeIndex = 4503599627370496.0;  // 2^52
-
-// The check of a unit: two 32-bit hashes of the low 32 bits of its integers,
-// sum of zlo_g * (odd multiplier of g), mod 2^32 each. Linear in 32-bit lanes,
-// so the loops vectorize. A decode that went wrong changes some z by a multiple
-// of q = 2^B; it goes unseen only if both hashes miss it, about 2^-(64 - 2B)
-// for errors spread over the unit, never for one value off by less than 2^(32-B) q.
-inline uint32_t mult1(uint32_t g) { return (2u * g + 1u) * 0x9E3779B9u; }
-inline uint32_t mult2(uint32_t g) { return (2u * g + 1u) * 0x85EBCA6Bu; }
-
-// The low 32 bits of an integer-valued double |z| < 2^52, without 64-bit lanes.
-inline uint32_t low32(double z) {
-  const double lo = z - 4294967296.0 * std::floor(z * (1.0 / 4294967296.0));  // in [0, 2^32)
-  return static_cast<uint32_t>(static_cast<int32_t>(lo - 2147483648.0)) ^ 0x80000000u;
-}
-
-inline double uniform(uint64_t key, uint32_t g) {  // rng_uniform, through int32 (the lanes convert it)
-  return static_cast<double>(static_cast<int32_t>(rng_u32(key, g) >> 8)) * (1.0 / 16777216.0);
-}
-
-struct Check {
-  uint32_t h1 = 0, h2 = 0;
-  bool operator==(const Check& o) const { return h1 == o.h1 && h2 == o.h2; }
-};
-
 // One unit's layout in a round vector / payload of n floats.
 struct Units {
   size_t n, units, values;
@@ -55,66 +31,23 @@ struct Units {
   size_t len(size_t u) const { return u + 1 < units ? kUnit : values - u * kUnit; }
 };
 
-
-// AVX2 and baseline clones of the per-value loops, picked once by the loader:
-// the same double operations in the same order (no contraction: the file is
-// built with -ffp-contract=off), so the same bits either way; the AVX2 one has
-// floor and nearbyint as instructions instead of calls.
+// The AVX2 loops where the CPU has them (GW_CPU_ISA=scalar forces the reference): the same bits.
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define GW_LATTICE_CLONES __attribute__((target_clones("avx2", "default")))
+bool use_avx2() { return cpu_isa() != CpuIsa::SCALAR; }
 #else
-#define GW_LATTICE_CLONES
+bool use_avx2() { return false; }
 #endif
 
-// One unit's codes (lv) and its check; e > 0, values finite.
-GW_LATTICE_CLONES Check encode_unit(const float* v, size_t len, uint32_t first, double e, uint64_t key,
-                                    uint64_t rkey, uint32_t mask, uint8_t* lv) {
-  const double inv = 1.0 / e;
-  uint32_t h1 = 0, h2 = 0;
-  for (size_t i = 0; i < len; ++i) {
-    const uint32_t g = first + static_cast<uint32_t>(i);
-    const double theta = e * uniform(key, g);
-    double t = (v[i] - theta) * inv;
-    t = std::fmax(-kMaxLatticeIndex, std::fmin(kMaxLatticeIndex, t));
-    double z = std::floor(t);
-    z += uniform(rkey, g) < t - z ? 1.0 : 0.0;  // unbiased: P(up) = the fraction
-    const uint32_t zl = low32(z);
-    lv[i] = static_cast<uint8_t>(zl & mask);
-    h1 += zl * mult1(g);
-    h2 += zl * mult2(g);
-  }
-  return Check{h1, h2};
+Check encode_unit(const float* v, size_t len, uint32_t first, double e, uint64_t key, uint64_t rkey, uint32_t mask,
+                  uint8_t* lv) {
+  return use_avx2() ? lattice::encode_unit_avx2(v, len, first, e, key, rkey, mask, lv)
+                    : lattice::encode_unit_scalar(v, len, first, e, key, rkey, mask, lv);
 }
 
-enum class UnitDecode { kChecked, kLost, kUncheckable };
-
-// One unit decoded against w (o = values, or o += values with kAdd), the
-// check of the integers it found in *check. kLost: some value too far from its
-// reference to decode at all; kUncheckable: our own reference holds NaN/Inf there.
-template <bool kAdd>
-GW_LATTICE_CLONES UnitDecode decode_unit(const float* w, const uint8_t* lv, size_t len, uint32_t first, double e,
-                                         uint64_t key, double q, float* o, Check* check) {
-  const double inv = 1.0 / e, inv_q = 1.0 / q;
-  uint32_t h1 = 0, h2 = 0;
-  int far = 0, nonfinite = 0;
-  for (size_t i = 0; i < len; ++i) {
-    const uint32_t g = first + static_cast<uint32_t>(i);
-    const double theta = e * uniform(key, g);
-    const bool finite = std::fabs(w[i]) <= 3.4028234663852886e38;  // false for NaN and Inf
-    const double t = finite ? (static_cast<double>(w[i]) - theta) * inv : 0.0;
-    far |= std::fabs(t) > kMaxLatticeIndex;
-    nonfinite |= !finite;
-    const double tc = std::fmax(-kMaxLatticeIndex, std::fmin(kMaxLatticeIndex, t));
-    const double c = lv[i];
-    const double z = c + q * std::nearbyint((tc - c) * inv_q);  // = code (mod q), nearest to t
-    const uint32_t zl = low32(z);
-    h1 += zl * mult1(g);
-    h2 += zl * mult2(g);
-    const float value = finite ? static_cast<float>(theta + e * z) : NAN;
-    o[i] = kAdd ? o[i] + value : value;
-  }
-  *check = Check{h1, h2};
-  return nonfinite ? UnitDecode::kUncheckable : far ? UnitDecode::kLost : UnitDecode::kChecked;
+UnitResult decode_unit(const float* w, const uint8_t* lv, size_t len, uint32_t first, double e, uint64_t key, double q,
+                       float* o, bool add) {
+  return use_avx2() ? lattice::decode_unit_avx2(w, lv, len, first, e, key, q, o, add)
+                    : lattice::decode_unit_scalar(w, lv, len, first, e, key, q, o, add);
 }
 
 }  // namespace
@@ -204,11 +137,10 @@ void LatticeCodes::decode_near(const uint8_t* in, size_t bytes, size_t n, const 
     GW_REQUIRE(eps > 0 && std::isfinite(eps), GW_ERR_CORRUPT, spec_, " unit ", u, " has spacing ", eps);
     bitpack::unpack(codes, len, bits_, lv);  // any B-bit code is a residue mod q
     codes += codes_bytes(len, bits_);
-    Check got;
-    const uint32_t g0 = static_cast<uint32_t>(first);
-    const UnitDecode r = add ? decode_unit<true>(w, lv, len, g0, eps, key, q, o, &got)
-                             : decode_unit<false>(w, lv, len, g0, eps, key, q, o, &got);
-    if (r == UnitDecode::kLost || (r == UnitDecode::kChecked && !(got == want))) missed->push_back(static_cast<uint32_t>(u));
+    const UnitResult r = decode_unit(w, lv, len, static_cast<uint32_t>(first), eps, key, q, o, add);
+    // A reference of ours that holds NaN/Inf makes the unit NaN on every rank
+    // anyway (our own payload says so): nothing to check there.
+    if (!r.nonfinite && (r.far || !(r.check == want))) missed->push_back(static_cast<uint32_t>(u));
   }
 }
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "compressors/lattice/lattice.h"
+#include "src/common/cpu_features.h"
 #include "src/common/error.h"
 #include "src/spec/registry.h"
 
@@ -144,6 +145,40 @@ TEST(Lattice, DamagedPayloadsAreCorrupt) {
   missed.clear();
   EXPECT_EQ(status(flipped), GW_SUCCESS);
   EXPECT_EQ(missed, std::vector<uint32_t>({0}));
+}
+
+TEST(Lattice, EveryCpuPathGivesTheSameBits) {
+  LatticeCodes c(5);
+  std::vector<float> x = test::gaussian(2 * kUnit + 13, 8, 1.0f, 3.0f), w = x;
+  std::vector<float> jitter = test::gaussian(x.size(), 9);
+  for (size_t i = 0; i < x.size(); ++i) w[i] += 0.05f * jitter[i];
+  w[kUnit + 5] = 1e3f;  // unit 1 missed
+  w[7] = test::kNaN;    // unit 0 uncheckable, that value NaN
+  const std::vector<float> vx = round_vector(x, 0.02f), vw = round_vector(w, 0.02f);
+  std::vector<uint8_t> want_payload;
+  Decoded want;
+  for (CpuIsa isa : test::runnable_isas()) {
+    set_cpu_isa_for_testing(isa);
+    const std::vector<uint8_t> p = encode(c, vx, 42);
+    Decoded got = decode_near(c, p, vw);
+    std::vector<float> acc(vw.size(), 1.5f);
+    std::vector<uint32_t> missed;
+    c.decode_near(p.data(), p.size(), vw.size(), vw.data(), acc.data(), true, &missed);
+    EXPECT_EQ(missed, got.missed);
+    if (want_payload.empty()) {
+      want_payload = p;
+      want = got;
+      EXPECT_EQ(want.missed, std::vector<uint32_t>({1}));
+      EXPECT_TRUE(std::isnan(want.out[3 + 7]));
+    } else {
+      EXPECT_EQ(p, want_payload) << cpu_isa_name(isa);
+      EXPECT_TRUE(test::same_bits(got.out, want.out)) << cpu_isa_name(isa);
+      EXPECT_EQ(got.missed, want.missed) << cpu_isa_name(isa);
+    }
+    for (size_t i = 3; i < vw.size(); ++i)
+      if (!std::isnan(got.out[i])) ASSERT_EQ(acc[i], 1.5f + got.out[i]) << i;
+  }
+  reset_cpu_isa_for_testing();
 }
 
 TEST(Lattice, SpecsAndRefusals) {
