@@ -15,7 +15,9 @@
 // rotated-domain codec: "encode (rotate + levels)" is the device rotation then
 // the levels encode, counted as reading 4n and writing encoded_bytes(n) (the
 // rotated vector's round trip through a scratch buffer is not counted), and
-// "levels encode" the codec alone.
+// "levels encode" the codec alone; "encode (fused)" is eden's fused device
+// encode (compressors/eden/eden_device.h: each bucket rotated in shared memory
+// and encoded from there), counted the same way, which is all it moves.
 // Also times the rounding numbers alone (rng_sr_top4: one rng_u32 per two elements,
 // no memory traffic) to show what stochastic rounding costs.
 //
@@ -39,6 +41,7 @@
 
 #include "bench/gpu/options.h"
 #include "compressors/common/hadamard_device.h"
+#include "compressors/eden/eden_device.h"
 #include "src/common/rng.h"
 #include "src/core/device_compressor.h"
 #include "src/scheme/round_codec.h"
@@ -238,6 +241,12 @@ int main(int argc, char** argv) {
           const int k = r % kSets;
           gw::hadamard::device_rotate(x[k], acc[k], n, 11 + r, s);
           d->encode(acc[k], n, pay[(k + 1) % kSets], 0, flag, s);
+        });
+        gw::PackedLevels pl;
+        const int eden_bits = codec->packed_levels(&pl) ? pl.bits : 4;  // EdenLevels says its width
+        row(spec, pb, "encode (fused)", 4.0 * n + pb, [&](int r) {
+          const int k = r % kSets;
+          gw::eden::device_encode_rotated(x[k], n, eden_bits, 11 + r, pay[(k + 1) % kSets], flag, s);
         });
         row(spec, pb, "levels encode", 4.0 * n + pb,
             [&](int r) { d->encode(x[r % kSets], n, pay[(r + 1) % kSets], 0, flag, s); });

@@ -25,13 +25,15 @@
 // every step's accesses are free of bank conflicts, and P1's chunks stay 16
 // contiguous bytes.
 // The remainder blocks (under 16 Ki values in all) take a simple kernel, one
-// level per barrier.
+// level per barrier. P1..P3 live in hadamard_block.cuh, shared with eden's
+// fused encode (compressors/eden/eden.cu), which ends P4 in shared memory.
 #include <cuda_runtime.h>
 
 #include <cstddef>
 #include <cstdint>
 
 #include "compressors/common/hadamard.h"
+#include "compressors/common/hadamard_block.cuh"
 #include "compressors/common/hadamard_device.h"
 #include "src/common/rng.h"
 #include "src/core/device_util.cuh"
@@ -40,11 +42,15 @@ namespace gw {
 namespace hadamard {
 namespace {
 
-constexpr int kThreads = 512;  // per 16 Ki block: 32 values per thread
-constexpr int kMinBlocks = 3;  // 3 x 64 KiB of shared memory per SM
+using blk::butterfly;
+using blk::flip;
+using blk::levels16;
+using blk::swz;
+
+constexpr int kThreads = blk::kBlockThreads;  // per 16 Ki block: 32 values per thread
+constexpr int kMinBlocks = 3;                 // 3 x 64 KiB of shared memory per SM
 constexpr int kSmallThreads = 256;
 constexpr int kLevels = 14;  // log2(kMaxBlock)
-static_assert(size_t(kThreads) * 32 == kMaxBlock, "the index bits of the steps below");
 static_assert(size_t(1) << kLevels == kMaxBlock, "");
 
 // block_scale(2^k) for the remainder blocks, filled on the host (the CPU's float).
@@ -52,100 +58,26 @@ struct Scales {
   float of_log2[kLevels + 1];
 };
 
-__device__ __forceinline__ uint32_t swz(uint32_t i) { return i ^ (((i >> 6) & 7u) << 2); }
-
-__device__ __forceinline__ void butterfly(float& a, float& b) {
-  const float s = __fadd_rn(a, b), d = __fsub_rn(a, b);
-  a = s;
-  b = d;
-}
-
-// v with its sign bit flipped where bit `bit` of `bits` is set.
-__device__ __forceinline__ float flip(float v, uint32_t bits, uint32_t bit) {
-  return __uint_as_float(__float_as_uint(v) ^ (((bits >> bit) & 1u) << 31));
-}
-
-// Levels of strides 1, 2, 4, 8 over r[0..16), in increasing stride.
-__device__ __forceinline__ void levels16(float (&r)[16]) {
-#pragma unroll
-  for (int h = 1; h < 16; h *= 2)
-#pragma unroll
-    for (int j = 0; j < 16; ++j)
-      if ((j & h) == 0) butterfly(r[j], r[j + h]);
-}
-
-// One of the in-place steps P2 / P3: the 16 values at base | (j << shift),
-// j = 0..15, through their four levels.
-__device__ __forceinline__ void step_in_place(float* sm, uint32_t base, int shift) {
-  float r[16];
-#pragma unroll
-  for (int j = 0; j < 16; ++j) r[j] = sm[swz(base | (static_cast<uint32_t>(j) << shift))];
-  levels16(r);
-#pragma unroll
-  for (int j = 0; j < 16; ++j) sm[swz(base | (static_cast<uint32_t>(j) << shift))] = r[j];
-}
-
+// Steps P1..P3 are compressors/common/hadamard_block.cuh's (shared with eden's
+// fused encode); P4 here ends in global memory.
 template <bool ROTATE, bool VEC>
 __global__ void __launch_bounds__(kThreads, kMinBlocks)
     full_blocks_kernel(const float* in, float* out, uint64_t key, float scale) {
   extern __shared__ float4 smem4[];
   float* sm = reinterpret_cast<float*>(smem4);
-  const uint32_t t = threadIdx.x, lane = t & 31u, warp = t >> 5;
+  const uint32_t lane = threadIdx.x & 31u;
   const size_t first = static_cast<size_t>(blockIdx.x) * kMaxBlock;
-  const float* src = in + first;
   float* dst = out + first;
   // The sign word of element first + e is rng_u32(key, word0 + (e >> 5)) (first
   // is a multiple of 32; counters are taken mod 2^32, as on the CPU).
   const uint32_t word0 = static_cast<uint32_t>(first >> 5);
-
-  // P1: load (signs first when rotating), levels b0 and b1, to shared memory.
-  // The halves of P1 and P4 stay loops (unroll 1): unrolled, the compiler keeps
-  // both halves' values live and spills at the 40 registers of three blocks per SM.
-#pragma unroll 1
-  for (int half = 0; half < 2; ++half) {
-    float v[4][4];
-#pragma unroll
-    for (int k = 0; k < 4; ++k) {
-      const uint32_t e = 4u * t + 2048u * (4 * half + k);
-      if (VEC) {
-        const float4 a = __ldcs(reinterpret_cast<const float4*>(src + e));
-        v[k][0] = a.x, v[k][1] = a.y, v[k][2] = a.z, v[k][3] = a.w;
-      } else {
-#pragma unroll
-        for (int q = 0; q < 4; ++q) v[k][q] = src[e + q];
-      }
-    }
-#pragma unroll
-    for (int k = 0; k < 4; ++k) {
-      const uint32_t e = 4u * t + 2048u * (4 * half + k);
-      if (ROTATE) {
-        const uint32_t bits = rng_u32(key, word0 + (e >> 5));
-#pragma unroll
-        for (int q = 0; q < 4; ++q) v[k][q] = flip(v[k][q], bits, (e & 31u) + q);
-      }
-      butterfly(v[k][0], v[k][1]);
-      butterfly(v[k][2], v[k][3]);
-      butterfly(v[k][0], v[k][2]);
-      butterfly(v[k][1], v[k][3]);
-      *reinterpret_cast<float4*>(sm + swz(e)) = make_float4(v[k][0], v[k][1], v[k][2], v[k][3]);
-    }
-  }
-  __syncthreads();
-  // P2: register j -> b2..b5; lane -> b0, b1, b6, b7, b8; warp -> b9..b12; half -> b13.
-#pragma unroll
-  for (uint32_t half = 0; half < 2; ++half)
-    step_in_place(sm, (lane & 3u) | ((lane >> 2) << 6) | (warp << 9) | (half << 13), 2);
-  __syncthreads();
-  // P3: register j -> b6..b9; lane -> b0..b4; warp -> b5, b10, b11, b12; half -> b13.
-#pragma unroll
-  for (uint32_t half = 0; half < 2; ++half)
-    step_in_place(sm, lane | ((warp & 1u) << 5) | ((warp >> 1) << 10) | (half << 13), 6);
-  __syncthreads();
-  // P4: register j -> b10..b13; lane -> b0..b4; warp -> b5..b8; half -> b9. Levels,
-  // the scale, signs when unrotating, coalesced stores.
+  blk::p1_to_p3<ROTATE, VEC>(in + first, sm, key, word0);
+  // P4: levels b10..b13, the scale, signs when unrotating, coalesced stores
+  // (lanes hold b0..b4: each store instruction of a warp writes 128 consecutive
+  // bytes). The halves stay a loop (unroll 1), as P1's.
 #pragma unroll 1
   for (uint32_t half = 0; half < 2; ++half) {
-    const uint32_t base = lane | (warp << 5) | (half << 9);
+    const uint32_t base = blk::p4_base(half);
     float r[16];
 #pragma unroll
     for (int j = 0; j < 16; ++j) r[j] = sm[swz(base | (static_cast<uint32_t>(j) << 10))];

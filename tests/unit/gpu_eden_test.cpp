@@ -6,7 +6,9 @@
 // bit-identical decode / decode_add, the non-finite flag, host-side size checks;
 // rotate then encode on the device = the bytes the CPU scheme sends. eden_sum.h's
 // fixed order is checked on the CPU (close to the exact sum; zero padding leaves
-// it unchanged, which the GPU's whole-chunk loads rely on). Tests that need a GPU
+// it unchanged, which the GPU's whole-chunk loads rely on). The fused device
+// encode (compressors/eden/eden_device.h: rotate and encode in one kernel)
+// against the CPU's rotate then EdenLevels::encode, byte for byte. Tests that need a GPU
 // skip visibly without one; the rest run everywhere. Compiles without CUDA headers.
 #include <gtest/gtest.h>
 
@@ -20,6 +22,7 @@
 #include "compressors/common/hadamard.h"
 #include "compressors/common/hadamard_device.h"
 #include "compressors/eden/eden.h"
+#include "compressors/eden/eden_device.h"
 #include "compressors/eden/eden_sum.h"
 #include "src/scheme/round_codec.h"
 #include "tests/unit/codec_test_util.h"
@@ -225,6 +228,115 @@ TEST(GpuEden, RotateThenEncodeOnTheDeviceSendsTheCpuSchemeBytes) {
   d->encode(dx.floats(), padded, dout.bytes(), 0, reinterpret_cast<int*>(dflag.bytes()), nullptr);
   device::synchronize();
   EXPECT_EQ(first_diff(cpu, dout.download()), SIZE_MAX);
+}
+
+// The CPU's bytes for a padded vector: EdenCompressor::produce's rotation, then
+// EdenLevels::encode.
+std::vector<uint8_t> cpu_rotate_encode(std::vector<float> x, int bits, uint64_t key, bool* nonfinite) {
+  hadamard::rotate(x.data(), x.size(), key);
+  EdenLevels c(bits);
+  std::vector<uint8_t> out(c.encoded_bytes(x.size()));
+  *nonfinite = false;
+  c.encode(x.data(), x.size(), out.data(), 0, nonfinite);
+  return out;
+}
+
+struct FusedResult {
+  std::vector<uint8_t> bytes;
+  int nonfinite = 0;
+  bool guard_intact = true;
+};
+
+FusedResult fused_on_gpu(const std::vector<float>& x, int bits, uint64_t key, size_t in_shift = 0,
+                         size_t out_shift = 0) {
+  const size_t n = x.size(), bytes = EdenLevels(bits).encoded_bytes(n);
+  DevBuf dx(4 * n, in_shift), dout(bytes, out_shift), dflag(sizeof(int));
+  dx.upload(x.data(), 4 * n);
+  device::fill(dout.bytes(), 0xa5, bytes);  // poisoned: every byte must be written
+  device::fill(dflag.bytes(), 0, sizeof(int));
+  const size_t wrote = eden::device_encode_rotated(dx.floats(), n, bits, key, dout.bytes(),
+                                                   reinterpret_cast<int*>(dflag.bytes()), nullptr);
+  device::synchronize();
+  EXPECT_EQ(wrote, bytes);
+  FusedResult r;
+  r.bytes = dout.download();
+  const std::vector<uint8_t> f = dflag.download();
+  std::memcpy(&r.nonfinite, f.data(), sizeof(int));
+  r.guard_intact = dout.guard_intact();
+  EXPECT_EQ(first_diff_bits(x, dx.download_floats()), SIZE_MAX) << "the input was changed";
+  return r;
+}
+
+TEST(GpuEdenFused, PayloadMatchesCpuRotateThenEncodeBytewise) {
+  GW_SKIP_WITHOUT_GPU();
+  uint32_t seed = 100;
+  for (int bits = 1; bits <= 8; ++bits) {
+    for (size_t count : {kB, 3 * kB, size_t{20011}, size_t{1} << 22, size_t{1}, size_t{3000}, 5 * kB + 7}) {
+      const size_t padded = hadamard::padded_count(count);
+      ++seed;
+      std::vector<float> x = gaussian(count, seed, 0.5f + bits, 0.1f * bits);
+      if (count > 2 * kB)  // a zero bucket (scale 0) and a tiny one after it
+        for (size_t i = kB; i < 2 * kB; ++i) x[i] = 0.0f;
+      if (count > 3 * kB)
+        for (size_t i = 2 * kB; i < 3 * kB; ++i) x[i] = test::float_of(1u + (i % 37)) * ((i & 1) ? -1.f : 1.f);
+      x.resize(padded, 0.0f);
+      const uint64_t key = 0x9e3779b97f4a7c15ull * seed;
+      bool cpu_nf = false;
+      const std::vector<uint8_t> cpu = cpu_rotate_encode(x, bits, key, &cpu_nf);
+      const size_t shift = (seed % 3 == 0) ? 4 : 0, oshift = seed % 2;
+      const FusedResult g = fused_on_gpu(x, bits, key, shift, oshift);
+      const size_t i = first_diff(cpu, g.bytes);
+      ASSERT_EQ(i, SIZE_MAX) << "bits=" << bits << " count=" << count << " padded=" << padded
+                             << ": payload differs at byte " << i << " of " << cpu.size() << " (cpu "
+                             << int(cpu[i]) << ", gpu " << int(g.bytes[i]) << ")";
+      EXPECT_FALSE(cpu_nf);
+      EXPECT_EQ(g.nonfinite, 0) << "bits=" << bits << " count=" << count;
+      EXPECT_TRUE(g.guard_intact) << "bits=" << bits << " count=" << count << ": wrote past the payload";
+    }
+  }
+}
+
+TEST(GpuEdenFused, NonfiniteInputsAreFlaggedAndEncodedAsOnTheCpu) {
+  GW_SKIP_WITHOUT_GPU();
+  const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+  for (int bits : {1, 4, 8}) {
+    const size_t padded = hadamard::padded_count(3 * kB + 100);
+    std::vector<float> x = gaussian(3 * kB + 100, 77 + bits);
+    x[kB + 17] = nan;      // bucket 1
+    x[2 * kB + 5] = -inf;  // bucket 2
+    x[3 * kB + 99] = inf;  // the last, short bucket
+    x.resize(padded, 0.0f);
+    bool cpu_nf = false;
+    const std::vector<uint8_t> cpu = cpu_rotate_encode(x, bits, 12345 + bits, &cpu_nf);
+    const FusedResult g = fused_on_gpu(x, bits, 12345 + bits);
+    EXPECT_TRUE(cpu_nf);
+    EXPECT_EQ(g.nonfinite, 1) << "bits=" << bits;
+    EXPECT_EQ(first_diff(cpu, g.bytes), SIZE_MAX) << "bits=" << bits;
+    // Finite vector: the flag is left at 0.
+    std::vector<float> y = gaussian(padded, 5);
+    EXPECT_EQ(fused_on_gpu(y, bits, 1).nonfinite, 0);
+  }
+}
+
+TEST(GpuEdenFused, RejectsCountsThatAreNotPaddedAndBadWidths) {
+  GW_SKIP_WITHOUT_GPU();
+  for (size_t n : {size_t{3}, kB + 3, size_t{20011}}) {
+    try {
+      eden::device_encode_rotated(nullptr, n, 4, 0, nullptr, nullptr, nullptr);
+      ADD_FAILURE() << n << " accepted";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.status(), GW_ERR_INVALID_ARGUMENT);
+    }
+  }
+  for (int bits : {0, 9}) {
+    try {
+      eden::device_encode_rotated(nullptr, kB, bits, 0, nullptr, nullptr, nullptr);
+      ADD_FAILURE() << bits << " accepted";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.status(), GW_ERR_INVALID_ARGUMENT);
+    }
+  }
+  EXPECT_EQ(eden::device_encode_rotated(nullptr, 0, 4, 0, nullptr, nullptr, nullptr), 0u);
 }
 
 }  // namespace
