@@ -106,7 +106,8 @@ TEST(DeviceRoundSchemes, StagedStepsAndStateEqualTheHostPath) {
   if (!have_gpu()) GTEST_SKIP() << "no CUDA device on this machine";
   const size_t rows = 120, cols = 250, count = rows * cols;
   struct Case { const char* spec; size_t state_floats; };
-  for (const Case& k : {Case{"powersgd:rank=4", count + cols * 4}, Case{"eden:bits=3", 0}}) {
+  for (const Case& k :
+       {Case{"powersgd:rank=4", count + cols * 4}, Case{"eden:bits=3", 0}, Case{"lattice:bits=4", 0}}) {
     const std::string cfg = std::string("compressor=") + k.spec;
     CommGuard on_host(cfg), on_device(cfg);
     const int64_t dims[2] = {int64_t(rows), int64_t(cols)};
