@@ -13,8 +13,9 @@
 // the bit-identical sum.
 //
 // A decode that went wrong is never silent: each unit of kUnit values carries
-// two 32-bit hashes of its integers z, which the receiver compares with those
-// of its z'. The ranks then share which units some receiver missed (one small
+// two 32-bit hashes of its integers z (sealed with the unit's spacing and
+// the sender's key, so damage to those is seen too), which the receiver
+// compares with those of its z'. The ranks then share which units some receiver missed (one small
 // exchange) and re-send just those with a 16x larger spacing, up to
 // kMaxResends times (counted in the layer's decode_retries); a unit still
 // missed after that is GW_ERR_CORRUPT naming the senders, on every rank.

@@ -31,6 +31,17 @@ struct Units {
   size_t len(size_t u) const { return u + 1 < units ? kUnit : values - u * kUnit; }
 };
 
+// The check also covers the unit's spacing and the sender's key (which set
+// the dither), so damage to either is seen as well as damage to a code.
+Check sealed(Check c, float eps, uint64_t key) {
+  uint32_t bits;
+  std::memcpy(&bits, &eps, 4);
+  const uint64_t m = rng_mix64(key ^ (static_cast<uint64_t>(bits) << 32 | bits));
+  c.h1 += static_cast<uint32_t>(m);
+  c.h2 += static_cast<uint32_t>(m >> 32);
+  return c;
+}
+
 // The AVX2 loops where the CPU has them (GW_CPU_ISA=scalar forces the reference): the same bits.
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 bool use_avx2() { return cpu_isa() != CpuIsa::SCALAR; }
@@ -89,7 +100,7 @@ size_t LatticeCodes::encode(const float* x, size_t n, uint8_t* out, uint64_t rng
       eps = NAN;
       std::memset(lv, 0, len);
     } else {
-      check = encode_unit(v, len, static_cast<uint32_t>(first), eps, rng_key, rkey, mask, lv);
+      check = sealed(encode_unit(v, len, static_cast<uint32_t>(first), eps, rng_key, rkey, mask, lv), eps, rng_key);
     }
     std::memcpy(head + kHead * u, &eps, 4);
     std::memcpy(head + kHead * u + 4, &check.h1, 4);
@@ -140,7 +151,7 @@ void LatticeCodes::decode_near(const uint8_t* in, size_t bytes, size_t n, const 
     const UnitResult r = decode_unit(w, lv, len, static_cast<uint32_t>(first), eps, key, q, o, add);
     // A reference of ours that holds NaN/Inf makes the unit NaN on every rank
     // anyway (our own payload says so): nothing to check there.
-    if (!r.nonfinite && (r.far || !(r.check == want))) missed->push_back(static_cast<uint32_t>(u));
+    if (!r.nonfinite && (r.far || !(sealed(r.check, eps, key) == want))) missed->push_back(static_cast<uint32_t>(u));
   }
 }
 

@@ -11,6 +11,8 @@
 #include <random>
 
 #include "tests/mpi/mpi_test_util.h"
+#include "tests/mpi/tampering_transport.h"
+#include "src/wire/header.h"
 
 namespace gwtest {
 namespace {
@@ -128,6 +130,45 @@ TEST(Lattice, BeyondEveryResendIsCorruptOnEveryRankAndTheCommGoesOn) {
       << gw_last_error();
   EXPECT_TRUE(same_on_all_ranks(out.data(), count * 4));
 }
+
+struct Damage {
+  size_t at;       // payload byte flipped
+  uint64_t units;  // units it spoils
+};
+class LatticeDamage : public testing::TestWithParam<Damage> {};
+
+TEST_P(LatticeDamage, IsCaughtByTheCheckAndResent) {
+  // Checksums off, so only the lattice's own check stands: one byte of rank
+  // 0's payload, as the last rank receives it, is flipped (a code, unit 0's
+  // spacing, the sender's key). The last rank decodes wrong values there, its
+  // check says so, every rank learns it in the check round, and the unit is
+  // sent again: every rank holds the same result, close to the mean, and
+  // counts the re-send.
+  const int me = world_rank(), n = world_size(), victim = n - 1;
+  const size_t count = 20000;  // 5 units: the codes start 8 + 5 * 12 bytes into the payload
+  TamperingTransport* t = nullptr;
+  gw_comm_t comm = tampering_comm(&t, TamperingTransport::kFlipByteAt,
+                                  "timeout=60;checksum=0;compressor=lattice:bits=4,eps=0.2,rotate=0");
+  t->flip_at = sizeof(gw::MessageHeader) + GetParam().at;
+  if (me == victim) t->remaining = 1;
+  std::vector<float> x = input(me, count, 0, 0.1f), out(count);
+  ASSERT_EQ(gw_allreduce(comm, "w", x.data(), out.data(), count, GW_FLOAT32, GW_AVG, nullptr), GW_SUCCESS)
+      << gw_last_error();
+  EXPECT_TRUE(same_on_all_ranks(out.data(), count * 4));
+  const std::vector<double> want = mean_of(n, count, 0, 0.1f);
+  double worst = 0;
+  for (size_t i = 0; i < count; ++i) worst = std::max(worst, std::fabs(out[i] - want[i]));
+  EXPECT_LT(worst, 16 * 0.2);  // unit 0 again at 16x the spacing
+  gw_stats st;
+  ASSERT_EQ(gw_layer_stats(comm, "w", &st), GW_SUCCESS);
+  EXPECT_EQ(st.decode_retries, GetParam().units);
+  gw_comm_destroy(comm);
+  MPI_Barrier(MPI_COMM_WORLD);
+}
+
+// A code byte of unit 0, the top byte of unit 0's spacing, a byte of the key (every unit's dither).
+INSTANTIATE_TEST_SUITE_P(Bytes, LatticeDamage,
+                         testing::Values(Damage{8 + 5 * 12 + 1000, 1}, Damage{8 + 3, 1}, Damage{2, 5}));
 
 TEST(Lattice, NaNFollowsTheNonfinitePolicy) {
   const int me = world_rank();
