@@ -86,6 +86,7 @@ void Communicator::allreduce(const std::vector<LayerRef>& refs, const void* send
   plan.total = total;
   plan.rule = rule_;
   for (const LayerRef& r : refs) plan.segments.push_back(segment_for(r.name, r.offset, r.count, dtype));
+  plan_adaptive(plan, send);
   run(plan, send, recv, total, total, stream);
 }
 
@@ -97,6 +98,7 @@ void Communicator::allgather(const char* name, const void* send, void* recv, siz
   plan.dtype = dtype;
   plan.total = count;
   plan.segments.push_back(segment_for(name, 0, count, dtype));
+  plan_adaptive(plan, send);
   run(plan, send, recv, count, count * static_cast<size_t>(size()), stream);
 }
 

@@ -69,6 +69,9 @@ class Communicator {
   // The layer's scheme (resolved once per layer), or "none" below min_compress_bytes.
   const std::shared_ptr<const Scheme>& scheme_for(Layer& layer, size_t count, gw_dtype dtype);
   Segment segment_for(const char* name, size_t offset, size_t count, gw_dtype dtype);
+  // L-GreCo: gives each lgreco layer of the call its planned candidate,
+  // planning first at a plan step (one small allreduce of the errors).
+  void plan_adaptive(CallPlan& plan, const void* send);
   // Error feedback (communicator_feedback.cpp): binds each segment to its
   // layer's state before a compressed call; after it, the EF21 aggregate
   // step, and resets (counted, logged) where a call left state unusable.

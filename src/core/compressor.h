@@ -10,7 +10,8 @@
 
 namespace gw {
 
-class RoundCodec;  // src/scheme/round_codec.h
+class RoundCodec;      // src/scheme/round_codec.h
+class AdaptiveFamily;  // src/planner/adaptive.h
 
 struct CompressorTraits {
   bool unbiased = false;             // E[decode(encode(x))] == x
@@ -113,6 +114,10 @@ class Compressor {
   // scheme here; the engine then drives them through it, and encode/decode
   // above are never called (src/scheme/round_codec.h).
   virtual const RoundCodec* round_codec() const { return nullptr; }
+
+  // Families whose layers L-GreCo plans (lgreco) return their grid here; the
+  // communicator then sends each such layer in its planned candidate's codec.
+  virtual const AdaptiveFamily* adaptive() const { return nullptr; }
 };
 
 }  // namespace gw

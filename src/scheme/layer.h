@@ -60,6 +60,11 @@ struct Layer {
   // view, op; src/comm/communicator_rounds.cpp), made once per layout.
   std::string round_key;
   std::shared_ptr<const Scheme> round_schemes[kMaxRounds];
+  // An lgreco layer's planned candidate (src/comm/communicator_adaptive.cpp):
+  // its index in the family's grid, -1 before the first plan, and the family
+  // object it indexes (a changed spec starts over).
+  int planned = -1;
+  const void* planned_family = nullptr;
 };
 
 }  // namespace gw

@@ -65,6 +65,8 @@ std::shared_ptr<const Scheme> Registry::make_scheme(const std::string& spec_text
                                                              : LosslessMode::kNone);
   GW_REQUIRE(!(made->round_codec() && ef == "ef21"), GW_ERR_INVALID_ARGUMENT, "spec '", clip_text(spec.text),
              "': ef=ef21 wraps a codec's single payload; a round scheme takes ef=0 or ef=1");
+  GW_REQUIRE(!(made->adaptive() && (ef == "1" || ef == "ef21")), GW_ERR_INVALID_ARGUMENT, "spec '",
+             clip_text(spec.text), "': lgreco plans codecs without error feedback for now (ef=0)");
   const bool wants = made->traits().needs_error_feedback;
   GW_REQUIRE(!(made->round_codec() && ef == "1" && !wants), GW_ERR_INVALID_ARGUMENT, "spec '", clip_text(spec.text),
              "': this round scheme is unbiased and keeps no residual; it takes no ef=1");

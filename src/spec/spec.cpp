@@ -62,6 +62,21 @@ const std::string* SpecReader::find(const char* key) {
   return nullptr;
 }
 
+std::vector<std::string> SpecReader::get_list(const char* key, const char* dflt) {
+  const std::string* v = find(key);
+  const std::string text = v ? *v : dflt;
+  std::vector<std::string> items;
+  size_t at = 0;
+  for (;;) {
+    const size_t bar = text.find('|', at);
+    items.push_back(trim(text.substr(at, bar == std::string::npos ? std::string::npos : bar - at)));
+    GW_REQUIRE(!items.back().empty(), GW_ERR_INVALID_ARGUMENT, "key '", key, "'='", clip_text(text),
+               "' has an empty item in spec '", clip_text(spec_.text), "'");
+    if (bar == std::string::npos) return items;
+    at = bar + 1;
+  }
+}
+
 bool SpecReader::is(const char* key, const char* word) {
   const std::string* v = find(key);
   return v && *v == word;

@@ -27,6 +27,8 @@ class SpecReader {
   double get_double(const char* key, double dflt, double lo, double hi);
   // Value must be one of `choices`; returns it.
   std::string get_choice(const char* key, const char* dflt, std::initializer_list<const char*> choices);
+  // A list value "a|b|c" (dflt when the key is absent); no item may be empty.
+  std::vector<std::string> get_list(const char* key, const char* dflt);
   // True when key is given as exactly `word` ("eps=auto"); otherwise read it with a getter above.
   bool is(const char* key, const char* word);
   // Throws GW_ERR_INVALID_ARGUMENT naming the first key nobody read.
