@@ -99,7 +99,7 @@ def main(folder):
                 return "%.1f (%d)" % (w, s) if w is not None else "not reached"
             md.append("| `%s` | %.4f | %.4f | %s | %s | %.1f | %.3f | %s | %s |" % (
                 spec, f["test_acc"], f["train_loss"], ("%.1f" % (sent / 1e6)) if sent else "- (gloo)", rel,
-                f["wall_s"], f["wall_s"] / f["step"], tt(target), tt(0.99 * target)))
+                f["wall_s"], f["wall_s"] / f["step"], tt(target), tt(None if target is None else 0.99 * target)))
         md.append("")
         png = "convergence-%s.png" % regime
         plot_regime(rs, specs, regime, os.path.join(folder, png))
