@@ -165,6 +165,11 @@ GW_API gw_status gw_layer_set_shape(gw_comm_t comm, const char* layer, int ndims
 /* Canonical spec currently used for a layer, written into buf (NUL-terminated). */
 GW_API gw_status gw_layer_get_spec(gw_comm_t comm, const char* layer, char* buf, size_t buf_size);
 
+/* The spec a layer travels in now: for an lgreco layer, the candidate its plan
+ * chose (the uniform setting before the first plan); otherwise the same as
+ * gw_layer_get_spec. */
+GW_API gw_status gw_layer_get_planned_spec(gw_comm_t comm, const char* layer, char* buf, size_t buf_size);
+
 /* ---- collectives --------------------------------------------------------- */
 /*
  * recv[i] = op over ranks of send[i], for i < count; send == recv (in place) is

@@ -115,6 +115,7 @@ def _declare(lib):
         "gw_layer_set_spec": [c_void_p, c_char_p, c_char_p],
         "gw_layer_set_shape": [c_void_p, c_char_p, c_int, P(ctypes.c_int64)],
         "gw_layer_get_spec": [c_void_p, c_char_p, ctypes.c_char_p, c_size_t],
+        "gw_layer_get_planned_spec": [c_void_p, c_char_p, ctypes.c_char_p, c_size_t],
         "gw_allreduce": [c_void_p, c_char_p, c_void_p, c_void_p, c_size_t, c_int, c_int, c_void_p],
         "gw_allgather": [c_void_p, c_char_p, c_void_p, c_void_p, c_size_t, c_int, c_void_p],
         "gw_allreduce_multi": [c_void_p, c_int, P(c_char_p), P(c_size_t), P(c_size_t), c_void_p, c_void_p,

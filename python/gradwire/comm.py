@@ -170,8 +170,15 @@ class Communicator:
                     "gw_layer_set_spec", layer)
 
     def get_spec(self, layer):
-        buf = ctypes.create_string_buffer(512)
-        self._check(self._lib.gw_layer_get_spec(self._h(), layer.encode(), buf, len(buf)), "gw_layer_get_spec", layer)
+        return self._spec("gw_layer_get_spec", layer)
+
+    def get_planned_spec(self, layer):
+        """The spec the layer travels in now (an lgreco layer: its planned candidate)."""
+        return self._spec("gw_layer_get_planned_spec", layer)
+
+    def _spec(self, fn, layer):
+        buf = ctypes.create_string_buffer(4096)
+        self._check(getattr(self._lib, fn)(self._h(), layer.encode(), buf, len(buf)), fn, layer)
         return buf.value.decode()
 
     def set_shape(self, layer, shape):

@@ -158,6 +158,19 @@ using StreamTransportPtr = std::unique_ptr<gw::StreamTransport>;
   gw::fail(GW_ERR_UNSUPPORTED, "this gradwire was built without NCCL (GW_WITH_NCCL=OFF)");
 }
 #endif
+// A layer's spec, as `read` gives it, into the caller's buffer (NUL-terminated).
+template <typename Read>
+gw_status spec_into(const char* fn, gw_comm_t comm, const char* layer, char* buf, size_t buf_size, Read&& read) {
+  return guarded(fn, [&] {
+    Exclusive c(comm);
+    check_layer(layer);
+    GW_REQUIRE(buf != nullptr && buf_size > 0, GW_ERR_INVALID_ARGUMENT, "buf is NULL or empty");
+    std::string spec = read(*c.operator->(), layer);
+    GW_REQUIRE(spec.size() < buf_size, GW_ERR_INVALID_ARGUMENT, "buf_size ", buf_size, " is too small for '", spec,
+               "'");
+    std::memcpy(buf, spec.c_str(), spec.size() + 1);
+  });
+}
 }  // namespace
 
 extern "C" {
@@ -263,16 +276,15 @@ gw_status gw_layer_set_shape(gw_comm_t comm, const char* layer, int ndims, const
   });
 }
 
+
 gw_status gw_layer_get_spec(gw_comm_t comm, const char* layer, char* buf, size_t buf_size) {
-  return guarded("gw_layer_get_spec", [&] {
-    Exclusive c(comm);
-    check_layer(layer);
-    GW_REQUIRE(buf != nullptr && buf_size > 0, GW_ERR_INVALID_ARGUMENT, "buf is NULL or empty");
-    std::string spec = c->spec_of(layer);
-    GW_REQUIRE(spec.size() < buf_size, GW_ERR_INVALID_ARGUMENT, "buf_size ", buf_size, " is too small for '", spec,
-               "'");
-    std::memcpy(buf, spec.c_str(), spec.size() + 1);
-  });
+  return spec_into("gw_layer_get_spec", comm, layer, buf, buf_size,
+                   [](gw::Communicator& c, const char* l) { return c.spec_of(l); });
+}
+
+gw_status gw_layer_get_planned_spec(gw_comm_t comm, const char* layer, char* buf, size_t buf_size) {
+  return spec_into("gw_layer_get_planned_spec", comm, layer, buf, buf_size,
+                   [](gw::Communicator& c, const char* l) { return c.planned_spec_of(l); });
 }
 
 gw_status gw_allreduce(gw_comm_t comm, const char* layer, const void* send, void* recv, size_t count,

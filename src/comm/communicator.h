@@ -53,6 +53,7 @@ class Communicator {
   void set_spec(const char* layer, const char* spec);
   void set_shape(const char* layer, const std::vector<int64_t>& dims);
   std::string spec_of(const char* layer);  // canonical spec a call of `count` elements would use
+  std::string planned_spec_of(const char* layer);  // lgreco: the planned candidate's; else spec_of
 
   std::vector<uint8_t> save_state(const char* layer);
   void load_state(const char* layer, const uint8_t* buf, size_t size);

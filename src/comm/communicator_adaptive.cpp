@@ -20,6 +20,7 @@
 #include "src/planner/adaptive.h"
 #include "src/planner/candidates.h"
 #include "src/planner/knapsack.h"
+#include "src/spec/registry.h"
 
 namespace gw {
 
@@ -103,6 +104,17 @@ void Communicator::plan_adaptive(CallPlan& plan, const void* send) {
     s.codec = s.scheme->codec;
     s.traits = s.codec->traits();
   }
+}
+
+std::string Communicator::planned_spec_of(const char* name) {
+  const Layer& l = layer(name);
+  const auto* f = static_cast<const AdaptiveFamily*>(l.planned_family);
+  if (!f) {  // no call yet: what the first one would use
+    const auto s = make_scheme(l.spec_override.empty() ? config_.compressor : l.spec_override);
+    if (!s->codec->adaptive()) return s->spec;
+    f = s->codec->adaptive();
+  }
+  return f->candidates()[l.planned < 0 ? f->uniform() : static_cast<size_t>(l.planned)]->spec;
 }
 
 }  // namespace gw

@@ -40,6 +40,7 @@ struct Outcome {
   std::vector<float> out;
   uint64_t bytes = 0;
   double sq_error = 0;
+  std::vector<std::string> planned;  // each layer's gw_layer_get_planned_spec after the calls
 };
 
 Outcome run(const std::string& spec, int calls) {
@@ -64,6 +65,9 @@ Outcome run(const std::string& spec, int calls) {
     gw_stats st;
     EXPECT_EQ(gw_layer_stats(comm, name, &st), GW_SUCCESS);
     res.bytes += st.bytes_sent;
+    char buf[256];
+    EXPECT_EQ(gw_layer_get_planned_spec(comm, name, buf, sizeof(buf)), GW_SUCCESS);
+    res.planned.push_back(buf);
   }
   for (size_t i = 0; i < x.size(); ++i) res.sq_error += (res.out[i] - mean[i]) * (res.out[i] - mean[i]);
   return res;
@@ -79,6 +83,12 @@ TEST(Lgreco, APlannedBucketSendsFewerBytesAtNoMoreError) {
                 static_cast<double>(uniform.bytes) / planned.bytes, planned.sq_error, uniform.sq_error);
   EXPECT_LT(planned.bytes * 1.5, static_cast<double>(uniform.bytes));
   EXPECT_LT(planned.sq_error, 1.15 * uniform.sq_error);  // the plan's budget is the uniform error (one draw each)
+  // The plan is visible: the smooth large layer goes down to 2 bits, the uniform run's layers keep their spec.
+  EXPECT_EQ(planned.planned[0], "maxmin:bits=2,bucket=2048");
+  EXPECT_EQ(uniform.planned[0], "maxmin:bits=4,bucket=512");
+  std::string all;
+  for (const std::string& p : planned.planned) all += p + ";";
+  EXPECT_TRUE(same_on_all_ranks(all.data(), all.size()));
 }
 
 TEST(Lgreco, BeforeTheWarmupTheLayersTravelInTheUniformSetting) {
@@ -86,6 +96,7 @@ TEST(Lgreco, BeforeTheWarmupTheLayersTravelInTheUniformSetting) {
   const Outcome early = run("lgreco:warmup=5", 2);
   EXPECT_EQ(early.bytes, uniform.bytes);
   EXPECT_EQ(early.out, uniform.out);  // the same codec, the same keys: the same bits
+  EXPECT_EQ(early.planned, uniform.planned);
 }
 
 TEST(Lgreco, SpecsAndRefusals) {

@@ -48,6 +48,18 @@ def test_allreduce_numpy_and_fp16():
     comm.allreduce(h, "t.half")
     assert torch.allclose(h.float(), torch.full((64,), 0.25 * (N + 1)), rtol=1e-3)
     assert comm.get_spec("t.half").startswith("fp16")
+    assert comm.get_planned_spec("t.half") == comm.get_spec("t.half")
+
+
+def test_lgreco_plan_is_visible():
+    comm.set_spec("t.lg", "lgreco:warmup=1,period=10")
+    x = torch.randn(20000, generator=torch.Generator().manual_seed(7 + R)) * 1e-3
+    assert comm.get_planned_spec("t.lg") == "maxmin:bits=4,bucket=512"  # the uniform setting first
+    for _ in range(2):
+        comm.allreduce(x.clone(), "t.lg")
+    planned = comm.get_planned_spec("t.lg")
+    assert planned.startswith("maxmin:bits="), planned
+    assert comm.get_spec("t.lg").startswith("lgreco:"), comm.get_spec("t.lg")
 
 
 def test_maxmin_bit_identical_across_ranks():
