@@ -48,7 +48,7 @@ struct Scratch {
     missed = attempt + units;
     from = missed + units;
   }
-  static size_t floats(size_t values, int ranks) { return values + 4 * units_for(values) + ranks; }
+  static size_t floats(size_t values, int ranks) { return values + 3 * units_for(values) + ranks; }
   size_t pending(int k) const {
     size_t m = 0;
     for (size_t u = 0; u < units; ++u) m += attempt[u] == static_cast<float>(k);

@@ -12,16 +12,6 @@ LgrecoCompressor::LgrecoCompressor(std::string spec, std::vector<std::shared_ptr
     : spec_(std::move(spec)), candidates_(std::move(candidates)), uniform_(uniform), warmup_(warmup),
       period_(period), alpha_(alpha) {}
 
-size_t LgrecoCompressor::encode(const float*, size_t, uint8_t*, uint64_t, bool*) const {
-  fail(GW_ERR_INTERNAL, spec_, " travels in its planned candidate's codec, never as itself");
-}
-void LgrecoCompressor::decode(const uint8_t*, size_t, size_t, float*) const {
-  fail(GW_ERR_INTERNAL, spec_, " travels in its planned candidate's codec, never as itself");
-}
-void LgrecoCompressor::decode_add(const uint8_t*, size_t, size_t, float*) const {
-  fail(GW_ERR_INTERNAL, spec_, " travels in its planned candidate's codec, never as itself");
-}
-
 namespace {
 
 std::string joined(const std::vector<std::string>& v) {

@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "src/core/compressor.h"
+#include "src/core/facade_compressor.h"
 #include "src/planner/adaptive.h"
 
 namespace gw {
@@ -24,23 +24,22 @@ class Registry;
 
 constexpr uint16_t kLgrecoCompressorId = 14;
 
-class LgrecoCompressor final : public Compressor, public AdaptiveFamily {
+class LgrecoCompressor final : public FacadeCompressor, public AdaptiveFamily {
  public:
   LgrecoCompressor(std::string spec, std::vector<std::shared_ptr<const Scheme>> candidates, size_t uniform,
                    uint64_t warmup, uint64_t period, double alpha);
   uint16_t id() const override { return kLgrecoCompressorId; }
   const std::string& spec() const override { return spec_; }
   CompressorTraits traits() const override { return CompressorTraits(); }
-  size_t encoded_bytes(size_t n) const override { return 4 * n; }
-  size_t encode(const float* x, size_t n, uint8_t* out, uint64_t rng_key, bool* nonfinite) const override;
-  void decode(const uint8_t* in, size_t bytes, size_t n, float* out) const override;
-  void decode_add(const uint8_t* in, size_t bytes, size_t n, float* acc) const override;
   const AdaptiveFamily* adaptive() const override { return this; }
 
   const std::vector<std::shared_ptr<const Scheme>>& candidates() const override { return candidates_; }
   size_t uniform() const override { return uniform_; }
   double alpha() const override { return alpha_; }
   bool plans_at(uint64_t step) const override { return step >= warmup_ && (step - warmup_) % period_ == 0; }
+
+ protected:
+  const char* travels_as() const override { return "travels in its planned candidate's codec"; }
 
  private:
   std::string spec_;

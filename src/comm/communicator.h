@@ -70,6 +70,7 @@ class Communicator {
   // The layer's scheme (resolved once per layer), or "none" below min_compress_bytes.
   const std::shared_ptr<const Scheme>& scheme_for(Layer& layer, size_t count, gw_dtype dtype);
   Segment segment_for(const char* name, size_t offset, size_t count, gw_dtype dtype);
+  const std::string& configured_spec(const Layer& l) const;  // its override, or the communicator's
   // L-GreCo: gives each lgreco layer of the call its planned candidate,
   // planning first at a plan step (one small allreduce of the errors).
   void plan_adaptive(CallPlan& plan, const void* send);

@@ -27,6 +27,11 @@ namespace gw {
 namespace {
 constexpr const char* kErrorsLayer = "__gradwire_lgreco_errors__";
 constexpr uint64_t kPlanStream = 0x6c677265636full;  // "lgreco": keys the measuring encodes
+
+// The scheme a planned layer travels in: its candidate, or the uniform setting before the first plan.
+const std::shared_ptr<const Scheme>& chosen(const AdaptiveFamily& f, const Layer& l) {
+  return f.candidates()[l.planned < 0 ? f.uniform() : static_cast<size_t>(l.planned)];
+}
 }  // namespace
 
 void Communicator::plan_adaptive(CallPlan& plan, const void* send) {
@@ -89,7 +94,7 @@ void Communicator::plan_adaptive(CallPlan& plan, const void* send) {
       if (p.choice.empty()) continue;
       if (l.planned != p.choice[k])
         GW_LOG(INFO, "lgreco: layer '", l.name, "' -> ", f.candidates()[p.choice[k]]->spec, " (was ",
-               l.planned < 0 ? f.candidates()[f.uniform()]->spec : f.candidates()[l.planned]->spec, ")");
+               chosen(f, l)->spec, ")");
       l.planned = p.choice[k];
     }
     if (!p.choice.empty())
@@ -100,7 +105,7 @@ void Communicator::plan_adaptive(CallPlan& plan, const void* send) {
   for (size_t i : planned) {  // the call travels in each layer's candidate
     Segment& s = plan.segments[i];
     const AdaptiveFamily& f = *s.codec->adaptive();
-    s.scheme = f.candidates()[s.layer->planned < 0 ? f.uniform() : static_cast<size_t>(s.layer->planned)];
+    s.scheme = chosen(f, *s.layer);
     s.codec = s.scheme->codec;
     s.traits = s.codec->traits();
   }
@@ -110,11 +115,11 @@ std::string Communicator::planned_spec_of(const char* name) {
   const Layer& l = layer(name);
   const auto* f = static_cast<const AdaptiveFamily*>(l.planned_family);
   if (!f) {  // no call yet: what the first one would use
-    const auto s = make_scheme(l.spec_override.empty() ? config_.compressor : l.spec_override);
+    const auto s = make_scheme(configured_spec(l));
     if (!s->codec->adaptive()) return s->spec;
     f = s->codec->adaptive();
   }
-  return f->candidates()[l.planned < 0 ? f->uniform() : static_cast<size_t>(l.planned)]->spec;
+  return chosen(*f, l)->spec;
 }
 
 }  // namespace gw

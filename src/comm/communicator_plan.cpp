@@ -11,8 +11,12 @@ namespace gw {
 const std::shared_ptr<const Scheme>& Communicator::scheme_for(Layer& l, size_t count, gw_dtype dtype) {
   static const std::shared_ptr<const Scheme> none = make_scheme("none");
   if (count * dtype_size(dtype) < config_.min_compress_bytes) return none;
-  if (!l.scheme) l.scheme = make_scheme(l.spec_override.empty() ? config_.compressor : l.spec_override);
+  if (!l.scheme) l.scheme = make_scheme(configured_spec(l));
   return l.scheme;
+}
+
+const std::string& Communicator::configured_spec(const Layer& l) const {
+  return l.spec_override.empty() ? config_.compressor : l.spec_override;
 }
 
 Segment Communicator::segment_for(const char* name, size_t offset, size_t count, gw_dtype dtype) {
@@ -37,7 +41,7 @@ void Communicator::set_shape(const char* name, const std::vector<int64_t>& dims)
 
 std::string Communicator::spec_of(const char* name) {
   const Layer& l = layer(name);
-  return make_scheme(l.spec_override.empty() ? config_.compressor : l.spec_override)->spec;
+  return make_scheme(configured_spec(l))->spec;
 }
 
 void Communicator::plan_call(CallPlan& plan, bool device_data) const {
