@@ -84,6 +84,8 @@ typedef struct {
   uint64_t state_bytes;    /* scheme state held now (residual memory) */
   uint64_t decode_retries; /* check units re-sent because some rank could not decode
                               them against its reference (lattice) */
+  uint64_t ranks_excluded; /* ranks a robust rule (SafeguardSGD) removed for good, now;
+                              the communicator's, 0 in a layer's statistics */
 } gw_stats;
 
 /* ---- library ------------------------------------------------------------- */
@@ -103,7 +105,9 @@ GW_API const char* gw_last_error(void);
  * Keys: compressor (default spec), algorithm (auto|allgather|sra),
  * chunk_bytes, min_compress_bytes, fallback_bytes (calls up to this size use
  * the plain MPI/NCCL collective; default 64K), timeout (seconds, 0 = wait forever),
- * seed, checksum (0|1), nonfinite (error|propagate).
+ * seed, checksum (0|1), nonfinite (error|propagate), robust (none|mean|median|
+ * trimmed|krum|geomed|cc|safeguard with their keys, e.g. "robust=cc:tau=1":
+ * docs/ROBUST.md; MPI only).
  * Every key may also come from GW_<KEY> in the environment; the config string
  * wins over the environment. Unknown keys are GW_ERR_INVALID_ARGUMENT.
  * Collective over the given communicator: all ranks must call it.
@@ -162,6 +166,13 @@ GW_API gw_status gw_layer_set_spec(gw_comm_t comm, const char* layer, const char
  * dimension) such a layer travels uncompressed. */
 GW_API gw_status gw_layer_set_shape(gw_comm_t comm, const char* layer, int ndims, const int64_t* dims);
 
+/* Robust aggregation for one layer's allreduce: a rule spec as for the
+ * config key robust= ("median", "cc:tau=1", ..., docs/ROBUST.md), "none" for
+ * the plain running sum, or "" to follow the communicator's robust= again.
+ * The rule's state (centered clipping's center, SafeguardSGD's windows)
+ * starts over. MPI communicators only (GW_ERR_UNSUPPORTED on NCCL). */
+GW_API gw_status gw_layer_set_robust(gw_comm_t comm, const char* layer, const char* rule);
+
 /* Canonical spec currently used for a layer, written into buf (NUL-terminated). */
 GW_API gw_status gw_layer_get_spec(gw_comm_t comm, const char* layer, char* buf, size_t buf_size);
 
@@ -214,6 +225,11 @@ GW_API gw_status gw_layer_load_state(gw_comm_t comm, const char* layer, const vo
 GW_API gw_status gw_layer_stats(gw_comm_t comm, const char* layer, gw_stats* stats);
 GW_API gw_status gw_comm_stats(gw_comm_t comm, gw_stats* stats);
 GW_API gw_status gw_stats_reset(gw_comm_t comm);
+
+/* The ranks a robust rule (SafeguardSGD) has removed from the good set for
+ * good, ascending: *count receives how many, the first min(capacity, *count)
+ * are written to ranks. The same on every rank that agrees on the results. */
+GW_API gw_status gw_comm_get_excluded(gw_comm_t comm, int* ranks, int capacity, int* count);
 
 #ifdef __cplusplus
 } /* extern "C" */

@@ -57,7 +57,10 @@ class CollectiveRun {
   // piece p into its own row, then the plan's rule writes out_ (host data only:
   // the communicator stages device buffers for such calls).
   template <typename Take, typename Decode>
-  void combine_peers(const Piece& p, const Compressor& codec, Take& take, Decode& decode);
+  void combine_peers(const Piece& p, const Segment& seg, Take& take, Decode& decode);
+  bool is_excluded(int src) const {
+    return std::find(plan_.excluded.begin(), plan_.excluded.end(), src) != plan_.excluded.end();
+  }
   // The reducer of reference-decoding codecs (lattice): every rank's payload of
   // piece p, its own included, decoded against this rank's own values of the
   // piece and summed in rank order; the units that failed their check go to
@@ -297,21 +300,44 @@ void CollectiveRun::complete(size_t i) {
 }
 
 template <typename Take, typename Decode>
-void CollectiveRun::combine_peers(const Piece& p, const Compressor& codec, Take& take, Decode& decode) {
+void CollectiveRun::combine_peers(const Piece& p, const Segment& seg, Take& take, Decode& decode) {
+  const PeerRule& rule = *seg.rule;
+  // A coordinate-wise rule runs piece by piece; any other sees the layer's
+  // whole vectors, gathered over its pieces (in order, across rounds) into rows.
+  const bool whole = !rule.coordinatewise();
+  const size_t width = whole ? seg.count : p.count;
+  const size_t at = whole ? p.begin - seg.offset : 0;
   std::vector<float>& rows = ws_.peer_values;
-  if (rows.size() < p.count * static_cast<size_t>(n_)) rows.resize(p.count * static_cast<size_t>(n_));
-  std::vector<const float*>& peers = ws_.peer_rows;
-  peers.resize(static_cast<size_t>(n_));
+  if (rows.size() < width * static_cast<size_t>(n_)) rows.resize(width * static_cast<size_t>(n_));
   for (int src = 0; src < n_; ++src) {
-    float* row = rows.data() + static_cast<size_t>(src) * p.count;
     size_t bytes;
-    const uint8_t* in = take(src, codec, p.count, &bytes);
-    decode(src, codec, in, bytes, p.count, row, false);
-    peers[static_cast<size_t>(src)] = row;
+    const uint8_t* in = take(src, *seg.codec, p.count, &bytes);  // an excluded rank's is checked, not used
+    if (is_excluded(src)) continue;
+    decode(src, *seg.codec, in, bytes, p.count, rows.data() + static_cast<size_t>(src) * width + at, false);
   }
-  float* out = out_ + p.begin;
-  plan_.rule->combine(peers.data(), n_, p.count, out);
-  if (plan_.op == GW_SUM && n_ > 1) ops_.scale(out, p.count, static_cast<float>(n_));  // the rule estimates the mean
+  if (whole && p.begin + p.count != seg.offset + seg.count) return;  // the layer's later pieces still to come
+  std::vector<const float*>& peers = ws_.peer_rows;
+  std::vector<int>& ranks = ws_.peer_ranks;
+  peers.clear();
+  ranks.clear();
+  for (int src = 0; src < n_; ++src) {
+    if (is_excluded(src)) continue;
+    peers.push_back(rows.data() + static_cast<size_t>(src) * width);
+    ranks.push_back(src);
+  }
+  PeerRows call;
+  call.rows = peers.data();
+  call.ranks = ranks.data();
+  call.m = static_cast<int>(peers.size());
+  call.world = n_;
+  call.key = rng_derive_key(cfg_.seed, seg.layer->step, seg.layer->name_hash, kRuleStream, 0);
+  float* out = out_ + (whole ? seg.offset : p.begin);
+  try {
+    rule.combine(call, width, out, *seg.rule_state, result_.removed);
+  } catch (const Error& err) {
+    fail(err.status(), "layer '", seg.layer->name, "': ", err.what());
+  }
+  if (plan_.op == GW_SUM && n_ > 1) ops_.scale(out, width, static_cast<float>(n_));  // the rule estimates the mean
 }
 
 template <typename Take>
@@ -372,8 +398,8 @@ void CollectiveRun::process(size_t i) {
   for (const Piece& p : plan_.rounds[e.round].pieces) {
     const Compressor& codec = *plan_.segments[p.segment].codec;
     auto t0 = Clock::now();
-    if (e.type == ExType::kAllgather && plan_.kind == CallKind::kAllreduce && plan_.rule) {
-      combine_peers(p, codec, take, decode);
+    if (e.type == ExType::kAllgather && plan_.kind == CallKind::kAllreduce && plan_.segments[p.segment].rule) {
+      combine_peers(p, plan_.segments[p.segment], take, decode);
     } else if (e.type == ExType::kAllgather && plan_.segments[p.segment].traits.decodes_near_reference) {
       decode_near_reference(p, codec, take);
     } else if (e.type == ExType::kAllgather) {

@@ -37,7 +37,8 @@ struct Workspace {
   bool pinned = false;    // message buffers page-locked (device data)
   std::vector<float> in32, out32;  // fp16/bf16 calls work in fp32
   std::vector<float> peer_values;        // a PeerRule's inputs: every rank's decoded piece (host data)
-  std::vector<const float*> peer_rows;  // their rows, one per rank
+  std::vector<const float*> peer_rows;  // the rows a rule combines (ranks not excluded)
+  std::vector<int> peer_ranks;         // their ranks
   std::vector<uint32_t> missed_units;    // one payload's failed checks (decode_near)
   std::unique_ptr<DataOps> host_ops, device_ops;
   CallPlan plain_plan;  // the small-call path's identity-codec copy of a plan (plain_collective.cpp)
@@ -54,6 +55,7 @@ struct DecodeMiss {
 struct CallResult {
   std::vector<LayerStats> per_segment;  // stats of this call, one per plan segment
   std::vector<DecodeMiss> misses;       // this rank's, in the order it decoded
+  std::vector<int> removed;             // ranks a peer rule dropped for good in this call (SafeguardSGD)
   bool local_nonfinite = false;         // this rank's input held NaN/Inf (nonfinite=propagate)
   bool any_nonfinite = false;           // some rank's did: the shared result holds NaN/Inf
 };

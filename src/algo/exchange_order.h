@@ -18,6 +18,8 @@ namespace gw {
 
 // RNG stream of the SRA owner's re-encode (the gather), apart from the scatter's.
 constexpr uint64_t kPhaseGather = 1ull << 62;
+// Keys a peer rule's shared randomness (bucketing's shuffle), apart from every encode's.
+constexpr uint64_t kRuleStream = 0x726f62757374ull;  // "robust"
 
 enum class ExType { kAllgather, kScatter, kGather };
 

@@ -45,11 +45,13 @@ void build_rounds(CallPlan& plan, size_t chunk_elems) {
     lh = hash_value(static_cast<uint64_t>(seg.count), lh);
     sh = hash_value(static_cast<uint64_t>(seg.spec().size()), sh);
     sh = fnv1a64(seg.spec(), sh);
+    if (seg.rule) {  // ranks that combine differently must not get different results silently
+      sh = hash_value(static_cast<uint64_t>(seg.rule->name().size()), sh);
+      sh = fnv1a64(seg.rule->name(), sh);
+      if (seg.rule_state) sh = hash_value(seg.rule_state->calls, sh);
+    }
   }
-  if (plan.rule) {  // ranks that combine differently must not get different results silently
-    sh = hash_value(static_cast<uint64_t>(plan.rule->name().size()), sh);
-    sh = fnv1a64(plan.rule->name(), sh);
-  }
+  for (int r : plan.excluded) sh = hash_value(static_cast<uint64_t>(r) + 1, sh);  // and on whom they leave out
   fp.layers_hash = lh;
   fp.specs_hash = sh;
 }
@@ -60,15 +62,15 @@ std::string describe_plan(const CallPlan& plan) {
   for (size_t i = 0; i < plan.segments.size() && i < kShown; ++i) {
     const Segment& s = plan.segments[i];
     layers += concat_parts(i ? ", '" : "'", clip_text(s.layer->name), "' [", s.offset, ", +", s.count, ")");
-    specs += concat_parts(i ? ", '" : "'", clip_text(s.spec()), "'");
+    specs += concat_parts(i ? ", '" : "'", clip_text(s.spec()), "'", s.rule ? " robust=" : "",
+                          s.rule ? s.rule->name() : "");
   }
   if (plan.segments.size() > kShown) {
     const std::string more = concat_parts(" and ", plan.segments.size() - kShown, " more");
     layers += more;
     specs += more;
   }
-  return concat_parts("layers ", layers, "; specs ", specs, plan.rule ? "; robust=" : "",
-                      plan.rule ? plan.rule->name() : "");
+  return concat_parts("layers ", layers, "; specs ", specs);
 }
 
 }  // namespace gw

@@ -32,6 +32,11 @@ struct Segment {
   float* feedback_state = nullptr;
   size_t offset = 0;  // first element in the call's buffers
   size_t count = 0;
+  // Allreduce only: the layer's peer rule (robust=): every peer's decoded
+  // vector is kept and combined by it (allgather form); null = the running
+  // sum of fused decode_add. rule_state is the layer's, never null with a rule.
+  std::shared_ptr<const PeerRule> rule;
+  RuleState* rule_state = nullptr;
 
   const std::string& spec() const { return scheme ? scheme->spec : codec->spec(); }
   Feedback feedback() const { return feedback_state ? scheme->feedback : Feedback::kNone; }
@@ -55,11 +60,18 @@ struct CallPlan {
   size_t total = 0;                             // elements
   std::vector<Segment> segments;
   std::vector<Round> rounds;
-  // Allreduce only: keep every peer's decoded vector and combine them with this
-  // rule (allgather form); null = the running sum of fused decode_add.
-  std::shared_ptr<const PeerRule> rule;
+  // Ranks a peer rule has dropped for good (SafeguardSGD): their payloads are
+  // still received and checked, and left out of every rule.
+  std::vector<int> excluded;
   PlanFingerprint fingerprint;
 };
+
+// True when some layer's vectors are combined by a peer rule (robust=).
+inline bool has_peer_rule(const CallPlan& plan) {
+  for (const Segment& s : plan.segments)
+    if (s.rule) return true;
+  return false;
+}
 
 // True when some layer runs a round scheme (several exchanges: scheme/round_codec.h).
 inline bool has_round_layers(const CallPlan& plan) {

@@ -131,6 +131,7 @@ void fill_stats(const gw::LayerStats& s, gw_stats* out) {
   out->state_resets = s.state_resets;
   out->state_bytes = s.state_bytes;
   out->decode_retries = s.decode_retries;
+  out->ranks_excluded = s.ranks_excluded;
 }
 
 }  // namespace
@@ -261,6 +262,27 @@ gw_status gw_layer_set_spec(gw_comm_t comm, const char* layer, const char* spec)
     check_layer(layer);
     GW_REQUIRE(spec != nullptr, GW_ERR_INVALID_ARGUMENT, "spec is NULL");
     c->set_spec(layer, spec);
+  });
+}
+
+gw_status gw_layer_set_robust(gw_comm_t comm, const char* layer, const char* rule) {
+  return guarded("gw_layer_set_robust", [&] {
+    Exclusive c(comm);
+    check_layer(layer);
+    GW_REQUIRE(rule != nullptr, GW_ERR_INVALID_ARGUMENT, "rule is NULL");
+    c->set_robust(layer, rule);
+  });
+}
+
+gw_status gw_comm_get_excluded(gw_comm_t comm, int* ranks, int capacity, int* count) {
+  return guarded("gw_comm_get_excluded", [&] {
+    Exclusive c(comm);
+    GW_REQUIRE(count != nullptr, GW_ERR_INVALID_ARGUMENT, "count is NULL");
+    GW_REQUIRE(capacity >= 0 && (capacity == 0 || ranks != nullptr), GW_ERR_INVALID_ARGUMENT,
+               "ranks is NULL or capacity ", capacity, " is negative");
+    const std::vector<int>& ex = c->excluded_ranks();
+    *count = static_cast<int>(ex.size());
+    for (size_t i = 0; i < ex.size() && i < static_cast<size_t>(capacity); ++i) ranks[i] = ex[i];
   });
 }
 

@@ -1,5 +1,6 @@
 #include "src/comm/communicator.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <limits>
@@ -84,8 +85,13 @@ void Communicator::allreduce(const std::vector<LayerRef>& refs, const void* send
   plan.op = op;
   plan.dtype = dtype;
   plan.total = total;
-  plan.rule = rule_;
-  for (const LayerRef& r : refs) plan.segments.push_back(segment_for(r.name, r.offset, r.count, dtype));
+  for (const LayerRef& r : refs) {
+    Segment s = segment_for(r.name, r.offset, r.count, dtype);
+    s.rule = s.layer->rule_set ? s.layer->rule : rule_;
+    if (s.rule) s.rule_state = &s.layer->rule_state;
+    plan.segments.push_back(std::move(s));
+  }
+  plan.excluded = excluded_;
   plan_adaptive(plan, send);
   run(plan, send, recv, total, total, stream);
 }
@@ -124,6 +130,8 @@ void Communicator::account(CallPlan& plan, Run&& run) {
   } catch (const Error& e) {
     for (Segment& s : plan.segments) s.layer->step++;
     reset_feedback(plan, "the call failed");  // its feedback update may be partial
+    for (Segment& s : plan.segments)
+      if (s.rule_state) s.rule_state->clear();  // so may a rule's (peers that saw no failure: rule_state.calls)
     // Peers may have completed the call this rank gave up: tell them.
     if (e.status() == GW_ERR_TIMEOUT && transport_) transport_->abandon(seq, GW_ERR_TIMEOUT);
     if (e.status() == GW_ERR_TIMEOUT || (transport_ && transport_->broken())) note_broken(e);
@@ -143,6 +151,17 @@ void Communicator::account(CallPlan& plan, Run&& run) {
     st.total_s = plan.total ? total_s * static_cast<double>(s.count) / plan.total : total_s / plan.segments.size();
     s.layer->stats.add(st);
     s.layer->step++;
+    if (s.rule_state) s.rule_state->calls++;
+  }
+  exclude_for_good(result.removed);
+}
+
+void Communicator::exclude_for_good(const std::vector<int>& ranks) {
+  for (int r : ranks) {
+    if (std::find(excluded_.begin(), excluded_.end(), r) != excluded_.end()) continue;
+    excluded_.insert(std::upper_bound(excluded_.begin(), excluded_.end(), r), r);
+    GW_LOG(WARN, "robust: rank ", r, " left the good set for good (", excluded_.size(), " of ", size(),
+           " ranks excluded); its payloads are still checked and no longer combined");
   }
 }
 

@@ -52,6 +52,9 @@ class Communicator {
 
   void set_spec(const char* layer, const char* spec);
   void set_shape(const char* layer, const std::vector<int64_t>& dims);
+  // The layer's peer rule ("" = the communicator's robust= again); its rule state starts over.
+  void set_robust(const char* layer, const char* rule);
+  const std::vector<int>& excluded_ranks() const { return excluded_; }
   std::string spec_of(const char* layer);  // canonical spec a call of `count` elements would use
   std::string planned_spec_of(const char* layer);  // lgreco: the planned candidate's; else spec_of
 
@@ -99,7 +102,9 @@ class Communicator {
   std::string describe_call(const CallPlan& plan, uint64_t seq) const;
   template <typename Run>
   void account(CallPlan& plan, Run&& run);
-  void note_broken(const Error& e);  // from now on every call is GW_ERR_COMM_BROKEN
+  void note_broken(const Error& e);
+  // Adds the ranks a rule removed in a call to excluded_ (logged once each).
+  void exclude_for_good(const std::vector<int>& ranks);  // from now on every call is GW_ERR_COMM_BROKEN
 
   std::unique_ptr<Transport> transport_;                // host transports (MPI), or
   std::unique_ptr<StreamTransport> stream_transport_;  // stream-ordered ones (NCCL)
@@ -110,6 +115,7 @@ class Communicator {
   bool last_send_dev_ = false, last_recv_dev_ = false;
   Config config_;
   std::shared_ptr<const PeerRule> rule_;  // config robust=: null = the running sum
+  std::vector<int> excluded_;             // ranks a rule removed for good (ascending): left out of every rule
   std::map<std::string, std::unique_ptr<Layer>> layers_;
   Workspace ws_;
   std::unique_ptr<RoundsScratch> rounds_;  // run_rounds' grow-only buffers and plans

@@ -66,7 +66,7 @@ void Communicator::run(CallPlan& plan, const void* send, void* recv, size_t in_e
   // Device data: encode and decode on the GPU and stage only the compressed
   // payloads through pinned host memory, when every codec has a CUDA twin.
   ws_.pinned = true;
-  if (send_dev && recv_dev && plan.dtype == GW_FLOAT32 && plan.algorithm != Algorithm::kPlain && !plan.rule &&
+  if (send_dev && recv_dev && plan.dtype == GW_FLOAT32 && plan.algorithm != Algorithm::kPlain && !has_peer_rule(plan) &&
       !has_round_layers(plan)) {
     if (!ws_.device_ops) ws_.device_ops = make_device_ops();
     std::vector<const Compressor*> codecs;

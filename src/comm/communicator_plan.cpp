@@ -37,6 +37,16 @@ void Communicator::set_spec(const char* name, const char* spec) {
   l.scheme = nullptr;  // resolved again on the next call; its state rebinds (and resets) there
 }
 
+void Communicator::set_robust(const char* name, const char* rule) {
+  std::shared_ptr<const PeerRule> r = *rule ? make_peer_rule(rule) : nullptr;  // validates before storing
+  GW_REQUIRE(!r || transport_, GW_ERR_UNSUPPORTED, "robust=", r ? r->name() : "",
+             " does not run on the stream-ordered (NCCL) path yet; use the MPI transport");
+  Layer& l = layer(name);
+  l.rule_set = *rule != 0;
+  l.rule = r;
+  l.rule_state.clear();
+}
+
 void Communicator::set_shape(const char* name, const std::vector<int64_t>& dims) { layer(name).shape = dims; }
 
 std::string Communicator::spec_of(const char* name) {
@@ -49,7 +59,7 @@ void Communicator::plan_call(CallPlan& plan, bool device_data) const {
   // Algorithm: allgather-based sends (n-1) payloads per rank and quantizes
   // once; SRA sends 2(n-1)/n payloads but quantizes twice. At n <= 2 the bytes
   // are equal, so allgather wins; above that SRA wins once payloads dominate latency.
-  if (plan.rule && plan.kind == CallKind::kAllreduce) {
+  if (has_peer_rule(plan) && plan.kind == CallKind::kAllreduce) {
     plan.algorithm = Algorithm::kAllgather;  // the rule needs every peer's vector, at any size
   } else if (plan.total * dtype_size(plan.dtype) <= config_.fallback_bytes) {
     plan.algorithm = Algorithm::kPlain;  // latency-bound: the transport's own collective wins

@@ -72,9 +72,10 @@ CallResult Communicator::run_rounds(CallPlan& plan, uint64_t seq, const float* i
     if (!s.codec->round_codec()) continue;
     GW_REQUIRE(plan.kind == CallKind::kAllreduce, GW_ERR_INVALID_USAGE, "layer '", s.layer->name, "': ", s.spec(),
                " compresses sums; an allgather has none");
-    GW_REQUIRE(!plan.rule, GW_ERR_UNSUPPORTED, "layer '", s.layer->name, "': robust=", plan.rule->name(),
-               " needs every peer's vector, which ", s.spec(), " does not send");
   }
+  for (const Segment& s : plan.segments)
+    GW_REQUIRE(!s.rule, GW_ERR_UNSUPPORTED, "layer '", s.layer->name, "': robust=", s.rule->name(),
+               " needs every peer's vector, and this call holds round schemes, which send sums instead");
   if (!rounds_) rounds_.reset(new RoundsScratch());
   RoundsScratch& w = *rounds_;
   const int n = size();
@@ -153,7 +154,7 @@ CallResult Communicator::run_rounds(CallPlan& plan, uint64_t seq, const float* i
     p.kind = CallKind::kAllreduce;
     p.op = op;
     p.dtype = GW_FLOAT32;
-    p.rule = nullptr;
+    p.excluded.clear();
     w.origin[r].clear();
     return p;
   };

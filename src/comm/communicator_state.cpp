@@ -13,7 +13,7 @@ void Communicator::load_state(const char* name, const uint8_t* buf, size_t size)
 namespace {
 LayerStats with_state(const Layer& l) {
   LayerStats s = l.stats;
-  s.state_bytes = l.state.bytes();
+  s.state_bytes = l.state.bytes() + l.rule_state.bytes();
   return s;
 }
 }  // namespace
@@ -27,6 +27,7 @@ LayerStats Communicator::layer_stats(const char* name) const {
 LayerStats Communicator::total_stats() const {
   LayerStats total;
   for (auto& kv : layers_) total.add(with_state(*kv.second));
+  total.ranks_excluded = excluded_.size();
   return total;
 }
 

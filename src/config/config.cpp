@@ -125,14 +125,16 @@ const std::vector<Param>& params() {
          else bad_value("nonfinite", v, origin, "error|propagate");
        }},
       {"robust", "none",
-       "none|mean|median: how an allreduce combines the ranks' decoded vectors: none = the running sum "
-       "(fastest); mean or median = every peer's vector is kept and the rule applied per coordinate "
-       "(allgather form, host memory)",
+       "RULE[:key=value,...]: how an allreduce combines the ranks' decoded vectors: none = the running sum "
+       "(fastest); mean, median, trimmed:b, krum:f,m, geomed:nu,iters, cc:tau,iters, safeguard:long,short,ratio, "
+       "each with bucket=s but safeguard = every peer's vector is kept and the rule applied (allgather form, "
+       "host memory, MPI transport; docs/ROBUST.md)",
        [](Config& c, const std::string& v, const std::string& origin) {
          try {
-           make_peer_rule(v);  // the rules' one list of names
-         } catch (const Error&) {
-           bad_value("robust", v, origin, "none|mean|median");
+           make_peer_rule(v);  // the rules' one list of names and keys
+         } catch (const Error& e) {
+           fail(GW_ERR_INVALID_ARGUMENT, "config key 'robust'='", clip_text(v), "' (from ", origin, "): ", e.what(),
+                " (rules: ", peer_rule_names(), ")");
          }
          c.robust = v;
        }},

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "src/core/compressor.h"
+#include "src/robust/peer_rule.h"
 #include "src/scheme/layer_state.h"
 #include "src/scheme/round_codec.h"
 #include "src/scheme/scheme.h"
@@ -25,6 +26,7 @@ struct LayerStats {
   uint64_t state_resets = 0;  // scheme state dropped: spec or count changed, or a call failed
   uint64_t state_bytes = 0;   // scheme state held now (not summed over calls)
   uint64_t decode_retries = 0;  // check units re-sent because a receiver could not decode them (lattice)
+  uint64_t ranks_excluded = 0;  // the communicator's: ranks a robust rule removed for good (not per layer)
   double encode_s = 0, decode_s = 0, comm_s = 0, total_s = 0;
 
   void add(const LayerStats& o) {
@@ -65,6 +67,13 @@ struct Layer {
   // object it indexes (a changed spec starts over).
   int planned = -1;
   const void* planned_family = nullptr;
+  // The layer's peer rule when gw_layer_set_robust chose one (rule_set;
+  // null = the running sum), else the communicator's robust=; and what the
+  // rule keeps between calls (centered clipping's center, SafeguardSGD's
+  // windows), reset when a call fails.
+  bool rule_set = false;
+  std::shared_ptr<const PeerRule> rule;
+  RuleState rule_state;
 };
 
 }  // namespace gw

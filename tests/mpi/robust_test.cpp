@@ -1,8 +1,11 @@
 // The reducer that keeps every peer's decoded vector (config robust=), through
 // real MPI ranks: the median against its definition, an outlier rank that
 // moves the mean and not the median, compressed payloads, bit-identical
-// results on every rank, large and small calls, and ranks that disagree on the
-// rule (GW_ERR_MISMATCH on every rank, no hang).
+// results on every rank, large and small calls, every rule against a local
+// replay of its definition (whole-vector rules over pipelined rounds, rule
+// state across calls), SafeguardSGD removing an attacker for good, per-layer
+// rules, and ranks that disagree on the rule or a parameter (GW_ERR_MISMATCH
+// on every rank, no hang).
 #include <gtest/gtest.h>
 #include <mpi.h>
 
@@ -10,6 +13,11 @@
 #include <cmath>
 
 #include "tests/mpi/mpi_test_util.h"
+#include "src/algo/exchange_order.h"
+#include "src/common/hash.h"
+#include "src/common/rng.h"
+#include "src/config/config.h"
+#include "src/robust/peer_rule.h"
 #include "src/spec/registry.h"
 
 namespace gwtest {
@@ -124,6 +132,169 @@ TEST(Robust, RanksThatDisagreeOnTheRuleAllGetMismatch) {
     EXPECT_EQ(s, GW_ERR_MISMATCH) << "n=" << n << ": " << gw_last_error();
     ASSERT_TRUE(all_ranks(s == GW_ERR_MISMATCH));
   }
+}
+
+// What every rank should get from `rule` over the inputs of the ranks in
+// `ranks` (salt), replayed locally with the key the library derives for the
+// layer's call `step` (bucketing's shuffle).
+std::vector<float> replay(const gw::PeerRule& rule, const std::vector<int>& ranks, size_t n, uint32_t salt,
+                          const char* layer, uint64_t step, gw::RuleState& st, std::vector<int>& removed,
+                          float bias = 0, int attacker = -1) {
+  std::vector<std::vector<float>> rows;
+  std::vector<const float*> ptrs;
+  for (int q : ranks) {
+    rows.push_back(make_input(q, n, salt));
+    if (q == attacker)
+      for (float& x : rows.back()) x += bias;
+  }
+  for (const auto& row : rows) ptrs.push_back(row.data());
+  gw::PeerRows p;
+  p.rows = ptrs.data();
+  p.ranks = ranks.data();
+  p.m = static_cast<int>(ranks.size());
+  p.world = world_size();
+  p.key = gw::rng_derive_key(gw::parse_config("").seed, step, gw::fnv1a64(layer), gw::kRuleStream, 0);
+  std::vector<float> out(n);
+  rule.combine(p, n, out.data(), st, removed);
+  return out;
+}
+
+std::vector<int> all_ranks_list() {
+  std::vector<int> v;
+  for (int q = 0; q < world_size(); ++q) v.push_back(q);
+  return v;
+}
+
+TEST(Robust, EveryRuleEqualsItsLocalReplayOnEveryRank) {
+  const int r = world_rank(), n_ranks = world_size();
+  struct Case {
+    const char* spec;
+    int min_ranks;
+  };
+  const Case cases[] = {{"trimmed:b=1", 3},          {"krum:f=0,m=2", 3},       {"krum:f=1", 4},
+                        {"geomed:nu=1e-6,iters=8", 1}, {"cc:tau=0.5,iters=2", 1}, {"median:bucket=2", 1},
+                        {"cc:tau=2,bucket=2", 1},     {"trimmed:b=1,bucket=1", 3}};
+  for (const Case& c : cases) {
+    if (n_ranks < c.min_ranks) continue;
+    auto rule = gw::make_peer_rule(c.spec);
+    // 300007 floats in 64K chunks: a whole-vector rule sees the layer over
+    // many pipelined pieces; 7 floats: one small piece.
+    for (size_t n : {size_t(7), size_t(300007)}) {
+      CommGuard comm(std::string("compressor=none;chunk_bytes=64K;robust=") + c.spec);
+      gw::RuleState st;  // the replay's own copy of the layer's rule state
+      for (uint32_t call = 0; call < 3; ++call) {  // cc's center carries over
+        std::vector<float> out;
+        ASSERT_EQ(reduce(comm, make_input(r, n, 20 + call), out), GW_SUCCESS) << c.spec << ": " << gw_last_error();
+        std::vector<int> removed;
+        EXPECT_EQ(out, replay(*rule, all_ranks_list(), n, 20 + call, "w", call, st, removed))
+            << c.spec << " n=" << n << " call " << call;
+        ASSERT_TRUE(same_on_all_ranks(out.data(), 4 * n)) << c.spec;
+      }
+    }
+  }
+}
+
+TEST(Robust, TooFewRanksForARuleIsANamedErrorOnEveryRank) {
+  const int n_ranks = world_size();
+  CommGuard comm(std::string("compressor=none;robust=krum:f=") + std::to_string(n_ranks - 2));
+  std::vector<float> out;
+  gw_status s = reduce(comm, make_input(world_rank(), 1000, 1), out);
+  EXPECT_EQ(s, GW_ERR_INVALID_ARGUMENT) << gw_last_error();
+  EXPECT_NE(std::string(gw_last_error()).find("f + 3"), std::string::npos) << gw_last_error();
+  ASSERT_TRUE(all_ranks(s == GW_ERR_INVALID_ARGUMENT));
+}
+
+TEST(Robust, SafeguardRemovesADriftingRankForGoodOnEveryRank) {
+  const int r = world_rank(), n_ranks = world_size();
+  if (n_ranks < 3) GTEST_SKIP() << "two ranks cannot tell who drifts";
+  const size_t n = 4096;
+  const int attacker = n_ranks - 1;
+  const float bias = 2.0f;  // a steady push, well inside each call's range
+  const char* spec = "safeguard:long=16,short=4,ratio=3";
+  CommGuard comm(std::string("compressor=none;robust=") + spec);
+  auto rule = gw::make_peer_rule(spec);
+  gw::RuleState st;
+  std::vector<int> good = all_ranks_list();
+  int removed_at = -1;
+  for (uint32_t call = 0; call < 12; ++call) {
+    std::vector<float> in = make_input(r, n, 40 + call), out;
+    if (r == attacker)
+      for (float& x : in) x += bias;
+    ASSERT_EQ(reduce(comm, in, out), GW_SUCCESS) << gw_last_error();
+    std::vector<int> removed;
+    EXPECT_EQ(out, replay(*rule, good, n, 40 + call, "w", call, st, removed, bias, attacker)) << "call " << call;
+    for (int q : removed) {
+      good.erase(std::find(good.begin(), good.end(), q));
+      if (removed_at < 0) removed_at = static_cast<int>(call);
+    }
+    ASSERT_TRUE(same_on_all_ranks(out.data(), 4 * n));
+  }
+  EXPECT_GE(removed_at, 0);
+  EXPECT_LE(removed_at, 4);
+  // The communicator names it, and so do its statistics, on every rank.
+  int ranks[8] = {-1}, count = 0;
+  ASSERT_EQ(gw_comm_get_excluded(comm, ranks, 8, &count), GW_SUCCESS) << gw_last_error();
+  ASSERT_EQ(count, 1);
+  EXPECT_EQ(ranks[0], attacker);
+  gw_stats stats;
+  ASSERT_EQ(gw_comm_stats(comm, &stats), GW_SUCCESS);
+  EXPECT_EQ(stats.ranks_excluded, 1u);
+  EXPECT_GT(stats.state_bytes, 0u);  // the windows
+  EXPECT_EQ(gw_comm_get_excluded(comm, nullptr, 0, &count), GW_SUCCESS);
+  EXPECT_EQ(gw_comm_get_excluded(comm, nullptr, 1, &count), GW_ERR_INVALID_ARGUMENT);
+}
+
+TEST(Robust, ALayerCanHaveItsOwnRule) {
+  const int r = world_rank(), n_ranks = world_size();
+  const size_t n = 2000;
+  CommGuard comm("compressor=none;algorithm=allgather");
+  ASSERT_EQ(gw_layer_set_robust(comm, "a", "median"), GW_SUCCESS) << gw_last_error();
+  EXPECT_EQ(gw_layer_set_robust(comm, "b", "median:x=1"), GW_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(gw_layer_set_robust(comm, "b", nullptr), GW_ERR_INVALID_ARGUMENT);
+  // One bucket: layer a [0, n) by the median, layer b [n, 2n) by the running sum.
+  std::vector<float> in = make_input(r, 2 * n, 6), out(2 * n), plain;
+  const char* names[] = {"a", "b"};
+  const size_t offsets[] = {0, n}, counts[] = {n, n};
+  ASSERT_EQ(gw_allreduce_multi(comm, 2, names, offsets, counts, in.data(), out.data(), GW_FLOAT32, GW_AVG, nullptr),
+            GW_SUCCESS)
+      << gw_last_error();
+  std::vector<float> med = median_of_inputs(n_ranks, 2 * n, 6);
+  for (size_t i = 0; i < n; ++i) ASSERT_EQ(out[i], med[i]) << i;
+  CommGuard sum("compressor=none;algorithm=allgather");
+  ASSERT_EQ(reduce(sum, in, plain), GW_SUCCESS);
+  for (size_t i = n; i < 2 * n; ++i) ASSERT_EQ(out[i], plain[i]) << i;
+  // "" follows the communicator's rule again (none): layer a is the running sum too.
+  ASSERT_EQ(gw_layer_set_robust(comm, "a", ""), GW_SUCCESS);
+  ASSERT_EQ(gw_allreduce_multi(comm, 2, names, offsets, counts, in.data(), out.data(), GW_FLOAT32, GW_AVG, nullptr),
+            GW_SUCCESS);
+  EXPECT_EQ(out, plain);
+}
+
+TEST(Robust, CodecsThatSendNoOwnVectorAreRefusedOnEveryRank) {
+  // lattice (a round scheme) decodes against the receiver's own vector:
+  // the rules take every rank's vector decoded on its own.
+  CommGuard comm("compressor=lattice:bits=4;robust=median");
+  std::vector<float> out;
+  gw_status s = reduce(comm, make_input(world_rank(), 100000, 1), out);
+  EXPECT_EQ(s, GW_ERR_UNSUPPORTED) << gw_last_error();
+  EXPECT_NE(std::string(gw_last_error()).find("robust"), std::string::npos) << gw_last_error();
+  ASSERT_TRUE(all_ranks(s == GW_ERR_UNSUPPORTED));
+}
+
+TEST(Robust, RanksThatDisagreeOnARuleParameterAllGetMismatch) {
+  const int r = world_rank();
+  CommGuard comm(std::string("compressor=none;robust=cc:tau=") + (r == 0 ? "1" : "2"));
+  std::vector<float> out;
+  gw_status s = reduce(comm, make_input(r, 5000, 1), out);
+  EXPECT_EQ(s, GW_ERR_MISMATCH) << gw_last_error();
+  ASSERT_TRUE(all_ranks(s == GW_ERR_MISMATCH));
+  // The per-layer form too, and the next call (everyone's state reset) agrees again.
+  CommGuard layered("compressor=none");
+  ASSERT_EQ(gw_layer_set_robust(layered, "w", r == 0 ? "median" : "trimmed:b=0,bucket=1"),
+            r == 0 ? GW_SUCCESS : GW_ERR_INVALID_ARGUMENT);
+  if (r != 0) ASSERT_EQ(gw_layer_set_robust(layered, "w", "mean"), GW_SUCCESS);
+  s = reduce(layered, make_input(r, 5000, 1), out);
+  ASSERT_TRUE(all_ranks(s == GW_ERR_MISMATCH)) << gw_last_error();
 }
 
 }  // namespace
