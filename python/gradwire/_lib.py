@@ -45,6 +45,7 @@ class gw_stats(ctypes.Structure):
         ("state_resets", ctypes.c_uint64),
         ("state_bytes", ctypes.c_uint64),
         ("decode_retries", ctypes.c_uint64),
+        ("ranks_excluded", ctypes.c_uint64),
     ]
 
     def to_dict(self):
@@ -114,6 +115,8 @@ def _declare(lib):
         "gw_comm_get_state": [c_void_p],
         "gw_layer_set_spec": [c_void_p, c_char_p, c_char_p],
         "gw_layer_set_shape": [c_void_p, c_char_p, c_int, P(ctypes.c_int64)],
+        "gw_layer_set_robust": [c_void_p, c_char_p, c_char_p],
+        "gw_comm_get_excluded": [c_void_p, P(c_int), c_int, P(c_int)],
         "gw_layer_get_spec": [c_void_p, c_char_p, ctypes.c_char_p, c_size_t],
         "gw_layer_get_planned_spec": [c_void_p, c_char_p, ctypes.c_char_p, c_size_t],
         "gw_allreduce": [c_void_p, c_char_p, c_void_p, c_void_p, c_size_t, c_int, c_int, c_void_p],

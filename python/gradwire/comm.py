@@ -169,6 +169,20 @@ class Communicator:
         self._check(self._lib.gw_layer_set_spec(self._h(), layer.encode(), spec.encode()),
                     "gw_layer_set_spec", layer)
 
+    def set_robust(self, layer, rule):
+        """The layer's robust rule ("median", "cc:tau=1", ...; "none"; "" = the communicator's robust=)."""
+        self._check(self._lib.gw_layer_set_robust(self._h(), layer.encode(), rule.encode()),
+                    "gw_layer_set_robust", layer)
+
+    def excluded_ranks(self):
+        """The ranks a robust rule (SafeguardSGD) removed from the good set for good, ascending."""
+        count = ctypes.c_int(0)
+        self._check(self._lib.gw_comm_get_excluded(self._h(), None, 0, ctypes.byref(count)), "gw_comm_get_excluded")
+        ranks = (ctypes.c_int * max(count.value, 1))()
+        self._check(self._lib.gw_comm_get_excluded(self._h(), ranks, count.value, ctypes.byref(count)),
+                    "gw_comm_get_excluded")
+        return list(ranks[:count.value])
+
     def get_spec(self, layer):
         return self._spec("gw_layer_get_spec", layer)
 

@@ -116,6 +116,10 @@ void check_buffers(const void* send, const void* recv, size_t count, size_t out_
              send == nullptr ? "send buffer is NULL" : "recv buffer is NULL");
 }
 
+// python/gradwire/_lib.py mirrors gw_stats field by field (ctypes): a field
+// added here goes there too, and this count with it.
+static_assert(sizeof(gw_stats) == 14 * 8, "gw_stats changed: update python/gradwire/_lib.py and this check");
+
 void fill_stats(const gw::LayerStats& s, gw_stats* out) {
   std::memset(out, 0, sizeof(*out));
   out->calls = s.calls;

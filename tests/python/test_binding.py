@@ -106,6 +106,23 @@ def test_stats_and_state():
     harness.expect_raises(gradwire.GradwireError, lambda: comm.load_state("t.other", blob), "another layer")
 
 
+def test_robust_rule_per_layer():
+    # Rank r sends r + 1 everywhere, the last rank 1000: the median of the
+    # per-rank values is unmoved by it (N >= 3), the mean is not.
+    comm.set_spec("t.rob", "none")
+    comm.set_robust("t.rob", "median")
+    x = torch.full((2048,), 1000.0 if (R == N - 1 and N >= 3) else float(R + 1))
+    comm.allreduce(x, "t.rob")
+    vals = sorted([float(q + 1) for q in range(N - 1)] + [1000.0 if N >= 3 else float(N)])
+    mid = len(vals) // 2
+    want = vals[mid] if len(vals) % 2 else vals[mid - 1] * 0.5 + vals[mid] * 0.5
+    assert torch.equal(x, torch.full((2048,), want)), (x[:4], want)
+    assert comm.excluded_ranks() == []
+    assert comm.stats()["ranks_excluded"] == 0
+    harness.expect_raises(gradwire.GradwireError, lambda: comm.set_robust("t.rob", "krum:q=1"), "q")
+    comm.set_robust("t.rob", "")  # the communicator's robust= (none) again
+
+
 def test_errors():
     e = harness.expect_raises(gradwire.GradwireError, lambda: comm.set_spec("t.bad", "maxmin:bits=99"),
                               "GW_ERR_INVALID_ARGUMENT", "bits", "rank %d" % R)
@@ -130,5 +147,5 @@ def test_errors():
 
 
 harness.run([test_version_and_size, test_allreduce_none_exact, test_allreduce_numpy_and_fp16,
-             test_maxmin_bit_identical_across_ranks, test_allgather_and_multi, test_stats_and_state, test_errors])
+             test_maxmin_bit_identical_across_ranks, test_allgather_and_multi, test_stats_and_state, test_robust_rule_per_layer, test_errors])
 comm.close()
