@@ -4,6 +4,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <strings.h>
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+#include <cpuid.h>
+#endif
 
 #include "src/common/log.h"
 
@@ -16,7 +19,10 @@ CpuFeatures detect() {
   __builtin_cpu_init();
   f.fma = __builtin_cpu_supports("fma");
   f.avx2 = __builtin_cpu_supports("avx2") && f.fma;
-  f.f16c = __builtin_cpu_supports("f16c");
+  // CPUID.1:ECX.F16C (bit 29) read directly: clang before 16 rejects
+  // __builtin_cpu_supports("f16c") at compile time.
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  f.f16c = __get_cpuid(1, &eax, &ebx, &ecx, &edx) && (ecx & bit_F16C) != 0;
   f.avx512f = __builtin_cpu_supports("avx512f");
   f.avx512bw = __builtin_cpu_supports("avx512bw");
   f.avx512vl = __builtin_cpu_supports("avx512vl");
