@@ -47,6 +47,9 @@ std::string read_abandon_notice(const uint8_t* msg, size_t bytes, int peer, gw_s
   std::memcpy(&n, msg, sizeof(n));
   if (n.magic != kNoticeMagic || n.crc != crc_of(n) || n.sender != static_cast<uint32_t>(peer))
     return concat_parts("rank ", peer, " sent a malformed abandon notice (bad magic, checksum or sender)");
+  // The status is cast to gw_status (and named) below: a number outside it is malformed.
+  if (n.status >= GW_NUM_STATUS)
+    return concat_parts("rank ", peer, " sent a malformed abandon notice (status ", n.status, " is not a gw_status)");
   *status = static_cast<gw_status>(n.status);
   return concat_parts("rank ", peer, " abandoned call #", n.seq, " with ",
                       gw_status_string(static_cast<gw_status>(n.status)), " (see its log)");
