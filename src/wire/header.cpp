@@ -104,7 +104,11 @@ ReceivedMessage validate_message(const uint8_t* msg, size_t received, int peer, 
   ReceivedMessage m;
   m.header = reinterpret_cast<const MessageHeader*>(msg);
   m.payload = msg + sizeof(MessageHeader);
-  if (h.flags & kFlagAbort) return m;  // caller reports the remote failure
+  if (h.flags & kFlagAbort) {  // caller reports the remote failure, naming its status
+    GW_REQUIRE(h.abort_status < GW_NUM_STATUS, GW_ERR_CORRUPT, "message from rank ", peer, " for ", what,
+               " reports a failure with status ", h.abort_status, ", not a gw_status");
+    return m;
+  }
   if (payload_bound)
     GW_REQUIRE(h.payload_bytes <= expected_payload, GW_ERR_CORRUPT, "message from rank ", peer, " for ", what,
                " carries ", h.payload_bytes, " payload bytes where at most ", expected_payload, " are expected");
