@@ -10,6 +10,7 @@ pkgs=(build-essential cmake ninja-build pkg-config git
       libblas-dev libopenblas0-serial
       nlohmann-json3-dev
       libgtest-dev libbenchmark-dev
+      clang libclang-rt-14-dev
       python3-matplotlib python3-numpy iproute2
       python3-torch dataset-fashion-mnist)
 missing=()
