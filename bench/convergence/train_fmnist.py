@@ -76,6 +76,22 @@ class Net(nn.Module):
         return self.fc2(F.relu(self.fc1(torch.flatten(x, 1))))
 
 
+def labelflip_ranks(config, size):
+    """The ranks of attack=labelflip[:ranks=a|b] in a gradwire config string (default: the last rank).
+    The library sends what a labelflip rank computes; the attack is in its data, so it lives here."""
+    for item in config.split(";"):
+        key, _, value = item.partition("=")
+        if key.strip() != "attack" or not value.startswith("labelflip"):
+            continue
+        ranks = [size - 1]
+        for kv in value.partition(":")[2].split(","):
+            k, _, v = kv.partition("=")
+            if k.strip() == "ranks":
+                ranks = [int(x) for x in v.split("|")]
+        return set(ranks)
+    return set()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--spec", default="none")
@@ -103,6 +119,10 @@ def main():
         sys.exit("no Fashion-MNIST data: apt-get install dataset-fashion-mnist, or pass --data-dir")
     (xtr, ytr), (xte, yte) = load_fmnist(data_dir)
     xtr, ytr = xtr[:args.train_subset], ytr[:args.train_subset]
+
+    flipped = labelflip_ranks(args.config, size)
+    if rank in flipped:  # the data attack of the harness: this rank trains on y -> 9 - y
+        ytr = 9 - ytr
 
     torch.manual_seed(args.seed)
     if args.bucket_mb is not None:

@@ -17,6 +17,10 @@ namespace gw {
 Communicator::Communicator(std::unique_ptr<Transport> transport, Config config)
     : transport_(std::move(transport)), config_(std::move(config)), rule_(make_peer_rule(config_.robust)) {
   set_log_rank(transport_->rank());
+  attack_ = Attack::make(config_.attack, transport_->size());
+  if (attack_)
+    GW_LOG(WARN, "attack=", attack_->name(), ": ", attack_->attacks(rank()) ? "this rank ATTACKS" : "this rank is honest",
+           " (a test and benchmark harness, never for training that matters)");
   GW_LOG(INFO, "communicator created: transport ", transport_->name(), ", ", transport_->size(), " ranks, ",
          config_.describe());
 }
@@ -28,6 +32,8 @@ Communicator::Communicator(std::unique_ptr<StreamTransport> transport, Config co
   GW_REQUIRE(stream_ != nullptr, GW_ERR_UNSUPPORTED, "stream-ordered transports need a build with CUDA");
   GW_REQUIRE(config_.robust == "none", GW_ERR_UNSUPPORTED, "robust=", config_.robust,
              " does not run on the stream-ordered (NCCL) path yet; use the MPI transport");
+  GW_REQUIRE(config_.attack == "none", GW_ERR_UNSUPPORTED, "attack=", config_.attack,
+             " (the test harness) runs on the MPI transport only");
   GW_LOG(INFO, "communicator created: transport ", stream_transport_->name(), ", ", stream_transport_->size(),
          " ranks, ", config_.describe());
 }
@@ -80,6 +86,7 @@ Layer& Communicator::layer(const std::string& name) {
 
 void Communicator::allreduce(const std::vector<LayerRef>& refs, const void* send, void* recv, size_t total,
                              gw_dtype dtype, gw_op op, void* stream) {
+  if (attack_ && !(refs.size() == 1 && is_internal_layer(refs[0].name))) send = attack_input(send, total, dtype);
   CallPlan plan;
   plan.kind = CallKind::kAllreduce;
   plan.op = op;

@@ -14,6 +14,7 @@
 #include "src/config/config.h"
 #include "src/comm/device_staging.h"
 #include "src/comm/rounds_scratch.h"
+#include "src/robust/attack.h"
 #include "src/scheme/layer.h"
 #include "src/common/error.h"
 #include "transports/stream_transport.h"
@@ -103,6 +104,10 @@ class Communicator {
   template <typename Run>
   void account(CallPlan& plan, Run&& run);
   void note_broken(const Error& e);
+  // attack= (tests and benchmarks only, robust/attack.h): the buffer an
+  // attacking rank sends instead of `send` (`send` itself on honest ranks),
+  // after the omniscient kinds' allgather of every rank's raw input.
+  const void* attack_input(const void* send, size_t total, gw_dtype dtype);
   // Adds the ranks a rule removed in a call to excluded_ (logged once each).
   void exclude_for_good(const std::vector<int>& ranks);  // from now on every call is GW_ERR_COMM_BROKEN
 
@@ -116,6 +121,9 @@ class Communicator {
   Config config_;
   std::shared_ptr<const PeerRule> rule_;  // config robust=: null = the running sum
   std::vector<int> excluded_;             // ranks a rule removed for good (ascending): left out of every rule
+  std::unique_ptr<Attack> attack_;        // config attack=: null = honest (always, outside tests and benchmarks)
+  std::vector<float> attack_send_, attack_all_;
+  uint64_t attack_calls_ = 0;
   std::map<std::string, std::unique_ptr<Layer>> layers_;
   Workspace ws_;
   std::unique_ptr<RoundsScratch> rounds_;  // run_rounds' grow-only buffers and plans

@@ -26,7 +26,8 @@ LayerStats Communicator::layer_stats(const char* name) const {
 
 LayerStats Communicator::total_stats() const {
   LayerStats total;
-  for (auto& kv : layers_) total.add(with_state(*kv.second));
+  for (auto& kv : layers_)
+    if (kv.first != kAttackLayer) total.add(with_state(*kv.second));  // the harness's traffic, not the algorithm's
   total.ranks_excluded = excluded_.size();
   return total;
 }

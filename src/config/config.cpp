@@ -10,6 +10,7 @@
 
 #include "src/common/error.h"
 #include "src/common/log.h"
+#include "src/robust/attack.h"
 #include "src/robust/peer_rule.h"
 #include "src/spec/registry.h"
 
@@ -138,6 +139,18 @@ const std::vector<Param>& params() {
          }
          c.robust = v;
        }},
+      {"attack", "none",
+       "FOR TESTS AND BENCHMARKS: KIND:ranks=a|b,... with KIND signflip (scale), gaussian (sigma), alie (z=auto), "
+       "ipm (eps=0.1), mimic (target), labelflip (the trainer's): the listed ranks send an attack vector instead "
+       "of their input (docs/ROBUST.md)",
+       [](Config& c, const std::string& v, const std::string& origin) {
+         try {
+           Attack::make(v, 1 << 20);  // the syntax; the ranks are checked against the communicator at creation
+         } catch (const Error& e) {
+           fail(GW_ERR_INVALID_ARGUMENT, "config key 'attack'='", clip_text(v), "' (from ", origin, "): ", e.what());
+         }
+         c.attack = v;
+       }},
   };
   return p;
 }
@@ -216,7 +229,7 @@ std::string Config::describe() const {
      << ";min_compress_bytes=" << min_compress_bytes << ";fallback_bytes=" << fallback_bytes
      << ";plan_check=" << (plain_check_every ? "every" : "changes") << ";timeout=" << timeout_s << ";seed=" << seed
      << ";checksum=" << (checksum ? 1 : 0) << ";nonfinite=" << (nonfinite == NonfinitePolicy::kError ? "error" : "propagate")
-     << ";robust=" << robust;
+     << ";robust=" << robust << (attack == "none" ? "" : ";attack=" + attack);
   return os.str();
 }
 

@@ -32,6 +32,7 @@ struct Config {
   bool checksum = true;
   NonfinitePolicy nonfinite = NonfinitePolicy::kError;
   std::string robust = "none";  // how allreduce combines the peers' decoded vectors (robust/peer_rule.h)
+  std::string attack = "none";  // tests and benchmarks only: what attacking ranks send (robust/attack.h)
 
   std::string describe() const;  // "compressor=...;algorithm=...;..." for logs and gw-perf
 };

@@ -45,6 +45,10 @@ struct LayerStats {
   }
 };
 
+// Layers the library runs for itself ("__gradwire_..."): lgreco's error
+// allreduce, the attack harness's view.
+inline bool is_internal_layer(const std::string& name) { return name.compare(0, 11, "__gradwire_") == 0; }
+
 struct Layer {
   std::string name;
   uint64_t name_hash = 0;

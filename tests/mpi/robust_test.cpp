@@ -17,6 +17,7 @@
 #include "src/common/hash.h"
 #include "src/common/rng.h"
 #include "src/config/config.h"
+#include "src/robust/attack.h"
 #include "src/robust/peer_rule.h"
 #include "src/spec/registry.h"
 
@@ -268,6 +269,50 @@ TEST(Robust, ALayerCanHaveItsOwnRule) {
   ASSERT_EQ(gw_allreduce_multi(comm, 2, names, offsets, counts, in.data(), out.data(), GW_FLOAT32, GW_AVG, nullptr),
             GW_SUCCESS);
   EXPECT_EQ(out, plain);
+}
+
+TEST(Robust, TheAttackHarnessSendsEachAttackVectorInsteadOfTheInput) {
+  const int r = world_rank(), n_ranks = world_size();
+  const size_t n = 100003;
+  const int attacker = n_ranks - 1;
+  std::vector<float> raw;  // every rank's raw input, rank-major
+  for (int q = 0; q < n_ranks; ++q) {
+    std::vector<float> v = make_input(q, n, 60);
+    raw.insert(raw.end(), v.begin(), v.end());
+  }
+  for (const char* kind : {"signflip:scale=2", "alie", "ipm:eps=0.5", "mimic"}) {
+    const std::string spec = std::string(kind) + (std::string(kind).find(':') == std::string::npos ? ":" : ",") +
+                             "ranks=" + std::to_string(attacker);
+    CommGuard comm("compressor=none;robust=mean;attack=" + spec);
+    std::vector<float> out;
+    ASSERT_EQ(reduce(comm, make_input(r, n, 60), out), GW_SUCCESS) << spec << ": " << gw_last_error();
+    ASSERT_TRUE(same_on_all_ranks(out.data(), 4 * n)) << spec;
+    // The replay: the attacker's row from the definition, then the mean rule.
+    std::vector<float> rows = raw;
+    gw::Attack::make(spec, n_ranks)->apply(rows.data() + static_cast<size_t>(attacker) * n, n, raw.data(), 0);
+    std::vector<const float*> ptrs;
+    std::vector<int> ranks = all_ranks_list(), removed;
+    for (int q = 0; q < n_ranks; ++q) ptrs.push_back(rows.data() + static_cast<size_t>(q) * n);
+    gw::PeerRows p;
+    p.rows = ptrs.data();
+    p.ranks = ranks.data();
+    p.m = n_ranks;
+    p.world = n_ranks;
+    std::vector<float> want(n);
+    gw::RuleState st;
+    gw::make_peer_rule("mean")->combine(p, n, want.data(), st, removed);
+    EXPECT_EQ(out, want) << spec;
+    // The omniscient kinds' view of the raw inputs is the harness's traffic: not in the statistics.
+    gw_stats total, layer;
+    ASSERT_EQ(gw_comm_stats(comm, &total), GW_SUCCESS);
+    ASSERT_EQ(gw_layer_stats(comm, "w", &layer), GW_SUCCESS);
+    EXPECT_EQ(total.bytes_sent, layer.bytes_sent) << spec;
+  }
+  // Device buffers and other dtypes are refused, not attacked silently wrong.
+  CommGuard comm("compressor=none;attack=signflip");
+  std::vector<uint16_t> half(1000), half_out(1000);
+  gw_status s = gw_allreduce(comm, "h", half.data(), half_out.data(), half.size(), GW_FLOAT16, GW_AVG, nullptr);
+  EXPECT_EQ(s, GW_ERR_UNSUPPORTED) << gw_last_error();
 }
 
 TEST(Robust, CodecsThatSendNoOwnVectorAreRefusedOnEveryRank) {
