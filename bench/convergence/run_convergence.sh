@@ -20,6 +20,8 @@ script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$script_dir/../.." && pwd)"
 # shellcheck source=netns_regime.sh
 source "$script_dir/netns_regime.sh"
+# shellcheck source=../scripts/run_meta.sh
+source "$root/bench/scripts/run_meta.sh"
 
 build=build np=4 regimes="shm 1gbit" py=/usr/bin/python3 out="" run_timeout=900
 specs="none;fp16;maxmin:bits=8;maxmin:bits=4;maxmin:bits=2"
@@ -58,14 +60,8 @@ ns_ready=0
 trap '[[ $ns_ready -eq 1 ]] && netns_cleanup "$ns"' EXIT
 trap 'exit 130' INT TERM
 
-commit="$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo none)"
-[[ -n "$(git -C "$root" status --porcelain 2>/dev/null | head -1)" ]] && commit="$commit (working tree has uncommitted changes)"
 {
-  echo "date=$(date '+%Y-%m-%d %H:%M:%S %Z')"
-  echo "commit=$commit"
-  echo "machine=$(uname -srm), $(nproc --all) cores ($(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')), $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo) RAM"
-  echo "mpi=$(mpirun --version 2>/dev/null | head -1)"
-  echo "torch=$("$py" -c 'import torch; print(torch.__version__)')"
+  run_meta "$root" "$py"
   echo "load_start=$(cut -d' ' -f1-3 /proc/loadavg)"
   echo "command=bench/convergence/run_convergence.sh --build <build> --np $np --specs '$specs' --regimes '$regimes' --out <out>${extra[*]:+ -- ${extra[*]}}"
 } > "$out_abs/meta.txt"

@@ -19,6 +19,8 @@
 set -uo pipefail
 script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$script_dir/../.." && pwd)"
+# shellcheck source=../scripts/run_meta.sh
+source "$root/bench/scripts/run_meta.sh"
 
 build=build np=8 attackers="" py=/usr/bin/python3 out="" run_timeout=900 jobs=1 spec=none
 rules="mean;median;trimmed:b=2;krum:f=2;geomed;cc:tau=1;safeguard"
@@ -53,13 +55,8 @@ mkdir -p "$out_abs/runs" || die "cannot create $out_abs/runs"
 export GRADWIRE_LIBRARY="$lib" OMP_NUM_THREADS=1 PYTHONDONTWRITEBYTECODE=1
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 
-commit="${GW_COMMIT:-$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo none)}"
 {
-  echo "date=$(date '+%Y-%m-%d %H:%M:%S %Z')"
-  echo "commit=$commit"
-  echo "machine=$(uname -srm), $(nproc --all) cores ($(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')), $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo) RAM"
-  echo "mpi=$(mpirun --version 2>/dev/null | head -1)"
-  echo "torch=$("$py" -c 'import torch; print(torch.__version__)')"
+  run_meta "$root" "$py"
   echo "command=bench/robust/run_attacks.sh --np $np --attackers '$attackers' --rules '$rules' --attacks '$attacks' --spec '$spec' --jobs $jobs${extra[*]:+ -- ${extra[*]}}"
 } > "$out_abs/meta.txt"
 

@@ -138,6 +138,21 @@ TEST(Robust, RanksThatDisagreeOnTheRuleAllGetMismatch) {
 // What every rank should get from `rule` over the inputs of the ranks in
 // `ranks` (salt), replayed locally with the key the library derives for the
 // layer's call `step` (bucketing's shuffle).
+// `rule` over the given rows of `ranks` (n floats each), locally.
+std::vector<float> combine_rows(const gw::PeerRule& rule, const std::vector<const float*>& rows,
+                                const std::vector<int>& ranks, size_t n, uint64_t key, gw::RuleState& st,
+                                std::vector<int>& removed) {
+  gw::PeerRows p;
+  p.rows = rows.data();
+  p.ranks = ranks.data();
+  p.m = static_cast<int>(ranks.size());
+  p.world = world_size();
+  p.key = key;
+  std::vector<float> out(n);
+  rule.combine(p, n, out.data(), st, removed);
+  return out;
+}
+
 std::vector<float> replay(const gw::PeerRule& rule, const std::vector<int>& ranks, size_t n, uint32_t salt,
                           const char* layer, uint64_t step, gw::RuleState& st, std::vector<int>& removed,
                           float bias = 0, int attacker = -1) {
@@ -149,15 +164,8 @@ std::vector<float> replay(const gw::PeerRule& rule, const std::vector<int>& rank
       for (float& x : rows.back()) x += bias;
   }
   for (const auto& row : rows) ptrs.push_back(row.data());
-  gw::PeerRows p;
-  p.rows = ptrs.data();
-  p.ranks = ranks.data();
-  p.m = static_cast<int>(ranks.size());
-  p.world = world_size();
-  p.key = gw::rng_derive_key(gw::parse_config("").seed, step, gw::fnv1a64(layer), gw::kRuleStream, 0);
-  std::vector<float> out(n);
-  rule.combine(p, n, out.data(), st, removed);
-  return out;
+  const uint64_t key = gw::rng_derive_key(gw::parse_config("").seed, step, gw::fnv1a64(layer), gw::kRuleStream, 0);
+  return combine_rows(rule, ptrs, ranks, n, key, st, removed);
 }
 
 std::vector<int> all_ranks_list() {
@@ -293,15 +301,8 @@ TEST(Robust, TheAttackHarnessSendsEachAttackVectorInsteadOfTheInput) {
     std::vector<const float*> ptrs;
     std::vector<int> ranks = all_ranks_list(), removed;
     for (int q = 0; q < n_ranks; ++q) ptrs.push_back(rows.data() + static_cast<size_t>(q) * n);
-    gw::PeerRows p;
-    p.rows = ptrs.data();
-    p.ranks = ranks.data();
-    p.m = n_ranks;
-    p.world = n_ranks;
-    std::vector<float> want(n);
     gw::RuleState st;
-    gw::make_peer_rule("mean")->combine(p, n, want.data(), st, removed);
-    EXPECT_EQ(out, want) << spec;
+    EXPECT_EQ(out, combine_rows(*gw::make_peer_rule("mean"), ptrs, ranks, n, 0, st, removed)) << spec;
     // The omniscient kinds' view of the raw inputs is the harness's traffic: not in the statistics.
     gw_stats total, layer;
     ASSERT_EQ(gw_comm_stats(comm, &total), GW_SUCCESS);
