@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "src/api/guarded.h"
 #include "src/comm/communicator.h"
 #include "src/common/error.h"
 #include "src/common/log.h"
@@ -21,29 +22,17 @@ namespace {
 
 thread_local std::string t_last_error;
 
-gw_status record(gw_status s, const std::string& msg) {
+}  // namespace
+
+gw_status gw::api::record(gw_status s, const std::string& msg) {
   t_last_error = std::string(gw_status_string(s)) + ": " + msg;
   if (gw::log_level() >= gw::LogLevel::WARN) gw::log_line(gw::LogLevel::WARN, t_last_error);
   return s;
 }
 
-// Runs f, mapping every failure to a status. Like errno, the last error keeps
-// the detail of the last failing call; success does not clear it.
-template <typename F>
-gw_status guarded(const char* fn, F&& f) {
-  try {
-    f();
-    return GW_SUCCESS;
-  } catch (const gw::Error& e) {
-    return record(e.status(), std::string(fn) + ": " + e.what());
-  } catch (const std::bad_alloc&) {
-    return record(GW_ERR_SYSTEM, std::string(fn) + ": out of memory");
-  } catch (const std::exception& e) {
-    return record(GW_ERR_INTERNAL, std::string(fn) + ": " + e.what());
-  } catch (...) {
-    return record(GW_ERR_INTERNAL, std::string(fn) + ": unknown exception");
-  }
-}
+namespace {
+
+using gw::api::guarded;
 
 gw::Communicator* checked(gw_comm_t comm) {
   auto* c = reinterpret_cast<gw::Communicator*>(comm);
