@@ -8,5 +8,6 @@ The C library is found through GRADWIRE_LIBRARY, a build folder next to the
 sources (build/lib), or the system loader (see gradwire._lib).
 """
 from .comm import Communicator, GradwireError, version
+from .gossip import Gossip  # noqa: F401  (SwarmSGD: gradwire.Gossip, see gradwire.gossip)
 
 __all__ = ["Communicator", "GradwireError", "version"]
