@@ -15,6 +15,12 @@
 #include "src/spec/registry.h"
 
 namespace gw {
+
+[[noreturn]] void fail_config_value(const std::string& key, const std::string& value, const std::string& origin,
+                            const char* want) {
+  fail(GW_ERR_INVALID_ARGUMENT, "config key '", key, "'='", clip_text(value), "' (from ", origin, ") is not ", want);
+}
+
 namespace {
 
 using Setter = std::function<void(Config&, const std::string&, const std::string& origin)>;
@@ -25,31 +31,6 @@ struct Param {
   const char* help;
   Setter set;
 };
-
-[[noreturn]] void bad_value(const std::string& key, const std::string& value, const std::string& origin,
-                            const char* want) {
-  fail(GW_ERR_INVALID_ARGUMENT, "config key '", key, "'='", clip_text(value), "' (from ", origin, ") is not ", want);
-}
-
-// Digits (decimal, 0x hex or 0 octal, as strtoull base 0) and an optional
-// K/M/G suffix. An empty value, a bare suffix and a value that overflows 64
-// bits with its suffix are errors, never a silent 0 or a wrapped number.
-uint64_t parse_u64(const std::string& key, const std::string& v, const std::string& origin) {
-  if (v.empty() || !std::isdigit(static_cast<unsigned char>(v[0])))
-    bad_value(key, v, origin, "a non-negative integer");
-  errno = 0;
-  char* end = nullptr;
-  unsigned long long x = std::strtoull(v.c_str(), &end, 0);
-  if (errno || !end || end == v.c_str()) bad_value(key, v, origin, "a non-negative integer within 64 bits");
-  std::string suffix(end);
-  int shift = 0;
-  if (suffix == "K" || suffix == "k") shift = 10;
-  else if (suffix == "M" || suffix == "m") shift = 20;
-  else if (suffix == "G" || suffix == "g") shift = 30;
-  else if (!suffix.empty()) bad_value(key, v, origin, "an integer (optionally with K/M/G)");
-  if (x > (~0ull >> shift)) bad_value(key, v, origin, "an integer within 64 bits");
-  return x << shift;
-}
 
 const std::vector<Param>& params() {
   static const std::vector<Param> p = {
@@ -66,7 +47,7 @@ const std::vector<Param>& params() {
          if (v == "auto") c.algorithm = Algorithm::kAuto;
          else if (v == "allgather") c.algorithm = Algorithm::kAllgather;
          else if (v == "sra") c.algorithm = Algorithm::kSra;
-         else bad_value("algorithm", v, origin, "auto|allgather|sra");
+         else fail_config_value("algorithm", v, origin, "auto|allgather|sra");
        }},
       {"chunk_bytes", "auto",
        "input bytes per pipelined round (encode of round i+1 overlaps transfer of round i); auto = 4M for "
@@ -76,19 +57,19 @@ const std::vector<Param>& params() {
            c.chunk_bytes = 0;
            return;
          }
-         c.chunk_bytes = parse_u64("chunk_bytes", v, origin);
+         c.chunk_bytes = parse_config_u64("chunk_bytes", v, origin);
          if (c.chunk_bytes < 4096 || c.chunk_bytes > (1ull << 30))
-           bad_value("chunk_bytes", v, origin, "within [4K, 1G]");
+           fail_config_value("chunk_bytes", v, origin, "within [4K, 1G]");
        }},
       {"min_compress_bytes", "0", "layers with fewer input bytes are sent uncompressed (spec none)",
        [](Config& c, const std::string& v, const std::string& origin) {
-         c.min_compress_bytes = parse_u64("min_compress_bytes", v, origin);
+         c.min_compress_bytes = parse_config_u64("min_compress_bytes", v, origin);
        }},
       {"fallback_bytes", "64K",
        "calls of at most this many input bytes skip compression and use the transport's plain collective "
        "(MPI_Allreduce, ncclAllReduce): latency-bound sizes gain nothing from fewer bytes. 0 = always compress",
        [](Config& c, const std::string& v, const std::string& origin) {
-         c.fallback_bytes = parse_u64("fallback_bytes", v, origin);
+         c.fallback_bytes = parse_config_u64("fallback_bytes", v, origin);
        }},
       {"plan_check", "changes",
        "changes|every: before a plain (fallback_bytes) call, ranks exchange plan headers on a layer's first "
@@ -97,25 +78,19 @@ const std::vector<Param>& params() {
        [](Config& c, const std::string& v, const std::string& origin) {
          if (v == "changes") c.plain_check_every = false;
          else if (v == "every") c.plain_check_every = true;
-         else bad_value("plan_check", v, origin, "changes|every");
+         else fail_config_value("plan_check", v, origin, "changes|every");
        }},
       {"timeout", "300", "seconds to wait for a peer before GW_ERR_TIMEOUT (0 = forever)",
        [](Config& c, const std::string& v, const std::string& origin) {
-         errno = 0;
-         char* end = nullptr;
-         double t = std::strtod(v.c_str(), &end);
-         // An empty value is an error, not 0 (which would mean "wait forever").
-         if (errno || !end || end == v.c_str() || *end || !(t >= 0) || !std::isfinite(t))
-           bad_value("timeout", v, origin, "a number of seconds >= 0");
-         c.timeout_s = t;
+         c.timeout_s = parse_config_seconds("timeout", v, origin);
        }},
       {"seed", "0x6772616477697265", "seed of the counter-based generator (stochastic rounding)",
-       [](Config& c, const std::string& v, const std::string& origin) { c.seed = parse_u64("seed", v, origin); }},
+       [](Config& c, const std::string& v, const std::string& origin) { c.seed = parse_config_u64("seed", v, origin); }},
       {"checksum", "1", "1|0: CRC32C over every message",
        [](Config& c, const std::string& v, const std::string& origin) {
          if (v == "1") c.checksum = true;
          else if (v == "0") c.checksum = false;
-         else bad_value("checksum", v, origin, "0 or 1");
+         else fail_config_value("checksum", v, origin, "0 or 1");
        }},
       {"nonfinite", "error",
        "error|propagate: NaN/Inf in any rank's input makes every rank return GW_ERR_NONFINITE, or flows into "
@@ -123,7 +98,7 @@ const std::vector<Param>& params() {
        [](Config& c, const std::string& v, const std::string& origin) {
          if (v == "error") c.nonfinite = NonfinitePolicy::kError;
          else if (v == "propagate") c.nonfinite = NonfinitePolicy::kPropagate;
-         else bad_value("nonfinite", v, origin, "error|propagate");
+         else fail_config_value("nonfinite", v, origin, "error|propagate");
        }},
       {"robust", "none",
        "RULE[:key=value,...]: how an allreduce combines the ranks' decoded vectors: none = the running sum "
@@ -161,18 +136,46 @@ std::string env_name(const char* key) {
   return n;
 }
 
+}  // namespace
+
+// Digits (decimal, 0x hex or 0 octal, as strtoull base 0) and an optional
+// K/M/G suffix. An empty value, a bare suffix and a value that overflows 64
+// bits with its suffix are errors, never a silent 0 or a wrapped number.
+uint64_t parse_config_u64(const std::string& key, const std::string& v, const std::string& origin) {
+  if (v.empty() || !std::isdigit(static_cast<unsigned char>(v[0])))
+    fail_config_value(key, v, origin, "a non-negative integer");
+  errno = 0;
+  char* end = nullptr;
+  unsigned long long x = std::strtoull(v.c_str(), &end, 0);
+  if (errno || !end || end == v.c_str()) fail_config_value(key, v, origin, "a non-negative integer within 64 bits");
+  std::string suffix(end);
+  int shift = 0;
+  if (suffix == "K" || suffix == "k") shift = 10;
+  else if (suffix == "M" || suffix == "m") shift = 20;
+  else if (suffix == "G" || suffix == "g") shift = 30;
+  else if (!suffix.empty()) fail_config_value(key, v, origin, "an integer (optionally with K/M/G)");
+  if (x > (~0ull >> shift)) fail_config_value(key, v, origin, "an integer within 64 bits");
+  return x << shift;
+}
+
+double parse_config_seconds(const std::string& key, const std::string& v, const std::string& origin) {
+  errno = 0;
+  char* end = nullptr;
+  double t = std::strtod(v.c_str(), &end);
+  // An empty value is an error, not 0 (which would mean "wait forever").
+  if (errno || !end || end == v.c_str() || *end || !(t >= 0) || !std::isfinite(t))
+    fail_config_value(key, v, origin, "a number of seconds >= 0");
+  return t;
+}
+
 std::string trim(const std::string& s) {
   size_t b = s.find_first_not_of(" \t\n");
   if (b == std::string::npos) return "";
   return s.substr(b, s.find_last_not_of(" \t\n") - b + 1);
 }
 
-}  // namespace
-
-Config parse_config(const char* text) {
-  // The string wins over the environment: its items are collected first, and
-  // GW_<KEY> is read (and validated) only for keys the string leaves unset.
-  std::vector<std::pair<const Param*, std::string>> items;
+std::vector<std::pair<std::string, std::string>> split_config(const char* text) {
+  std::vector<std::pair<std::string, std::string>> items;
   std::string s = text ? text : "";
   size_t pos = 0;
   while (pos < s.size()) {
@@ -183,12 +186,22 @@ Config parse_config(const char* text) {
     size_t eq = item.find('=');
     GW_REQUIRE(eq != std::string::npos, GW_ERR_INVALID_ARGUMENT, "config item '", clip_text(item),
                "' is not key=value (items are separated by ';')");
-    std::string key = trim(item.substr(0, eq)), value = trim(item.substr(eq + 1));
+    items.emplace_back(trim(item.substr(0, eq)), trim(item.substr(eq + 1)));
+  }
+  return items;
+}
+
+Config parse_config(const char* text) {
+  // The string wins over the environment: its items are collected first, and
+  // GW_<KEY> is read (and validated) only for keys the string leaves unset.
+  std::vector<std::pair<const Param*, std::string>> items;
+  for (const auto& kv : split_config(text)) {
     const Param* found = nullptr;
     for (const Param& p : params())
-      if (key == p.key) found = &p;
-    if (!found) fail(GW_ERR_INVALID_ARGUMENT, "unknown config key '", clip_text(key), "'; keys are:\n", config_help());
-    items.emplace_back(found, value);
+      if (kv.first == p.key) found = &p;
+    if (!found)
+      fail(GW_ERR_INVALID_ARGUMENT, "unknown config key '", clip_text(kv.first), "'; keys are:\n", config_help());
+    items.emplace_back(found, kv.second);
   }
   Config c;
   for (const Param& p : params()) {

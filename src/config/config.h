@@ -8,6 +8,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace gw {
 
@@ -43,5 +45,17 @@ Config parse_config(const char* text);
 std::string config_help();
 
 const char* algorithm_name(Algorithm a);
+
+// The pieces of a config string, shared with other configs (src/gossip/):
+// "k=v;k2=v2" -> {{k, v}, {k2, v2}} (trimmed; empty items skipped; an item
+// without '=' is GW_ERR_INVALID_ARGUMENT).
+std::vector<std::pair<std::string, std::string>> split_config(const char* text);
+// GW_ERR_INVALID_ARGUMENT: "config key 'key'='value' (from origin) is not want".
+[[noreturn]] void fail_config_value(const std::string& key, const std::string& value, const std::string& origin,
+                                    const char* want);
+// A non-negative integer (decimal, 0x hex, with an optional K/M/G suffix).
+uint64_t parse_config_u64(const std::string& key, const std::string& v, const std::string& origin);
+// A finite number of seconds >= 0 (an empty value is an error, not 0).
+double parse_config_seconds(const std::string& key, const std::string& v, const std::string& origin);
 
 }  // namespace gw

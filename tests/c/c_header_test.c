@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "gradwire/gradwire.h"
+#include "gradwire/gossip.h" /* C99 too */
 
 int main(void) {
   int version = 0;
@@ -12,6 +13,8 @@ int main(void) {
   for (int s = 0; s <= GW_NUM_STATUS; ++s)
     if (gw_status_string((gw_status)s) == NULL) return 4;
   if (gw_comm_destroy(NULL) != GW_SUCCESS) return 5;
+  if (gw_gossip_destroy(NULL) != GW_SUCCESS) return 6;
+  if (gw_gossip_publish(NULL, NULL) != GW_ERR_INVALID_ARGUMENT) return 7;
   printf("gradwire %d from C99: ok\n", version);
   return 0;
 }
