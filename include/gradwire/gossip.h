@@ -49,7 +49,9 @@ typedef struct {
   uint64_t bytes_received;   /* gossip bytes this rank received */
   uint64_t publishes;        /* gw_gossip_publish calls (and those inside interactions) */
   uint64_t decode_fallbacks; /* copies asked for again: codes that did not decode against the own
-                                model (16x the spacing, then fp32) */
+                                model (a wider spacing, then fp32) */
+  uint64_t crossed;          /* exchanges given up because the partner was exchanging with this
+                                rank at the same moment (the partner's exchange averages the two) */
   double staleness_mean_s;   /* age of a partner's published copy when it was served */
   double staleness_max_s;
   double wait_mean_s;        /* time an interaction waited for its partner's copy */
@@ -66,7 +68,7 @@ typedef struct {
  *   codec    none | lattice:bits=B (B = 4..8): how copies and deltas travel
  *            (default none: fp32). lattice copies are decoded against the
  *            receiver's own model; one that cannot be is asked for again
- *            (16x the spacing, then fp32). Fewer than 4 bits add more noise
+ *            (at a wider spacing, then in fp32). Fewer than 4 bits add more noise
  *            than an average removes, and models drift apart.
  * Ranks that disagree on count or config get GW_ERR_MISMATCH naming them.
  */

@@ -36,7 +36,7 @@ class gw_gossip_stats(ctypes.Structure):
     """include/gradwire/gossip.h's gw_gossip_stats, field for field."""
     _fields_ = [(name, ctypes.c_uint64) for name in (
         "interactions", "served", "deltas_applied", "skipped", "late_replies", "rejected",
-        "bytes_sent", "bytes_received", "publishes", "decode_fallbacks")] + [
+        "bytes_sent", "bytes_received", "publishes", "decode_fallbacks", "crossed")] + [
         (name, ctypes.c_double) for name in (
             "staleness_mean_s", "staleness_max_s", "wait_mean_s", "wait_max_s")]
 
@@ -238,7 +238,7 @@ class Gossip:
 
     def stats(self):
         """Counters (interactions, served, deltas_applied, skipped, late_replies, rejected, bytes_sent,
-        bytes_received, publishes, decode_fallbacks) and staleness/wait times in seconds. After close()
+        bytes_received, publishes, decode_fallbacks, crossed) and staleness/wait times in seconds. After close()
         (and after destroy(), e.g. when the with block ends) the counters as close() left them."""
         if not self._h.ptr and self._final is not None:
             return dict(self._final)

@@ -42,6 +42,12 @@ class GossipCodec {
   // A delta: codes at its own spacing, and (decoded) what the receiver will add.
   void encode_delta(const float* d, uint64_t key, uint8_t* out, float* decoded, std::vector<float>& scratch) const;
   bool decode_delta(const uint8_t* in, float* out, std::vector<float>& scratch) const;
+  // How much wider a re-ask's spacing is after codes did not decode: the
+  // distance was beyond (q/2 - 1) spacings, and at F times the spacing the
+  // rounding error (F/2 spacings) stays within 1/8 of that distance, so
+  // F = (q/2 - 1) / 4: 31 at 8 bits, 3 at 5. Below 2 (4 bits) a wider
+  // spacing would round about as coarsely as the distance: ask for fp32.
+  int reask_factor() const { return static_cast<int>((q_ / 2 - 1) / 4); }
   // Hints are valid: finite and > 0.
   static bool valid_hints(const float* hints, size_t units);
 

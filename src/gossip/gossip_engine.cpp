@@ -100,6 +100,7 @@ GossipEngine::GossipEngine(MPI_Comm comm, size_t count, const GossipConfig& conf
 
   incoming_.assign(count, 0.0f);
   skip_until_.assign(size_, Clock::time_point());
+  hints_.assign(size_, {});
   peer_closing_.assign(size_, 0);
   final_from_.assign(size_, kNoFinal);
   received_.assign(size_, 0);
@@ -199,7 +200,7 @@ void GossipEngine::start(float* model) {
     pending_.state = Ask::kNobody;
     return;
   }
-  ask(/*exact=*/hints_.empty());
+  ask(/*exact=*/hints_[pending_.partner].empty());
 }
 
 void GossipEngine::ask(bool exact) {
@@ -209,7 +210,7 @@ void GossipEngine::ask(bool exact) {
   Outgoing out{pending_.partner, make_gossip_header(GossipKind::kRequest, rank_, count_, fingerprint_, pending_.seq),
                nullptr, nullptr};
   if (codec_ && !exact) {
-    auto hints = std::make_shared<std::vector<float>>(hints_);
+    auto hints = std::make_shared<std::vector<float>>(hints_[pending_.partner]);
     out.payload = hints->data();
     out.owner = hints;
   }
@@ -267,29 +268,39 @@ int GossipEngine::finish(float* model) {
     }
     reply = std::move(pending_.reply);
     std::memcpy(&h, reply.data(), sizeof h);
+    if (static_cast<GossipKind>(h.kind) == GossipKind::kBusy) {
+      // The partner is exchanging with this rank right now: its exchange
+      // averages the two models (see serve()), so this one stops here.
+      ++stats_.crossed;
+      pending_ = Pending();
+      return -1;
+    }
     if (h.version_published == 0) {  // the partner had published nothing yet
       pending_ = Pending();
       return -1;
     }
+    // Until the delta is queued, a request from this partner is answered busy.
+    pending_.state = Ask::kFinishing;
     lk.unlock();
     fold_deltas(model);
     peer = partner_copy(h, reply, model);
     lk.lock();
     if (peer || !h.codec_bits || attempt >= 2) break;
-    // Codes farther from this model than their spacing covers: ask again with
-    // a 16x wider spacing, then for fp32.
+    // Codes farther from this model than their spacing covers: ask again at a
+    // wider spacing (where the codes have the bits for it), then for fp32.
     ++stats_.decode_fallbacks;
-    const bool exact = attempt > 0;
+    const int widen = codec_->reask_factor();
+    const bool exact = attempt > 0 || widen < 2;
     GW_LOG(INFO, "gossip: rank ", partner, "'s lattice codes did not decode against this model; asking for ",
-           exact ? "fp32" : "codes at 16x the spacing");
-    for (float& e : hints_) e = std::min(e * 16.0f, FLT_MAX);
+           exact ? std::string("fp32") : concat_parts("codes at ", widen, "x the spacing"));
+    for (float& s : hints_[partner]) s = std::min(s * static_cast<float>(widen), FLT_MAX);
     ask(exact);
   }
-  pending_ = Pending();
   lk.unlock();
   if (!peer) {  // codes again where fp32 was asked for: a broken or hostile peer
     lk.lock();
     ++stats_.rejected;
+    pending_ = Pending();
     lk.unlock();
     GW_LOG(WARN, "gossip: rank ", partner, " answered a request for fp32 with codes that do not decode; dropped");
     return -1;
@@ -300,14 +311,15 @@ int GossipEngine::finish(float* model) {
     if (!std::isfinite(peer[i])) {
       lk.lock();
       ++stats_.rejected;
+      pending_ = Pending();
       lk.unlock();
       GW_LOG(WARN, "gossip: rank ", partner, "'s model holds NaN/Inf at index ", i, "; interaction dropped");
       return -1;
     }
   }
   if (codec_) {
-    hints_.resize(codec_->units());
-    codec_->next_hints(model, peer, hints_.data());
+    hints_[partner].resize(codec_->units());
+    codec_->next_hints(model, peer, hints_[partner].data());
   }
   // d = (x - P) / 2 leaves this rank; both sides apply the same d (decoded,
   // when it travels as codes), so the sum over ranks is unchanged.
@@ -328,6 +340,7 @@ int GossipEngine::finish(float* model) {
   publish_snapshot(model);
   lk.lock();
   enqueue(std::move(out));
+  pending_ = Pending();
   ++stats_.interactions;
   staleness_sum_ += h.age_s;
   stats_.staleness_max_s = std::max(stats_.staleness_max_s, h.age_s);

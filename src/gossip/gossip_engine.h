@@ -58,11 +58,15 @@ class GossipEngine {
     Clock::time_point published;
   };
   // kNobody: started with no partner to ask (finish returns -1 at once).
-  enum class Ask { kNone, kNobody, kAsked, kAnswered, kAbandoned };
+  // kFinishing: finish() holds the partner's copy and computes the delta
+  // (outside the lock) until it is queued.
+  enum class Ask { kNone, kNobody, kAsked, kAnswered, kFinishing, kAbandoned };
   struct Pending {
     Ask state = Ask::kNone;
     uint64_t seq = 0;
     int partner = -1;
+    bool got_reply = false;      // some reply of the partner's came in this exchange (re-asks included)
+    bool gave_way = false;       // the partner answered busy: this exchange is over, whoever asks now
     Clock::time_point started;
     std::vector<uint8_t> reply;  // the whole message, validated
   };
@@ -93,7 +97,9 @@ class GossipEngine {
   bool receive_one();
   void handle(int source, std::vector<uint8_t>& msg);
   void serve(int source, uint64_t seq, const float* hints);
+  bool yields_to_own_exchange(int source) const;  // under mu_
   void take_delta(int source, const GossipHeader& h, const uint8_t* payload);
+  void add_to_published_copy(const float* d);  // under mu_
   bool advance_close();
   void post(Outgoing& out);
   bool reap_sends();
@@ -142,7 +148,10 @@ class GossipEngine {
   std::vector<float> thread_scratch_, thread_delta_;
 
   // the caller's own
-  std::vector<float> hints_;  // codec groups: the spacings to ask for (empty: ask for fp32)
+  // codec groups: the spacings to ask each peer for, learned from its last
+  // copy (empty: ask for fp32). Per peer: another peer's copy is at another
+  // distance from this model.
+  std::vector<std::vector<float>> hints_;
   std::vector<float> caller_scratch_, decoded_;
 
   std::thread thread_;

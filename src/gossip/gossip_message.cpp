@@ -15,6 +15,7 @@ const char* gossip_kind_name(GossipKind k) {
     case GossipKind::kDelta: return "delta";
     case GossipKind::kClosing: return "closing";
     case GossipKind::kFinal: return "final";
+    case GossipKind::kBusy: return "busy";
   }
   return "unknown";
 }

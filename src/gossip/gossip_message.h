@@ -3,7 +3,9 @@
 // check_gossip_header() validates all of it before a payload byte is used.
 //   request  initiator -> partner: "send me your published copy" (no payload)
 //   reply    partner -> initiator: the published copy (fp32 or lattice codes)
-//   delta    initiator -> partner: d = (x_i - P_j) / 2, fp32, to add
+//   delta    initiator -> partner: d = (x_i - P_j) / 2, fp32 or codes, to add
+//   busy     partner -> initiator, instead of a reply: "I am exchanging with
+//            you right now; give yours up" (no payload; see serve())
 //   closing  to every peer: "I start no more interactions"
 //   final    to every peer: "I sent you `seq` messages before this one"
 #pragma once
@@ -17,8 +19,8 @@ namespace gw {
 constexpr uint32_t kGossipMagic = 0x31475747u;  // "GWG1"
 constexpr uint16_t kGossipVersion = 1;
 
-enum class GossipKind : uint16_t { kRequest = 1, kReply = 2, kDelta = 3, kClosing = 4, kFinal = 5 };
-constexpr int kGossipNumKinds = 6;
+enum class GossipKind : uint16_t { kRequest = 1, kReply = 2, kDelta = 3, kClosing = 4, kFinal = 5, kBusy = 6 };
+constexpr int kGossipNumKinds = 7;
 
 struct GossipHeader {
   uint32_t magic;

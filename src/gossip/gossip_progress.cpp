@@ -179,11 +179,14 @@ void GossipEngine::handle(int source, std::vector<uint8_t>& msg) {
         return reject(source, "a request for spacings that are not finite and > 0");
       return serve(source, h.seq, hints);
     }
-    case GossipKind::kReply: {
+    case GossipKind::kReply:
+    case GossipKind::kBusy: {
       std::lock_guard<std::mutex> lk(mu_);
       if (pending_.state == Ask::kAsked && pending_.seq == h.seq && pending_.partner == source) {
         std::swap(pending_.reply, msg);
         pending_.state = Ask::kAnswered;
+        if (static_cast<GossipKind>(h.kind) == GossipKind::kReply) pending_.got_reply = true;
+        else pending_.gave_way = true;
         answered_.notify_all();
       } else {
         ++stats_.late_replies;
@@ -219,10 +222,57 @@ void GossipEngine::take_delta(int source, const GossipHeader& h, const uint8_t* 
   for (size_t i = 0; i < count_; ++i) incoming_[i] += d[i];
   incoming_any_ = true;
   ++stats_.deltas_applied;
+  add_to_published_copy(d);
+}
+
+// The published copy takes every delta as it arrives, so that peers reading
+// it before this rank's next publish see the model this rank will hold.
+// Otherwise several partners' deltas, each computed against one stale copy,
+// add up to more than the gap: a slow rank, publishing rarely, would
+// overshoot. A copy a reply in flight still holds is never written: the sum
+// goes into a fresh copy (copy on write).
+void GossipEngine::add_to_published_copy(const float* d) {
+  if (!snapshot_) return;
+  if (snapshot_.use_count() > 1) {
+    std::shared_ptr<Snapshot> fresh;
+    if (spare_ && spare_.use_count() == 1) fresh = std::move(spare_);
+    else fresh = std::make_shared<Snapshot>();
+    fresh->values = snapshot_->values;
+    fresh->version = snapshot_->version;
+    fresh->published = snapshot_->published;
+    spare_ = std::move(snapshot_);
+    snapshot_ = std::move(fresh);
+  }
+  float* v = snapshot_->values.data();
+  for (size_t i = 0; i < count_; ++i) v[i] += d[i];
+}
+
+// Crossing exchanges: this rank is exchanging with `source` while `source`
+// asks for this rank's copy. If both went ahead, each would average with the
+// other's copy from before the exchange, and the two models would swap
+// instead of meeting halfway; so exactly one goes ahead and the other is
+// answered "busy". MPI keeps each pair's messages in order, which tells the
+// two cases apart. A reply of source's came in before its request: source
+// served this rank before it asked, sees no crossing, and is answered busy.
+// No reply yet: both asked before either served, both see the crossing, and
+// the lower rank's exchange goes ahead.
+bool GossipEngine::yields_to_own_exchange(int source) const {
+  // An exchange the partner answered busy is over (it only waits for the
+  // caller to see that): yielding to it would make both sides give way.
+  if (pending_.partner != source || pending_.gave_way) return false;
+  switch (pending_.state) {
+    case Ask::kAnswered:
+    case Ask::kFinishing: return true;
+    case Ask::kAsked: return pending_.got_reply || rank_ < source;
+    default: return false;
+  }
 }
 
 void GossipEngine::serve(int source, uint64_t seq, const float* hints) {
   Outgoing out{source, make_gossip_header(GossipKind::kReply, rank_, count_, fingerprint_, seq), nullptr, nullptr};
+  // A delta the caller queued for `source` before this copy was published
+  // must reach it first (the copy already holds that delta's other half).
+  std::deque<Outgoing> queued;
   {
     std::lock_guard<std::mutex> lk(mu_);
     if (closing_ == Closing::kFinalSent || closing_ == Closing::kDone) {
@@ -230,14 +280,17 @@ void GossipEngine::serve(int source, uint64_t seq, const float* hints) {
       GW_LOG(WARN, "gossip: rank ", source, " asked for a model after its closing notice; dropped");
       return;
     }
-    if (snapshot_) {
+    queued.swap(outbox_);
+    if (yields_to_own_exchange(source)) out.header.kind = static_cast<uint16_t>(GossipKind::kBusy);
+    else if (snapshot_) {
       out.header.version_published = snapshot_->version;
       out.header.age_s = std::max(0.0, std::chrono::duration<double>(Clock::now() - snapshot_->published).count());
       out.payload = snapshot_->values.data();
       out.owner = snapshot_;
+      ++stats_.served;  // an empty reply (nothing published yet) serves nothing
     }
-    ++stats_.served;
   }
+  for (Outgoing& o : queued) post(o);
   size_t bytes = out.payload ? fp32_bytes_ : 0;
   if (out.payload && hints) {
     // The copy as lattice codes at the spacings the asker wants (the snapshot

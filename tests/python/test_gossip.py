@@ -67,7 +67,8 @@ def test_sum_preserved_and_spread_shrinks():
     assert err <= tol, "sum over ranks moved by %g (tolerance %g)" % (err, tol)
     s0, s1 = spread(before), spread(after)
     assert s1 < 0.5 * s0, "spread %g -> %g after %d rounds: models did not move together" % (s0, s1, rounds)
-    assert st["interactions"] >= 1 or N == 1, st
+    # Every call exchanged or gave way to the partner's exchange with it (crossing).
+    assert st["interactions"] + st["crossed"] == rounds or N == 1, st
     if R == 0:
         print("  np %d: spread %.3f -> %.3f after %d rounds, sum error %.2e (tolerance %.2e)" % (N, s0, s1, rounds,
                                                                                             err, tol))
@@ -83,7 +84,7 @@ def test_stats_add_up_over_ranks():
         barrier()
     st = g.stats()  # allowed after close
     keys = ["interactions", "served", "deltas_applied", "skipped", "rejected", "bytes_sent", "bytes_received",
-            "publishes", "late_replies", "decode_fallbacks"]
+            "publishes", "late_replies", "decode_fallbacks", "crossed"]
     tot = gathered(torch.tensor([float(st[k]) for k in keys], dtype=torch.float32), "t.stats").sum(0)
     t = dict(zip(keys, tot.tolist()))
     assert t["skipped"] == 0 and t["rejected"] == 0 and t["late_replies"] == 0, t
@@ -92,6 +93,8 @@ def test_stats_add_up_over_ranks():
     if N > 1:
         assert t["interactions"] >= 1, t
         assert t["served"] == t["interactions"], "every interaction is one copy served: %s" % t
+        assert t["interactions"] + t["crossed"] == 4 * N, \
+            "every call either exchanged or gave way to its partner's crossing exchange: %s" % t
         assert t["deltas_applied"] == t["interactions"], "after close every delta is folded in: %s" % t
         assert t["bytes_sent"] == t["bytes_received"], "after close every byte sent was received: %s" % t
         assert t["bytes_sent"] >= t["interactions"] * 4 * a.size, "fp32 copies are 4 bytes a value: %s" % t
