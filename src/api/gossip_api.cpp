@@ -47,15 +47,26 @@ class Held {
   gw_gossip_t g_;
 };
 
-#if GW_HAVE_MPI
-void check_model(const float* model) {
+[[maybe_unused]] void check_model(const float* model) {  // unused built without MPI
   GW_REQUIRE(model != nullptr, GW_ERR_INVALID_ARGUMENT, "model is NULL");
 }
-#endif
 
-#if !GW_HAVE_MPI
-[[noreturn]] void no_mpi() { gw::fail(GW_ERR_UNSUPPORTED, "gradwire was built without MPI: gossip needs it"); }
+// One gossip call: the handle checked and held, fn(engine) run, failures
+// mapped as at every C boundary. Built without MPI there is no engine and
+// every call is GW_ERR_UNSUPPORTED (fn is a generic lambda, never
+// instantiated then).
+template <typename Fn>
+gw_status on_engine(const char* what, gw_gossip_t gossip, Fn&& fn) {
+  return guarded(what, [&] {
+    Held h(gossip);
+#if GW_HAVE_MPI
+    fn(h.engine());
+#else
+    (void)fn;
+    gw::fail(GW_ERR_UNSUPPORTED, "gradwire was built without MPI: gossip needs it");
 #endif
+  });
+}
 
 }  // namespace
 
@@ -75,97 +86,51 @@ gw_status gw_gossip_create(gw_gossip_t* gossip, MPI_Comm comm, size_t count, con
 #endif
 
 gw_status gw_gossip_publish(gw_gossip_t gossip, float* model) {
-  return guarded("gw_gossip_publish", [&] {
-    Held h(gossip);
-#if GW_HAVE_MPI
+  return on_engine("gw_gossip_publish", gossip, [&](auto& e) {
     check_model(model);
-    h.engine().publish(model);
-#else
-    (void)model;
-    no_mpi();
-#endif
+    e.publish(model);
   });
 }
 
 gw_status gw_gossip_interact(gw_gossip_t gossip, float* model, int* partner) {
-  return guarded("gw_gossip_interact", [&] {
-    if (partner) *partner = -1;
-    Held h(gossip);
-#if GW_HAVE_MPI
+  if (partner) *partner = -1;
+  return on_engine("gw_gossip_interact", gossip, [&](auto& e) {
     check_model(model);
-    h.engine().start(model);
-    int p = h.engine().finish(model);
+    e.start(model);
+    int p = e.finish(model);
     if (partner) *partner = p;
-#else
-    (void)model;
-    no_mpi();
-#endif
   });
 }
 
 gw_status gw_gossip_interact_start(gw_gossip_t gossip, float* model) {
-  return guarded("gw_gossip_interact_start", [&] {
-    Held h(gossip);
-#if GW_HAVE_MPI
+  return on_engine("gw_gossip_interact_start", gossip, [&](auto& e) {
     check_model(model);
-    h.engine().start(model);
-#else
-    (void)model;
-    no_mpi();
-#endif
+    e.start(model);
   });
 }
 
 gw_status gw_gossip_interact_test(gw_gossip_t gossip, int* done) {
-  return guarded("gw_gossip_interact_test", [&] {
-    GW_REQUIRE(done != nullptr, GW_ERR_INVALID_ARGUMENT, "done is NULL");
-    *done = 0;
-    Held h(gossip);
-#if GW_HAVE_MPI
-    *done = h.engine().test() ? 1 : 0;
-#else
-    no_mpi();
-#endif
-  });
+  if (!done) return guarded("gw_gossip_interact_test", [] { gw::fail(GW_ERR_INVALID_ARGUMENT, "done is NULL"); });
+  *done = 0;
+  return on_engine("gw_gossip_interact_test", gossip, [&](auto& e) { *done = e.test() ? 1 : 0; });
 }
 
 gw_status gw_gossip_interact_finish(gw_gossip_t gossip, float* model, int* partner) {
-  return guarded("gw_gossip_interact_finish", [&] {
-    if (partner) *partner = -1;
-    Held h(gossip);
-#if GW_HAVE_MPI
+  if (partner) *partner = -1;
+  return on_engine("gw_gossip_interact_finish", gossip, [&](auto& e) {
     check_model(model);
-    int p = h.engine().finish(model);
+    int p = e.finish(model);
     if (partner) *partner = p;
-#else
-    (void)model;
-    no_mpi();
-#endif
   });
 }
 
 gw_status gw_gossip_stats_get(gw_gossip_t gossip, gw_gossip_stats* stats) {
-  return guarded("gw_gossip_stats_get", [&] {
-    GW_REQUIRE(stats != nullptr, GW_ERR_INVALID_ARGUMENT, "stats is NULL");
-    Held h(gossip);
-#if GW_HAVE_MPI
-    *stats = h.engine().stats();
-#else
-    no_mpi();
-#endif
-  });
+  if (!stats) return guarded("gw_gossip_stats_get", [] { gw::fail(GW_ERR_INVALID_ARGUMENT, "stats is NULL"); });
+  return on_engine("gw_gossip_stats_get", gossip, [&](auto& e) { *stats = e.stats(); });
 }
 
 gw_status gw_gossip_close(gw_gossip_t gossip, float* model) {
-  return guarded("gw_gossip_close", [&] {
-    Held h(gossip);
-#if GW_HAVE_MPI
-    h.engine().close(model);
-#else
-    (void)model;
-    no_mpi();
-#endif
-  });
+  return on_engine("gw_gossip_close", gossip, [&](auto& e) { e.close(model); });
 }
 
 gw_status gw_gossip_destroy(gw_gossip_t gossip) {

@@ -1,4 +1,5 @@
 #include "src/config/config.h"
+#include "src/config/config_params.h"
 
 #include <cctype>
 #include <cerrno>
@@ -25,12 +26,7 @@ namespace {
 
 using Setter = std::function<void(Config&, const std::string&, const std::string& origin)>;
 
-struct Param {
-  const char* key;
-  const char* dflt;
-  const char* help;
-  Setter set;
-};
+using Param = ConfigParam<Config>;
 
 const std::vector<Param>& params() {
   static const std::vector<Param> p = {
@@ -130,13 +126,13 @@ const std::vector<Param>& params() {
   return p;
 }
 
-std::string env_name(const char* key) {
-  std::string n = "GW_";
-  for (const char* k = key; *k; ++k) n += static_cast<char>(toupper(static_cast<unsigned char>(*k)));
+}  // namespace
+
+std::string config_env_name(const char* prefix, const char* key) {
+  std::string n = prefix;
+  for (const char* k = key; *k; ++k) n += static_cast<char>(std::toupper(static_cast<unsigned char>(*k)));
   return n;
 }
-
-}  // namespace
 
 // Digits (decimal, 0x hex or 0 octal, as strtoull base 0) and an optional
 // K/M/G suffix. An empty value, a bare suffix and a value that overflows 64
@@ -168,7 +164,7 @@ double parse_config_seconds(const std::string& key, const std::string& v, const 
   return t;
 }
 
-std::string trim(const std::string& s) {
+std::string config_trim(const std::string& s) {
   size_t b = s.find_first_not_of(" \t\n");
   if (b == std::string::npos) return "";
   return s.substr(b, s.find_last_not_of(" \t\n") - b + 1);
@@ -180,52 +176,20 @@ std::vector<std::pair<std::string, std::string>> split_config(const char* text) 
   size_t pos = 0;
   while (pos < s.size()) {
     size_t semi = s.find(';', pos);
-    std::string item = trim(s.substr(pos, semi == std::string::npos ? std::string::npos : semi - pos));
+    std::string item = config_trim(s.substr(pos, semi == std::string::npos ? std::string::npos : semi - pos));
     pos = semi == std::string::npos ? s.size() : semi + 1;
     if (item.empty()) continue;
     size_t eq = item.find('=');
     GW_REQUIRE(eq != std::string::npos, GW_ERR_INVALID_ARGUMENT, "config item '", clip_text(item),
                "' is not key=value (items are separated by ';')");
-    items.emplace_back(trim(item.substr(0, eq)), trim(item.substr(eq + 1)));
+    items.emplace_back(config_trim(item.substr(0, eq)), config_trim(item.substr(eq + 1)));
   }
   return items;
 }
 
-Config parse_config(const char* text) {
-  // The string wins over the environment: its items are collected first, and
-  // GW_<KEY> is read (and validated) only for keys the string leaves unset.
-  std::vector<std::pair<const Param*, std::string>> items;
-  for (const auto& kv : split_config(text)) {
-    const Param* found = nullptr;
-    for (const Param& p : params())
-      if (kv.first == p.key) found = &p;
-    if (!found)
-      fail(GW_ERR_INVALID_ARGUMENT, "unknown config key '", clip_text(kv.first), "'; keys are:\n", config_help());
-    items.emplace_back(found, kv.second);
-  }
-  Config c;
-  for (const Param& p : params()) {
-    bool in_string = false;
-    for (const auto& it : items) in_string |= it.first == &p;
-    p.set(c, p.dflt, "default");
-    if (in_string) continue;
-    std::string env = env_name(p.key);
-    const char* v = std::getenv(env.c_str());
-    if (v && *v) {
-      p.set(c, trim(v), "environment " + env);
-      GW_LOG(INFO, "config ", p.key, "=", clip_text(v), " from ", env);
-    }
-  }
-  for (const auto& it : items) it.first->set(c, it.second, "config string");
-  return c;
-}
+Config parse_config(const char* text) { return resolve_config(text, params(), "GW_", "config"); }
 
-std::string config_help() {
-  std::ostringstream os;
-  for (const Param& p : params())
-    os << "  " << p.key << " (" << env_name(p.key) << ", default " << p.dflt << "): " << p.help << "\n";
-  return os.str();
-}
+std::string config_help() { return config_keys_help(params(), "GW_"); }
 
 const char* algorithm_name(Algorithm a) {
   switch (a) {

@@ -1,23 +1,17 @@
 #include "src/gossip/gossip_config.h"
 
-#include <cctype>
-#include <cstdlib>
-#include <functional>
 #include <sstream>
 #include <vector>
 
 #include "src/common/error.h"
 #include "src/common/log.h"
 #include "src/config/config.h"
+#include "src/config/config_params.h"
 
 namespace gw {
 namespace {
 
-struct GossipParam {
-  const char* key;
-  const char* dflt;
-  std::function<void(GossipConfig&, const std::string&, const std::string&)> set;
-};
+using GossipParam = ConfigParam<GossipConfig>;
 
 void set_codec(GossipConfig& c, const std::string& v, const std::string& origin) {
   if (v == "none") {
@@ -39,23 +33,23 @@ void set_codec(GossipConfig& c, const std::string& v, const std::string& origin)
 
 const std::vector<GossipParam>& gossip_params() {
   static const std::vector<GossipParam> p = {
-      {"timeout", "30",
+      {"timeout", "30", "seconds to wait for a partner's copy before skipping it",
        [](GossipConfig& c, const std::string& v, const std::string& o) {
          c.timeout_s = parse_config_seconds("timeout", v, o);
          if (!(c.timeout_s > 0)) fail_config_value("timeout", v, o, "a number of seconds > 0");
        }},
-      {"retry", "10",
+      {"retry", "10", "seconds a skipped partner stays out of the draw",
        [](GossipConfig& c, const std::string& v, const std::string& o) {
          c.retry_s = parse_config_seconds("retry", v, o);
        }},
-      {"close_timeout", "300",
+      {"close_timeout", "300", "seconds gw_gossip_close waits for every peer",
        [](GossipConfig& c, const std::string& v, const std::string& o) {
          c.close_timeout_s = parse_config_seconds("close_timeout", v, o);
          if (!(c.close_timeout_s > 0)) fail_config_value("close_timeout", v, o, "a number of seconds > 0");
        }},
-      {"seed", "0x6772616477697265",
+      {"seed", "0x6772616477697265", "seed of the partner schedule",
        [](GossipConfig& c, const std::string& v, const std::string& o) { c.seed = parse_config_u64("seed", v, o); }},
-      {"codec", "none", set_codec},
+      {"codec", "none", "none (fp32) or lattice:bits=B, B in 4..8", set_codec},
   };
   return p;
 }
@@ -63,32 +57,7 @@ const std::vector<GossipParam>& gossip_params() {
 }  // namespace
 
 GossipConfig parse_gossip_config(const char* text) {
-  std::vector<std::pair<const GossipParam*, std::string>> items;
-  for (const auto& kv : split_config(text)) {
-    const GossipParam* found = nullptr;
-    for (const GossipParam& p : gossip_params())
-      if (kv.first == p.key) found = &p;
-    if (!found)
-      fail(GW_ERR_INVALID_ARGUMENT, "unknown gossip config key '", clip_text(kv.first),
-           "' (keys: timeout, retry, close_timeout, seed, codec)");
-    items.emplace_back(found, kv.second);
-  }
-  GossipConfig c;
-  for (const GossipParam& p : gossip_params()) {
-    p.set(c, p.dflt, "default");
-    bool in_string = false;
-    for (const auto& it : items) in_string |= it.first == &p;
-    if (in_string) continue;
-    std::string env = "GW_GOSSIP_";
-    for (const char* k = p.key; *k; ++k) env += static_cast<char>(std::toupper(static_cast<unsigned char>(*k)));
-    const char* v = std::getenv(env.c_str());
-    if (v && *v) {
-      p.set(c, v, "environment " + env);
-      GW_LOG(INFO, "gossip config ", p.key, "=", clip_text(v), " from ", env);
-    }
-  }
-  for (const auto& it : items) it.first->set(c, it.second, "config string");
-  return c;
+  return resolve_config(text, gossip_params(), "GW_GOSSIP_", "gossip config");
 }
 
 std::string GossipConfig::describe() const {

@@ -3,6 +3,7 @@
 // rest (the engine drops those and counts them).
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <vector>
 
@@ -124,6 +125,33 @@ TEST(GossipConfig, KeysDefaultsAndErrors) {
   EXPECT_THROW(gw::parse_gossip_config("codec=lattice:bits=3"), gw::Error);
   EXPECT_THROW(gw::parse_gossip_config("close_timeout=0"), gw::Error);
   EXPECT_THROW(gw::parse_gossip_config("nokey"), gw::Error);
+}
+
+// The environment fills keys the string leaves unset (GW_GOSSIP_<KEY>); the
+// string wins; an unknown key's error lists the keys with their variables.
+TEST(GossipConfig, EnvironmentFillsWhatTheStringLeavesUnset) {
+  setenv("GW_GOSSIP_RETRY", " 4 ", 1);
+  setenv("GW_GOSSIP_TIMEOUT", "7", 1);
+  gw::GossipConfig c = gw::parse_gossip_config("timeout=2");
+  EXPECT_EQ(c.timeout_s, 2.0);
+  EXPECT_EQ(c.retry_s, 4.0);
+  setenv("GW_GOSSIP_RETRY", "soon", 1);
+  try {
+    gw::parse_gossip_config("");
+    ADD_FAILURE() << "a bad GW_GOSSIP_RETRY was accepted";
+  } catch (const gw::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("environment GW_GOSSIP_RETRY"), std::string::npos) << e.what();
+  }
+  unsetenv("GW_GOSSIP_RETRY");
+  unsetenv("GW_GOSSIP_TIMEOUT");
+  try {
+    gw::parse_gossip_config("timeot=1");
+    ADD_FAILURE() << "an unknown key was accepted";
+  } catch (const gw::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("unknown gossip config key 'timeot'"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("close_timeout (GW_GOSSIP_CLOSE_TIMEOUT, default 300)"), std::string::npos)
+        << e.what();
+  }
 }
 
 }  // namespace
