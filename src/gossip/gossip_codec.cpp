@@ -71,6 +71,7 @@ bool GossipCodec::decode_copy(const uint8_t* in, const float* own, float* out, s
 
 void GossipCodec::next_hints(const float* own, const float* copy, float* hints) const {
   const double reach = q_ / 2 - 1;  // the codes decode exactly within eps (q/2 - 1) of the reference
+  const double margin = std::max(2.0, reach / 16);  // 7.9 at 8 bits, 2 at 4..6
   for (size_t u = 0; u < units_; ++u) {
     const size_t b = u * kUnitValues, e = std::min(count_, b + kUnitValues);
     double far = 0, big = 0;
@@ -78,9 +79,12 @@ void GossipCodec::next_hints(const float* own, const float* copy, float* hints) 
       far = std::max(far, std::fabs(static_cast<double>(own[i]) - copy[i]));
       big = std::max(big, std::fabs(static_cast<double>(own[i])));
     }
-    // 2x margin for the drift until the next interaction; never below what
-    // float values of this size can tell apart.
-    double eps = std::max({2.0 * far / reach, 1e-6 * big, static_cast<double>(FLT_MIN)});
+    // A margin for the drift until the next interaction (both models take
+    // local steps and deltas): the codes cost the same bytes at any spacing,
+    // so the margin is as wide as keeps the rounding (margin/2 spacings of
+    // far/reach) within 1/32 of the distance, and at least 2x; never below
+    // what float values of this size can tell apart.
+    double eps = std::max({margin * far / reach, 1e-6 * big, static_cast<double>(FLT_MIN)});
     hints[u] = static_cast<float>(std::min(eps, static_cast<double>(FLT_MAX)));
   }
 }
