@@ -192,20 +192,30 @@ TEST(Gossip, CrossingExchangesMeetHalfwayInsteadOfSwapping) {
   expect_books_balance(g);
 }
 
-// 8-bit codes both ways instead of fp32: a quarter of the bytes per
-// interaction (the first interaction of each rank travels in fp32: it has no
-// spacing to ask for yet).
+// 8-bit codes both ways instead of fp32: about a quarter of the bytes per
+// interaction, measured after a warm-up (a rank's first copy from each
+// partner travels in fp32: it has no spacing to ask that partner for yet).
 TEST(Gossip, LatticeCutsBytesPerInteraction) {
   if (world_size() < 2) GTEST_SKIP();
   const size_t n = 32768;
   auto bytes_per_interaction = [&](const char* codec) {
     Group g(n, std::string("timeout=20;codec=") + codec);
     std::vector<float> x = make_input(world_rank(), n, 11);
-    for (int k = 0; k < 30; ++k) EXPECT_EQ(gw_gossip_interact(g, x.data(), nullptr), GW_SUCCESS) << gw_last_error();
+    auto interact = [&](int times) {
+      for (int k = 0; k < times; ++k)
+        EXPECT_EQ(gw_gossip_interact(g, x.data(), nullptr), GW_SUCCESS) << gw_last_error();
+    };
+    interact(20);  // every rank draws every partner (np 4: all but 0.3% of the time)
+    MPI_Barrier(MPI_COMM_WORLD);
+    gw_gossip_stats warm = stats_of(g);
+    interact(30);
     EXPECT_EQ(gw_gossip_close(g, x.data()), GW_SUCCESS) << gw_last_error();
     gw_gossip_stats s = stats_of(g);
-    const uint64_t interactions = sum_over_ranks(s.interactions), resent = sum_over_ranks(s.decode_fallbacks);
-    const uint64_t bytes = sum_over_ranks(s.bytes_sent);
+    // Sent from the barrier on; what close sends (notices) and the replies of
+    // exchanges under way at the barrier are counted too and are small.
+    const uint64_t interactions = sum_over_ranks(s.interactions - warm.interactions);
+    const uint64_t resent = sum_over_ranks(s.decode_fallbacks - warm.decode_fallbacks);
+    const uint64_t bytes = sum_over_ranks(s.bytes_sent - warm.bytes_sent);
     if (world_rank() == 0)
       std::printf("%s: %llu interactions, %llu re-asks, %.0f bytes per interaction\n", codec,
                   static_cast<unsigned long long>(interactions), static_cast<unsigned long long>(resent),
@@ -214,7 +224,7 @@ TEST(Gossip, LatticeCutsBytesPerInteraction) {
   };
   const double fp32 = bytes_per_interaction("none"), codes = bytes_per_interaction("lattice:bits=8");
   EXPECT_GT(fp32, 2.0 * n * 4);  // copy + delta
-  EXPECT_LT(codes / fp32, 0.32) << codes << " vs " << fp32 << " bytes per interaction";
+  EXPECT_LT(codes / fp32, 0.30) << codes << " vs " << fp32 << " bytes per interaction";
 }
 
 // Rank 1 computes for 2 s without a gossip call; its communication thread
