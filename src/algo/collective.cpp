@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstring>
 #include <set>
 #include <sstream>
@@ -313,7 +314,16 @@ void CollectiveRun::combine_peers(const Piece& p, const Segment& seg, Take& take
     size_t bytes;
     const uint8_t* in = take(src, *seg.codec, p.count, &bytes);  // an excluded rank's is checked, not used
     if (is_excluded(src)) continue;
-    decode(src, *seg.codec, in, bytes, p.count, rows.data() + static_cast<size_t>(src) * width + at, false);
+    float* row = rows.data() + static_cast<size_t>(src) * width + at;
+    decode(src, *seg.codec, in, bytes, p.count, row, false);
+    // Codecs decode finite inputs to finite values, so NaN/Inf that the
+    // sender's header did not flag come from a payload forged under a valid
+    // checksum: named, on every honest rank alike (they all decode the same bytes).
+    if (!nonfinite_ranks_.count(src))
+      for (size_t k = 0; k < p.count; ++k)
+        GW_REQUIRE(std::isfinite(row[k]), GW_ERR_CORRUPT, "message from rank ", src, " for ", what_,
+                   ": its values decode to NaN/Inf at index ", p.begin + k,
+                   " that its header does not flag (a forged or corrupt payload)");
   }
   if (whole && p.begin + p.count != seg.offset + seg.count) return;  // the layer's later pieces still to come
   std::vector<const float*>& peers = ws_.peer_rows;

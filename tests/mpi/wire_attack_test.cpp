@@ -1,0 +1,191 @@
+// A Byzantine sender on the wire: the last rank's transport rewrites the
+// messages it sends (after gradwire built and sealed them) into what a
+// hostile peer could send: a header whose length lies under a valid
+// checksum, a message cut short, one far longer than the receivers' buffers,
+// or garbage payload bytes under a valid checksum. The honest ranks must never
+// crash, read or write out of bounds (the sanitized run checks), hang or
+// disagree: each bad frame is a named error on every honest rank, and
+// garbage under a valid checksum may spoil only the attacker's own
+// contribution, which the median then bounds by the honest inputs.
+#include <gtest/gtest.h>
+#include <mpi.h>
+
+#include <cmath>
+#include <cstring>
+#include <deque>
+#include <memory>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "src/comm/communicator.h"
+#include "src/common/hash.h"
+#include "src/common/rng.h"
+#include "src/config/config.h"
+#include "src/wire/checksum.h"
+#include "src/wire/header.h"
+#include "tests/mpi/mpi_test_util.h"
+#include "transports/mpi/mpi_transport.h"
+
+namespace gwtest {
+namespace {
+
+enum class Wire { kLyingLength, kTruncated, kOversized, kGarbageSealed };
+
+// Rewrites every data message this rank sends, before it is posted.
+class ByzantineSender : public gw::MpiTransport {
+ public:
+  explicit ByzantineSender(Wire mode) : gw::MpiTransport(MPI_COMM_WORLD), mode_(mode) {}
+  bool armed = false;
+
+  void start(gw::Batch& b) override {
+    if (armed) {
+      for (gw::P2POp& op : b.ops) {
+        if (!op.is_send || op.bytes < sizeof(gw::MessageHeader)) continue;
+        rewrite(op);
+      }
+    }
+    gw::MpiTransport::start(b);
+  }
+
+ private:
+  void rewrite(gw::P2POp& op) {
+    const auto* src = static_cast<const uint8_t*>(op.buf);
+    gw::MessageHeader h;
+    std::memcpy(&h, src, sizeof h);
+    if (h.flags & gw::kFlagAbort) return;
+    size_t bytes = op.bytes;
+    if (mode_ == Wire::kOversized) bytes += 1 << 20;
+    if (mode_ == Wire::kTruncated) bytes -= std::min<size_t>(7, h.payload_bytes);
+    // Kept until the communicator is destroyed: a posted send reads it until it completes.
+    out_.emplace_back(bytes, 0xA5);
+    std::vector<uint8_t>& m = out_.back();
+    std::memcpy(m.data(), src, std::min(bytes, op.bytes));
+    if (mode_ == Wire::kLyingLength) h.payload_bytes += uint64_t{1} << 40;
+    if (mode_ == Wire::kGarbageSealed) {
+      uint64_t key = gw::hash_value(h.seq, h.exchange);
+      for (size_t i = sizeof h; i < m.size(); ++i) m[i] = static_cast<uint8_t>(gw::rng_u32(key, static_cast<uint32_t>(i)));
+    }
+    if (mode_ == Wire::kLyingLength || mode_ == Wire::kGarbageSealed) {
+      // A valid checksum over the lie: the attacker knows the format.
+      h.checksum = 0;
+      std::memcpy(m.data(), &h, sizeof h);
+      if (h.flags & gw::kFlagChecksum) {
+        uint32_t crc = gw::crc32c(m.data(), std::min<size_t>(m.size(), sizeof h + h.payload_bytes));
+        std::memcpy(m.data() + offsetof(gw::MessageHeader, checksum), &crc, sizeof crc);
+      }
+    }
+    op.buf = m.data();
+    op.bytes = bytes;
+  }
+  Wire mode_;
+  std::deque<std::vector<uint8_t>> out_;
+};
+
+struct Attacked {
+  gw_comm_t comm = nullptr;
+  ByzantineSender* transport = nullptr;
+  Attacked(Wire mode, const std::string& config) {
+    auto t = std::make_unique<ByzantineSender>(mode);
+    transport = t.get();
+    comm = reinterpret_cast<gw_comm_t>(new gw::Communicator(std::move(t), gw::parse_config(config.c_str())));
+  }
+  ~Attacked() { gw_comm_destroy(comm); }
+};
+
+// Every honest rank's (status, result hash), as rank 0..n-2 see them all.
+struct Outcome {
+  int status;
+  uint64_t hash;
+};
+std::vector<Outcome> outcomes(gw_status st, const std::vector<float>& out) {
+  Outcome mine{static_cast<int>(st), st == GW_SUCCESS ? gw::fnv1a64(out.data(), out.size() * 4) : 0};
+  std::vector<Outcome> all(static_cast<size_t>(world_size()));
+  MPI_Allgather(&mine, sizeof mine, MPI_BYTE, all.data(), sizeof mine, MPI_BYTE, MPI_COMM_WORLD);
+  all.pop_back();  // the attacker's own view does not count
+  return all;
+}
+
+struct Case {
+  Wire mode;
+  const char* config;
+  // The codec's own error on an honest row, as a fraction of the honest
+  // inputs' whole range (maxmin at 8 bits: one step of 255); < 0: no bound
+  // (qsgd's unbiased rounding may land far from any input).
+  double codec_error = 0;
+};
+void PrintTo(const Case& c, std::ostream* os) {
+  static const char* const kNames[] = {"lying length", "truncated", "oversized", "garbage under a valid checksum"};
+  *os << kNames[static_cast<int>(c.mode)] << ", " << c.config;
+}
+class WireAttack : public testing::TestWithParam<Case> {};
+
+TEST_P(WireAttack, HonestRanksNameTheAttackerOrBoundItsContribution) {
+  if (world_size() < 2) GTEST_SKIP();
+  const int me = world_rank(), attacker = world_size() - 1;
+  const bool honest = me != attacker;
+  const Case c = GetParam();
+  Attacked a(c.mode, std::string("timeout=20;fallback_bytes=0;") + c.config);
+  const size_t n = 3000;
+  std::vector<float> send = make_input(me, n, 41), out(n, -7.0f);
+  // One honest call first: every rank agrees on the plan.
+  ASSERT_EQ(gw_allreduce(a.comm, "w", send.data(), out.data(), n, GW_FLOAT32, GW_AVG, nullptr), GW_SUCCESS)
+      << gw_last_error();
+  if (me == attacker) a.transport->armed = true;
+  std::fill(out.begin(), out.end(), -7.0f);
+  const gw_status st = gw_allreduce(a.comm, "w", send.data(), out.data(), n, GW_FLOAT32, GW_AVG, nullptr);
+  const std::string msg = gw_last_error();
+  const std::string named = "rank " + std::to_string(attacker);
+  std::vector<Outcome> all = outcomes(st, out);
+  for (size_t r = 1; r < all.size(); ++r) {
+    EXPECT_EQ(all[r].status, all[0].status) << "honest ranks 0 and " << r << " ended the call differently";
+    EXPECT_EQ(all[r].hash, all[0].hash) << "honest ranks 0 and " << r << " hold different results";
+  }
+  if (!honest) return;
+  if (c.mode != Wire::kGarbageSealed) {
+    // A frame that cannot be a message: an error naming the sender, on every honest rank.
+    EXPECT_EQ(st, GW_ERR_CORRUPT) << msg;
+    EXPECT_TRUE(contains(msg, named)) << msg;
+    return;
+  }
+  if (st != GW_SUCCESS) {
+    EXPECT_TRUE(contains(msg, named)) << "an error that does not name the attacker: " << msg;
+    return;
+  }
+  // Accepted garbage: only the attacker's row is spoiled. With at least two
+  // honest rows the median stays within the honest inputs, coordinate by
+  // coordinate (up to the codec's own error).
+  for (size_t i = 0; i < n; ++i) ASSERT_TRUE(std::isfinite(out[i])) << "coordinate " << i << ": " << out[i];
+  if (world_size() < 3 || c.codec_error < 0) return;
+  float all_lo = INFINITY, all_hi = -INFINITY;
+  for (int r = 0; r < attacker; ++r)
+    for (size_t i = 0; i < n; ++i) {
+      all_lo = std::min(all_lo, input_value(r, i, 41));
+      all_hi = std::max(all_hi, input_value(r, i, 41));
+    }
+  const float slack = static_cast<float>(c.codec_error) * (all_hi - all_lo) + 1e-6f;
+  for (size_t i = 0; i < n; ++i) {
+    float lo = INFINITY, hi = -INFINITY;
+    for (int r = 0; r < attacker; ++r) {
+      lo = std::min(lo, input_value(r, i, 41));
+      hi = std::max(hi, input_value(r, i, 41));
+    }
+    ASSERT_GE(out[i], lo - slack) << "coordinate " << i;
+    ASSERT_LE(out[i], hi + slack) << "coordinate " << i;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Frames, WireAttack,
+    testing::Values(Case{Wire::kLyingLength, "compressor=maxmin:bits=8"},
+                    Case{Wire::kTruncated, "compressor=maxmin:bits=8"},
+                    Case{Wire::kOversized, "compressor=maxmin:bits=8"},
+                    Case{Wire::kLyingLength, "robust=median;compressor=maxmin:bits=8"},
+                    Case{Wire::kTruncated, "robust=median;compressor=none"},
+                    Case{Wire::kOversized, "robust=median;compressor=none"},
+                    Case{Wire::kGarbageSealed, "robust=median;compressor=none"},
+                    Case{Wire::kGarbageSealed, "robust=median;compressor=maxmin:bits=8", 1.0 / 255},
+                    Case{Wire::kGarbageSealed, "robust=median;compressor=qsgd:bits=4", -1}));
+
+}  // namespace
+}  // namespace gwtest
