@@ -50,8 +50,7 @@ lib="$build_abs/lib/libgradwire.so"
 "$py" -c "import torch, matplotlib" 2>/dev/null || die "$py cannot import torch and matplotlib (scripts/install-deps.sh)"
 mkdir -p "$out_abs" || die "cannot create $out_abs"
 
-export GRADWIRE_LIBRARY="$lib" OMP_NUM_THREADS=1 PYTHONDONTWRITEBYTECODE=1
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+sweep_env "$lib"
 mpirun_base=(mpirun --oversubscribe --bind-to none -np "$np")
 train="$script_dir/train_fmnist.py"
 

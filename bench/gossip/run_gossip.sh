@@ -53,8 +53,7 @@ lib="$(abspath "$build")/lib/libgradwire.so"
 out="$(abspath "$out")"
 mkdir -p "$out/runs" || die "cannot create $out/runs"
 
-export GRADWIRE_LIBRARY="$lib" OMP_NUM_THREADS=1 PYTHONDONTWRITEBYTECODE=1
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+sweep_env "$lib"
 {
   run_meta "$root" "$py"
   echo "load_start=$(cut -d' ' -f1-3 /proc/loadavg)"

@@ -52,8 +52,7 @@ lib="$(abspath "$build")/lib/libgradwire.so"
 out_abs="$(abspath "$out")"
 mkdir -p "$out_abs/runs" || die "cannot create $out_abs/runs"
 
-export GRADWIRE_LIBRARY="$lib" OMP_NUM_THREADS=1 PYTHONDONTWRITEBYTECODE=1
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+sweep_env "$lib"
 
 {
   run_meta "$root" "$py"

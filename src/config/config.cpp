@@ -24,8 +24,6 @@ namespace gw {
 
 namespace {
 
-using Setter = std::function<void(Config&, const std::string&, const std::string& origin)>;
-
 using Param = ConfigParam<Config>;
 
 const std::vector<Param>& params() {

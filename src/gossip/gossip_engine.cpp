@@ -307,6 +307,12 @@ int GossipEngine::finish(float* model) {
   }
   const double waited = seconds_between(began, Clock::now());
 
+  // d = (x - P) / 2 leaves this rank; both sides apply the same d (decoded,
+  // when it travels as codes), so the sum over ranks is unchanged. The
+  // partner's values are checked in the same pass, before the model changes.
+  // Left uninitialized (every value is written below); kept alive by the send.
+  std::shared_ptr<float> delta(new float[count_], std::default_delete<float[]>());
+  float* d = delta.get();
   for (size_t i = 0; i < count_; ++i) {
     if (!std::isfinite(peer[i])) {
       lk.lock();
@@ -316,16 +322,12 @@ int GossipEngine::finish(float* model) {
       GW_LOG(WARN, "gossip: rank ", partner, "'s model holds NaN/Inf at index ", i, "; interaction dropped");
       return -1;
     }
+    d[i] = 0.5f * (model[i] - peer[i]);
   }
   if (codec_) {
     hints_[partner].resize(codec_->units());
     codec_->next_hints(model, peer, hints_[partner].data());
   }
-  // d = (x - P) / 2 leaves this rank; both sides apply the same d (decoded,
-  // when it travels as codes), so the sum over ranks is unchanged.
-  auto delta = std::make_shared<std::vector<float>>(count_);
-  float* d = delta->data();
-  for (size_t i = 0; i < count_; ++i) d[i] = 0.5f * (model[i] - peer[i]);
   Outgoing out{partner, make_gossip_header(GossipKind::kDelta, rank_, count_, fingerprint_, h.seq), delta, d};
   if (codec_) {
     auto codes = std::make_shared<std::vector<uint8_t>>(sizes_.codes);

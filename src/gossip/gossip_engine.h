@@ -99,7 +99,7 @@ class GossipEngine {
   void serve(int source, uint64_t seq, const float* hints);
   bool yields_to_own_exchange(int source) const;  // under mu_
   void take_delta(int source, const GossipHeader& h, const uint8_t* payload);
-  void add_to_published_copy(const float* d);  // under mu_
+  float* writable_published_copy();  // under mu_
   bool advance_close();
   void post(Outgoing& out);
   bool reap_sends();

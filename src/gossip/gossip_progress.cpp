@@ -219,10 +219,15 @@ void GossipEngine::take_delta(int source, const GossipHeader& h, const uint8_t* 
   for (size_t i = 0; i < count_; ++i)
     if (!std::isfinite(d[i])) return reject(source, concat_parts("a delta with NaN/Inf at index ", i));
   std::lock_guard<std::mutex> lk(mu_);
-  for (size_t i = 0; i < count_; ++i) incoming_[i] += d[i];
+  float* published = writable_published_copy();
+  // One pass: the delta goes into what the next fold adds and into the published copy.
+  if (published) {
+    for (size_t i = 0; i < count_; ++i) incoming_[i] += d[i], published[i] += d[i];
+  } else {
+    for (size_t i = 0; i < count_; ++i) incoming_[i] += d[i];
+  }
   incoming_any_ = true;
   ++stats_.deltas_applied;
-  add_to_published_copy(d);
 }
 
 // The published copy takes every delta as it arrives, so that peers reading
@@ -230,9 +235,9 @@ void GossipEngine::take_delta(int source, const GossipHeader& h, const uint8_t* 
 // Otherwise several partners' deltas, each computed against one stale copy,
 // add up to more than the gap: a slow rank, publishing rarely, would
 // overshoot. A copy a reply in flight still holds is never written: the sum
-// goes into a fresh copy (copy on write).
-void GossipEngine::add_to_published_copy(const float* d) {
-  if (!snapshot_) return;
+// goes into a fresh copy (copy on write). Null before the first publish.
+float* GossipEngine::writable_published_copy() {
+  if (!snapshot_) return nullptr;
   if (snapshot_.use_count() > 1) {
     std::shared_ptr<Snapshot> fresh;
     if (spare_ && spare_.use_count() == 1) fresh = std::move(spare_);
@@ -243,8 +248,7 @@ void GossipEngine::add_to_published_copy(const float* d) {
     spare_ = std::move(snapshot_);
     snapshot_ = std::move(fresh);
   }
-  float* v = snapshot_->values.data();
-  for (size_t i = 0; i < count_; ++i) v[i] += d[i];
+  return snapshot_->values.data();
 }
 
 // Crossing exchanges: this rank is exchanging with `source` while `source`
