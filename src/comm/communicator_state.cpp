@@ -4,10 +4,16 @@
 
 namespace gw {
 
-std::vector<uint8_t> Communicator::save_state(const char* name) { return save_state_record(layer(name)); }
+// The rule a layer's calls use now (null: the running sum); its rule state is saved under its name.
+std::vector<uint8_t> Communicator::save_state(const char* name) {
+  Layer& l = layer(name);
+  return save_state_record(l, l.rule_set ? l.rule.get() : rule_.get());
+}
 
 void Communicator::load_state(const char* name, const uint8_t* buf, size_t size) {
-  load_state_record(layer(name), buf, size, spec_of(name));
+  Layer& l = layer(name);
+  load_state_record(l, buf, size, spec_of(name), l.rule_set ? l.rule.get() : rule_.get(),
+                    this->size());
 }
 
 namespace {

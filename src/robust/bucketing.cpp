@@ -17,6 +17,7 @@ class BucketedRule final : public NamedRule {
   BucketedRule(const std::string& name, std::unique_ptr<PeerRule> base, int s)
       : NamedRule(name), base_(std::move(base)), s_(s) {}
   bool coordinatewise() const override { return base_->coordinatewise(); }
+  std::string check_state(const RuleState& st, int world) const override { return base_->check_state(st, world); }
   void combine(const PeerRows& p, size_t count, float* out, RuleState& st, std::vector<int>& removed) const override {
     std::vector<int> order(static_cast<size_t>(p.m));
     for (int k = 0; k < p.m; ++k) order[static_cast<size_t>(k)] = k;

@@ -100,6 +100,14 @@ class CenteredClipRule final : public NamedRule {
  public:
   CenteredClipRule(const std::string& name, double tau, int iters) : NamedRule(name), tau_(tau), iters_(iters) {}
   bool coordinatewise() const override { return false; }
+  // Fresh (nothing), or the last aggregate of `count` floats; no windows.
+  std::string check_state(const RuleState& st, int) const override {
+    if (st.center.size() != st.count || !st.windows.empty() || st.long_steps || st.short_steps)
+      return concat_parts("robust=", name(), " keeps one center of count floats and no windows; the record holds ",
+                          st.center.size(), " center floats for count ", st.count, ", ", st.windows.size(),
+                          " window floats, window steps ", st.long_steps, "/", st.short_steps);
+    return std::string();
+  }
   void combine(const PeerRows& p, size_t count, float* out, RuleState& st, std::vector<int>&) const override {
     if (st.count != count || st.center.size() != count) {
       if (st.count) GW_LOG(INFO, "robust=", name(), ": the layer's count changed (", st.count, " -> ", count,

@@ -59,6 +59,11 @@ class PeerRule {
   // (SafeguardSGD), which the caller leaves out of every later call.
   virtual void combine(const PeerRows& peers, size_t count, float* out, RuleState& state,
                        std::vector<int>& removed) const = 0;
+  // Empty when `state` could be this rule's on a communicator of `world`
+  // ranks, else what is wrong with it: a checkpoint's state is untrusted
+  // input (src/scheme/state_record.h). The default: a rule that keeps no
+  // vectors (its count and call count aside, which say nothing about it).
+  virtual std::string check_state(const RuleState& state, int world) const;
 };
 
 // "none" -> null (the running sum); otherwise a rule spec (docs/ROBUST.md);

@@ -12,6 +12,14 @@
 
 namespace gw {
 
+std::string PeerRule::check_state(const RuleState& st, int) const {
+  if (!st.center.empty() || !st.windows.empty() || st.long_steps || st.short_steps || st.count)
+    return concat_parts("robust=", name(), " keeps no state between calls, the record holds ", st.center.size(),
+                        " + ", st.windows.size(), " floats, count ", st.count, " and window steps ", st.long_steps,
+                        "/", st.short_steps);
+  return std::string();
+}
+
 const char* peer_rule_names() { return "none|mean|median|trimmed|krum|geomed|cc|safeguard"; }
 
 std::shared_ptr<const PeerRule> make_peer_rule(const std::string& text) {

@@ -11,6 +11,7 @@
 #include <cmath>
 #include <vector>
 
+#include "src/common/error.h"
 #include "src/common/log.h"
 #include "src/robust/rule_math.h"
 #include "src/robust/rules.h"
@@ -23,6 +24,22 @@ class SafeguardRule final : public NamedRule {
   SafeguardRule(const std::string& name, int long_window, int short_window, double ratio)
       : NamedRule(name), long_(long_window), short_(short_window), ratio_(ratio) {}
   bool coordinatewise() const override { return false; }
+  // Fresh (nothing), or the two windows of `world` rows of `count` floats,
+  // each window part way through (a full window restarts within its call).
+  std::string check_state(const RuleState& st, int world) const override {
+    const bool fresh = st.count == 0 && st.windows.empty() && st.long_steps == 0 && st.short_steps == 0;
+    const bool sized = st.count > 0 && st.windows.size() / 2 / st.count == static_cast<size_t>(world) &&
+                       st.windows.size() == 2 * static_cast<size_t>(world) * st.count;
+    if (!fresh && !sized)
+      return concat_parts("robust=", name(), " keeps 2 x ", world, " ranks x count floats; the record holds ",
+                          st.windows.size(), " for count ", st.count);
+    if (!st.center.empty())
+      return concat_parts("robust=", name(), " keeps no center; the record holds ", st.center.size());
+    if (st.long_steps >= static_cast<uint64_t>(long_) || st.short_steps >= static_cast<uint64_t>(short_))
+      return concat_parts("robust=", name(), ": window steps ", st.long_steps, "/", st.short_steps,
+                          " in windows of ", long_, "/", short_, " calls");
+    return std::string();
+  }
 
   void combine(const PeerRows& p, size_t count, float* out, RuleState& st, std::vector<int>& removed) const override {
     const size_t world = static_cast<size_t>(p.world);

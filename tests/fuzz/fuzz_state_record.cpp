@@ -6,9 +6,13 @@
 //         scheme spec its calls use, as the communicator passes it)
 //   mode bit 0: fix the record's trailing CRC32C up after mutation (so the
 //         fuzzer reaches the fields past the checksum)
-// A record that loads is saved again: a version-3 record with zero padding
-// must come back byte for byte, and the saved record must load again.
+//   mode bits 1-2: the layer's current robust rule, an index into kRules
+//         (none, cc, safeguard, median), on a communicator of kWorld ranks
+// A record that loads is saved again: a version-4 record with zero padding
+// whose rule section names the current rule must come back byte for byte,
+// and the saved record must load again.
 #include "src/common/hash.h"
+#include "src/robust/peer_rule.h"
 #include "src/scheme/state_record.h"
 #include "src/spec/registry.h"
 #include "src/wire/checksum.h"
@@ -21,6 +25,18 @@ namespace {
 const char* const kSpecs[] = {"topk:density=0.1", "maxmin:bits=4,ef=1", "qsgd:bits=4,ef=ef21",
                               "powersgd:rank=2",  "powersgd:rank=2,ef=1", "none"};
 constexpr size_t kNumSpecs = sizeof(kSpecs) / sizeof(kSpecs[0]);
+// Rules whose state is kept (cc's center, safeguard's windows), one without, and none.
+const char* const kRules[] = {"none", "cc", "safeguard:long=8,short=3", "median"};
+constexpr int kWorld = 3;
+
+const gw::PeerRule* rule_of(size_t i) {
+  static const std::vector<std::shared_ptr<const gw::PeerRule>> rules = [] {
+    std::vector<std::shared_ptr<const gw::PeerRule>> v;
+    for (const char* r : kRules) v.push_back(gw::make_peer_rule(r));
+    return v;
+  }();
+  return rules[i % 4].get();
+}
 const char* const kLayer = "fc.weight";
 
 const std::string& canonical(size_t i) {
@@ -30,6 +46,11 @@ const std::string& canonical(size_t i) {
     return v;
   }();
   return specs[i % kNumSpecs];
+}
+
+// Bit for bit (NaN included, which == would call different).
+bool same_bytes(const std::vector<float>& a, const std::vector<float>& b) {
+  return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
 }
 
 void fresh(gw::Layer& l) {
@@ -43,6 +64,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   gw_fuzz::Bytes b(data, size);
   const std::string& spec = canonical(b.take<uint8_t>());
   const uint8_t mode = b.take<uint8_t>();
+  const gw::PeerRule* rule = rule_of(static_cast<size_t>(mode >> 1) & 3);
   const auto copy = gw_fuzz::exact_copy(b.rest(), b.left(), b.left());
   gw_fuzz::Exact<uint8_t>& rec = *copy;
   if ((mode & 1) && rec.size() >= 4) {
@@ -53,25 +75,39 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   fresh(layer);
   bool loaded = false;
   gw_fuzz::expect_ok_or_error([&] {
-    gw::load_state_record(layer, rec.data(), rec.size(), spec);
+    gw::load_state_record(layer, rec.data(), rec.size(), spec, rule, kWorld);
     loaded = true;
   });
   if (!loaded) return 0;
-  const std::vector<uint8_t> again = gw::save_state_record(layer);
+  const std::vector<uint8_t> again = gw::save_state_record(layer, rule);
   uint32_t version = 0;
   std::memcpy(&version, rec.data() + 4, 4);
   if (version == gw::kStateVersion) {
-    // The three padding bytes follow the spec; the loader ignores them.
+    // The three padding bytes follow the spec; the loader ignores them. A
+    // rule section under another rule's name (one that kept no state) loads
+    // as fresh state, saved under the current rule's name.
     uint32_t spec_len = 0;
     std::memcpy(&spec_len, rec.data() + 8 + 8 + 8 + 6 * 8 + 4 * 8, 4);
     const size_t pad = 8 + 8 + 8 + 6 * 8 + 4 * 8 + 4 + spec_len + 1;
-    if (rec[pad] == 0 && rec[pad + 1] == 0 && rec[pad + 2] == 0)
+    uint64_t count = 0, extra = 0;
+    uint32_t vectors = 0, rule_len = 0;
+    std::memcpy(&count, rec.data() + pad + 3, 8);
+    std::memcpy(&vectors, rec.data() + pad + 11, 4);
+    std::memcpy(&extra, rec.data() + pad + 15, 8);
+    const size_t rule_at = pad + 23 + (static_cast<size_t>(vectors) * count + extra) * sizeof(float);
+    std::memcpy(&rule_len, rec.data() + rule_at, 4);
+    const std::string saved_rule(reinterpret_cast<const char*>(rec.data()) + rule_at + 4, rule_len);
+    const std::string current_rule = rule ? rule->name() : std::string();
+    if (rec[pad] == 0 && rec[pad + 1] == 0 && rec[pad + 2] == 0 && saved_rule == current_rule)
       GW_FUZZ_CHECK(again.size() == rec.size() && std::memcmp(again.data(), rec.data(), rec.size()) == 0);
   }
   gw::Layer other;
   fresh(other);
-  gw::load_state_record(other, again.data(), again.size(), spec);  // must not throw
+  gw::load_state_record(other, again.data(), again.size(), spec, rule, kWorld);  // must not throw
   GW_FUZZ_CHECK(other.step == layer.step && other.state.floats() == layer.state.floats());
+  GW_FUZZ_CHECK(other.rule_state.calls == layer.rule_state.calls &&
+                same_bytes(other.rule_state.center, layer.rule_state.center) &&
+                same_bytes(other.rule_state.windows, layer.rule_state.windows));
   return 0;
 }
 
@@ -96,7 +132,7 @@ void gw_fuzz_make_seeds(const std::string& dir) {
         for (size_t i = 0; i < floats; ++i) v[i] = 0.01f * static_cast<float>(i) - 0.1f;
         l.state.assign(scheme->spec, count, scheme->feedback, extra, v.data());
       }
-      const std::vector<uint8_t> rec = gw::save_state_record(l);
+      const std::vector<uint8_t> rec = gw::save_state_record(l, nullptr);
       std::vector<uint8_t> seed = {static_cast<uint8_t>(s), 0};
       seed.insert(seed.end(), rec.begin(), rec.end());
       const std::string name = scheme->spec + "-count" + std::to_string(count);
@@ -106,6 +142,47 @@ void gw_fuzz_make_seeds(const std::string& dir) {
         cut[1] = 1;  // with its CRC fixed up: cut inside the fields, not just the checksum
         gw_fuzz::write_seed(dir, name + "-cut", cut);
       }
+    }
+  }
+  // Rule state: cc's center and safeguard's windows (kWorld ranks), a
+  // median's call count, each saved under its rule (mode bits 1-2), with the
+  // scheme state of maxmin ef=1; and the cc record as version 3 wrote it (no
+  // rule section).
+  for (size_t k = 1; k < 4; ++k) {
+    const auto scheme = gw::make_scheme(kSpecs[1]);
+    const gw::PeerRule* rule = rule_of(k);
+    gw::Layer l;
+    fresh(l);
+    l.step = 9;
+    const size_t count = 5;
+    std::vector<float> v(count, 0.25f);
+    l.state.assign(scheme->spec, count, scheme->feedback, 0, v.data());
+    gw::RuleState& rs = l.rule_state;
+    rs.calls = 9;
+    if (k == 1) {
+      rs.count = count;
+      for (size_t i = 0; i < count; ++i) rs.center.push_back(0.5f - 0.1f * static_cast<float>(i));
+    } else if (k == 2) {
+      rs.count = count;
+      rs.long_steps = 4;
+      rs.short_steps = 1;
+      for (size_t i = 0; i < 2 * kWorld * count; ++i) rs.windows.push_back(0.03f * static_cast<float>(i) - 0.2f);
+    }
+    const std::vector<uint8_t> rec = gw::save_state_record(l, rule);
+    std::vector<uint8_t> seed = {1, static_cast<uint8_t>(k << 1)};
+    seed.insert(seed.end(), rec.begin(), rec.end());
+    const std::string name = std::string("rule-") + (k == 1 ? "cc" : k == 2 ? "safeguard" : "median") + "-count5";
+    gw_fuzz::write_seed(dir, name, seed);
+    if (k == 1) {
+      // Version 3: the same record without its rule section (u32 length, name, six u64, the center).
+      std::vector<uint8_t> v3(rec.begin(), rec.end() - 4);
+      v3.resize(v3.size() - (4 + rule->name().size() + 6 * 8 + count * sizeof(float)));
+      const uint32_t three = 3;
+      std::memcpy(v3.data() + 4, &three, 4);
+      gw_fuzz::put(v3, gw::crc32c(v3.data(), v3.size()));
+      std::vector<uint8_t> s3 = {1, static_cast<uint8_t>(k << 1)};
+      s3.insert(s3.end(), v3.begin(), v3.end());
+      gw_fuzz::write_seed(dir, "version3-ef1-count5-cc", s3);
     }
   }
   // Version 2: no `extra` field.

@@ -32,7 +32,7 @@ void set_shape(gw_comm_t c, const char* layer, std::vector<int64_t> dims) {
   ASSERT_EQ(gw_layer_set_shape(c, layer, static_cast<int>(dims.size()), dims.data()), GW_SUCCESS) << gw_last_error();
 }
 
-// The floats of a state record (src/scheme/state_record.h, version 3): the
+// The floats of a state record (src/scheme/state_record.h, version 3 or 4): the
 // residual (count floats, with ef=1) then the scheme's own (Q).
 struct StateFloats {
   uint64_t count = 0, extra = 0;
