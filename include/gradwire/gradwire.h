@@ -86,6 +86,8 @@ typedef struct {
                               them against its reference (lattice) */
   uint64_t ranks_excluded; /* ranks a robust rule (SafeguardSGD) removed for good, now;
                               the communicator's, 0 in a layer's statistics */
+  uint64_t equivocations;  /* senders left out of a robust call because different ranks
+                              received different bytes from them (one per call and sender) */
 } gw_stats;
 
 /* ---- library ------------------------------------------------------------- */

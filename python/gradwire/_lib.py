@@ -46,6 +46,7 @@ class gw_stats(ctypes.Structure):
         ("state_bytes", ctypes.c_uint64),
         ("decode_retries", ctypes.c_uint64),
         ("ranks_excluded", ctypes.c_uint64),
+        ("equivocations", ctypes.c_uint64),
     ]
 
     def to_dict(self):

@@ -12,6 +12,7 @@
 #include "src/common/error.h"
 #include "src/common/log.h"
 #include "src/common/rng.h"
+#include "src/robust/equivocation.h"
 
 namespace gw {
 namespace {
@@ -51,6 +52,13 @@ class CollectiveRun {
   void launch(size_t i);
   void complete(size_t i);
   void check_received(size_t i, const Exchange& e);
+  // Equivocation detection (crosscheck.h): whether exchange i's hash rows are
+  // shared (an allgather exchange of a robust round, 3 ranks or more), and
+  // sharing them; then the findings of check_received count, but for the
+  // equivocators', whose messages no honest rank uses.
+  bool crosschecks(size_t i) const;
+  void share_hashes(size_t i);
+  void accept_findings();
   void process(size_t i);
   void progress_others(size_t self);
   size_t encode_into(size_t i, int part, uint8_t* payload, uint16_t* flags);
@@ -59,8 +67,11 @@ class CollectiveRun {
   // the communicator stages device buffers for such calls).
   template <typename Take, typename Decode>
   void combine_peers(const Piece& p, const Segment& seg, Take& take, Decode& decode);
+  bool is_equivocator(int src) const {
+    return std::find(equivocators_.begin(), equivocators_.end(), src) != equivocators_.end();
+  }
   bool is_excluded(int src) const {
-    return std::find(plan_.excluded.begin(), plan_.excluded.end(), src) != plan_.excluded.end();
+    return is_equivocator(src) || std::find(plan_.excluded.begin(), plan_.excluded.end(), src) != plan_.excluded.end();
   }
   // The reducer of reference-decoding codecs (lattice): every rank's payload of
   // piece p, its own included, decoded against this rank's own values of the
@@ -93,6 +104,16 @@ class CollectiveRun {
   bool mismatch_in_exchange0_ = false;  // seen by every rank: no abandon needed
   std::unique_ptr<Error> local_error_, remote_error_;
   std::set<int> nonfinite_ranks_;
+  // What check_received found in each sender's message of the exchange at
+  // hand, counted by accept_findings (after the hash rows, when shared).
+  struct Finding {
+    std::unique_ptr<Error> error;  // the message is bad (named)
+    std::unique_ptr<Error> abort;  // the sender failed the call (GW_ERR_REMOTE)
+    bool nonfinite = false;        // its header flags NaN/Inf input
+  };
+  std::vector<Finding> findings_;
+  std::vector<uint64_t> hashes_;   // payload_hash of each sender's message of the exchange at hand
+  std::vector<int> equivocators_;  // senders caught equivocating in this call, ascending
   bool variable_ = false;  // some codec's payload size varies (lossless stage)
   std::vector<size_t> sizes_;  // piece lengths of the message at hand
   double comm_s_ = 0;
@@ -244,6 +265,9 @@ void CollectiveRun::progress_others(size_t self) {
 
 void CollectiveRun::check_received(size_t i, const Exchange& e) {
   Workspace::MessageSet& set = ws_.sets[e.set_kind()][e.parity()];
+  findings_.clear();
+  findings_.resize(static_cast<size_t>(n_));
+  hashes_.assign(static_cast<size_t>(n_), 0);
   for (const P2POp& op : set.batch->ops) {
     if (op.is_send) {
       if (!op.error.empty())
@@ -251,28 +275,88 @@ void CollectiveRun::check_received(size_t i, const Exchange& e) {
       continue;
     }
     received_ += op.received;
+    Finding& f = findings_[op.peer];
+    hashes_[op.peer] = payload_hash(op.buf, op.received);
     try {
       if (!op.error.empty()) fail(GW_ERR_SYSTEM, "receiving from rank ", op.peer, " failed: ", op.error);
       int part = e.type == ExType::kScatter ? rank_ : op.peer;
       ReceivedMessage m = validate_message(static_cast<const uint8_t*>(op.buf), op.received, op.peer, rank_,
                                            plan_.fingerprint, seq_, static_cast<uint32_t>(i),
                                            payload_bytes(e, part), cfg_.checksum, what_, op.truncated, variable_);
-      if (m.header->flags & kFlagAbort) {
-        if (!remote_error_)
-          remote_error_.reset(new Error(
-              GW_ERR_REMOTE, concat_parts("rank ", op.peer, " failed this call with ",
-                                          gw_status_string(static_cast<gw_status>(m.header->abort_status)),
-                                          " (see its log); ", what_, " was abandoned on every rank")));
-        stop_ = true;
-      }
-      if ((m.header->flags & kFlagNonfinite) && e.type != ExType::kGather) nonfinite_ranks_.insert(op.peer);
+      if (m.header->flags & kFlagAbort)
+        f.abort.reset(new Error(GW_ERR_REMOTE,
+                                concat_parts("rank ", op.peer, " failed this call with ",
+                                             gw_status_string(static_cast<gw_status>(m.header->abort_status)),
+                                             " (see its log); ", what_, " was abandoned on every rank")));
+      f.nonfinite = (m.header->flags & kFlagNonfinite) && e.type != ExType::kGather;
       if (!(m.header->flags & kFlagAbort)) {
         walk_pieces(e, part, m.payload, m.header->payload_bytes, op.peer, &sizes_);
         attribute(e, sizes_, 1, false);
       }
     } catch (const Error& err) {
-      note_local(err);
+      f.error.reset(new Error(err));
     }
+  }
+}
+
+void CollectiveRun::accept_findings() {
+  for (int src = 0; src < n_; ++src) {
+    Finding& f = findings_[src];
+    if (is_equivocator(src)) continue;  // nobody uses its messages: what they hold no longer matters
+    if (f.error) note_local(*f.error);
+    if (f.abort) {
+      if (!remote_error_) remote_error_ = std::move(f.abort);
+      stop_ = true;
+    }
+    if (f.nonfinite) nonfinite_ranks_.insert(src);
+  }
+}
+
+bool CollectiveRun::crosschecks(size_t i) const {
+  const Exchange& e = ex_[i];
+  if (e.type != ExType::kAllgather || plan_.kind != CallKind::kAllreduce || n_ < 3) return false;
+  // Ranks whose plans differ all see it in exchange 0 and stop there, without
+  // this exchange (whose existence their plans may not agree on).
+  if (i == 0)
+    for (const Finding& f : findings_)
+      if (f.error && f.error->status() == GW_ERR_MISMATCH) return false;
+  for (const Piece& p : plan_.rounds[e.round].pieces)
+    if (plan_.segments[p.segment].rule) return true;
+  return false;
+}
+
+void CollectiveRun::share_hashes(size_t i) {
+  const Exchange& e = ex_[i];
+  {  // this rank's own entry: what it sent (a sender's word about itself decides nothing)
+    const uint8_t* msg = ws_.sets[e.set_kind()][e.parity()].send[0].data();
+    MessageHeader h;
+    std::memcpy(&h, msg, sizeof h);
+    hashes_[rank_] = payload_hash(msg, sizeof h + static_cast<size_t>(h.payload_bytes));
+  }
+  auto t0 = Clock::now();
+  CrosscheckOutcome c = crosscheck(t_, ws_.crosscheck, plan_.fingerprint, seq_, static_cast<uint32_t>(i), hashes_,
+                                   cfg_.checksum, cfg_.timeout_s, what_);
+  comm_s_ += seconds_since(t0);
+  sent_ += c.sent;
+  received_ += c.received;
+  for (const Error& bad : c.bad_rows) note_local(bad);
+  const Round& round = plan_.rounds[e.round];
+  for (int s : c.equivocators) {
+    if (is_equivocator(s)) continue;
+    equivocators_.insert(std::upper_bound(equivocators_.begin(), equivocators_.end(), s), s);
+    result_.equivocators.push_back(s);
+    if (!round.pieces.empty()) result_.per_segment[round.pieces[0].segment].equivocations++;
+    GW_LOG(WARN, "robust: rank ", s, " sent different bytes to different ranks in exchange ", i, " of ", what_,
+           "; left out of this call on every rank that agrees on the hash rows");
+    // A layer without a rule sums every rank's payload: it cannot leave one out.
+    for (const Piece& p : round.pieces)
+      if (!plan_.segments[p.segment].rule) {
+        note_local(Error(GW_ERR_CORRUPT,
+                         concat_parts("rank ", s, " sent different bytes to different ranks in ", what_, "; layer '",
+                                      plan_.segments[p.segment].layer->name,
+                                      "' has no robust rule that could leave it out")));
+        break;
+      }
   }
 }
 
@@ -285,6 +369,8 @@ void CollectiveRun::complete(size_t i) {
   if (stop_) return;  // draining after a stop: nothing to read
   const bool had_error = local_error_ != nullptr;
   check_received(i, e);
+  if (crosschecks(i)) share_hashes(i);
+  accept_findings();
   if (!local_error_ && !remote_error_) {
     try {
       process(i);
@@ -311,6 +397,7 @@ void CollectiveRun::combine_peers(const Piece& p, const Segment& seg, Take& take
   std::vector<float>& rows = ws_.peer_values;
   if (rows.size() < width * static_cast<size_t>(n_)) rows.resize(width * static_cast<size_t>(n_));
   for (int src = 0; src < n_; ++src) {
+    if (is_equivocator(src)) continue;  // its message differs between ranks: not even walked
     size_t bytes;
     const uint8_t* in = take(src, *seg.codec, p.count, &bytes);  // an excluded rank's is checked, not used
     if (is_excluded(src)) continue;

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "src/algo/crosscheck.h"
 #include "src/algo/data_ops.h"
 #include "src/algo/host_bytes.h"
 #include "src/algo/plan.h"
@@ -42,6 +43,7 @@ struct Workspace {
   std::vector<uint32_t> missed_units;    // one payload's failed checks (decode_near)
   std::unique_ptr<DataOps> host_ops, device_ops;
   CallPlan plain_plan;  // the small-call path's identity-codec copy of a plan (plain_collective.cpp)
+  CrosscheckBuffers crosscheck;  // a robust call's hash rows (equivocation detection)
 };
 
 // A check unit of a payload that a reference-decoding codec could not decode
@@ -56,6 +58,7 @@ struct CallResult {
   std::vector<LayerStats> per_segment;  // stats of this call, one per plan segment
   std::vector<DecodeMiss> misses;       // this rank's, in the order it decoded
   std::vector<int> removed;             // ranks a peer rule dropped for good in this call (SafeguardSGD)
+  std::vector<int> equivocators;        // senders left out of this call: they sent different bytes to different ranks
   bool local_nonfinite = false;         // this rank's input held NaN/Inf (nonfinite=propagate)
   bool any_nonfinite = false;           // some rank's did: the shared result holds NaN/Inf
 };

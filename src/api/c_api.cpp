@@ -107,7 +107,7 @@ void check_buffers(const void* send, const void* recv, size_t count, size_t out_
 
 // python/gradwire/_lib.py mirrors gw_stats field by field (ctypes): a field
 // added here goes there too, and this count with it.
-static_assert(sizeof(gw_stats) == 14 * 8, "gw_stats changed: update python/gradwire/_lib.py and this check");
+static_assert(sizeof(gw_stats) == 15 * 8, "gw_stats changed: update python/gradwire/_lib.py and this check");
 
 void fill_stats(const gw::LayerStats& s, gw_stats* out) {
   std::memset(out, 0, sizeof(*out));
@@ -124,6 +124,7 @@ void fill_stats(const gw::LayerStats& s, gw_stats* out) {
   out->state_resets = s.state_resets;
   out->state_bytes = s.state_bytes;
   out->decode_retries = s.decode_retries;
+  out->equivocations = s.equivocations;
   out->ranks_excluded = s.ranks_excluded;
 }
 

@@ -18,6 +18,8 @@ Communicator::Communicator(std::unique_ptr<Transport> transport, Config config)
     : transport_(std::move(transport)), config_(std::move(config)), rule_(make_peer_rule(config_.robust)) {
   set_log_rank(transport_->rank());
   attack_ = Attack::make(config_.attack, transport_->size());
+  if (attack_ && attack_->on_wire() && attack_->attacks(rank()))
+    transport_ = make_wire_attack_transport(std::move(transport_), attack_->wire(), config_.seed);
   if (attack_)
     GW_LOG(WARN, "attack=", attack_->name(), ": ", attack_->attacks(rank()) ? "this rank ATTACKS" : "this rank is honest",
            " (a test and benchmark harness, never for training that matters)");

@@ -10,7 +10,7 @@ constexpr uint64_t kAttackStream = 0x61747461636bull;  // "attack": apart from e
 }  // namespace
 
 const void* Communicator::attack_input(const void* send, size_t total, gw_dtype dtype) {
-  if (total == 0) return send;
+  if (total == 0 || attack_->on_wire()) return send;  // wire kinds: the wrapped transport attacks
   GW_REQUIRE(dtype == GW_FLOAT32, GW_ERR_UNSUPPORTED, "attack=", attack_->name(), " attacks float32 calls only");
   GW_REQUIRE(!is_device_pointer(send), GW_ERR_UNSUPPORTED, "attack=", attack_->name(), " attacks host buffers only");
   const float* all = nullptr;

@@ -111,7 +111,8 @@ const std::vector<Param>& params() {
       {"attack", "none",
        "FOR TESTS AND BENCHMARKS: KIND:ranks=a|b,... with KIND signflip (scale), gaussian (sigma), alie (z=auto), "
        "ipm (eps=0.1), mimic (target), labelflip (the trainer's): the listed ranks send an attack vector instead "
-       "of their input (docs/ROBUST.md)",
+       "of their input; or malformed, truncated, oversized, garbage, equivocate: they rewrite their sealed messages "
+       "(docs/ROBUST.md)",
        [](Config& c, const std::string& v, const std::string& origin) {
          try {
            Attack::make(v, 1 << 20);  // the syntax; the ranks are checked against the communicator at creation

@@ -70,9 +70,16 @@ std::unique_ptr<Attack> Attack::make(const std::string& text, int world) {
     keys += ",target=" + std::to_string(a->target_);
   } else if (f == "labelflip") {
     a->kind_ = Kind::kLabelflip;
+  } else if (f == "malformed" || f == "truncated" || f == "oversized" || f == "garbage" || f == "equivocate") {
+    a->kind_ = Kind::kWire;
+    a->wire_ = f == "malformed"   ? WireAttack::kMalformed
+               : f == "truncated" ? WireAttack::kTruncated
+               : f == "oversized" ? WireAttack::kOversized
+               : f == "garbage"   ? WireAttack::kGarbage
+                                  : WireAttack::kEquivocate;
   } else {
     fail(GW_ERR_INVALID_ARGUMENT, "attack: unknown kind '", clip_text(f),
-         "' (none|signflip|gaussian|alie|ipm|mimic|labelflip)");
+         "' (none|signflip|gaussian|alie|ipm|mimic|labelflip|malformed|truncated|oversized|garbage|equivocate)");
   }
   r.finish();
   GW_REQUIRE(static_cast<int>(a->ranks_.size()) < world, GW_ERR_INVALID_ARGUMENT, "attack=", clip_text(text),
@@ -86,6 +93,7 @@ bool Attack::attacks(int rank) const { return std::binary_search(ranks_.begin(),
 void Attack::apply(float* x, size_t count, const float* all, uint64_t key) const {
   switch (kind_) {
     case Kind::kLabelflip:
+    case Kind::kWire:  // the transport does the harm
       return;
     case Kind::kSignflip:
       for (size_t i = 0; i < count; ++i) x[i] = static_cast<float>(-scale_ * x[i]);

@@ -10,7 +10,9 @@
 // (copy one honest rank), labelflip (a data attack: the trainer flips labels
 // on the attacking ranks; the library sends what it is given). alie, ipm and
 // mimic are omniscient: every rank first shares its raw input in an internal
-// allgather (kAttackLayer), which an honest deployment never runs.
+// allgather (kAttackLayer), which an honest deployment never runs. The wire
+// kinds (malformed, truncated, oversized, garbage, equivocate) leave the input alone
+// and rewrite the attacking rank's sealed messages instead (wire_attack.h).
 #pragma once
 
 #include <cstddef>
@@ -18,6 +20,8 @@
 #include <memory>
 #include <string>
 #include <vector>
+
+#include "src/robust/wire_attack.h"
 
 namespace gw {
 
@@ -27,7 +31,7 @@ constexpr const char* kAttackLayer = "__gradwire_attack_view__";
 
 class Attack {
  public:
-  enum class Kind { kSignflip, kGaussian, kAlie, kIpm, kMimic, kLabelflip };
+  enum class Kind { kSignflip, kGaussian, kAlie, kIpm, kMimic, kLabelflip, kWire };
 
   // "none" -> null. world: the communicator's size (ranks are checked against it).
   static std::unique_ptr<Attack> make(const std::string& spec, int world);
@@ -37,6 +41,10 @@ class Attack {
   bool attacks(int rank) const;
   // True when apply() needs every rank's raw input.
   bool omniscient() const { return kind_ == Kind::kAlie || kind_ == Kind::kIpm || kind_ == Kind::kMimic; }
+  // True for the wire kinds: the attacking ranks' transport is wrapped
+  // (make_wire_attack_transport with wire()) and apply() leaves x alone.
+  bool on_wire() const { return kind_ == Kind::kWire; }
+  WireAttack wire() const { return wire_; }
   // Rewrites x[0, count) of an attacking rank. all: world rows of count raw
   // inputs (omniscient kinds), else null; key: this call's randomness.
   void apply(float* x, size_t count, const float* all, uint64_t key) const;
@@ -51,6 +59,7 @@ class Attack {
   std::vector<int> ranks_;  // attacking ranks, ascending
   double scale_ = 1, sigma_ = 1, z_ = 0, eps_ = 0.1;
   int target_ = 0;  // mimic: the honest rank copied
+  WireAttack wire_ = WireAttack::kMalformed;
 };
 
 }  // namespace gw

@@ -26,6 +26,7 @@ struct LayerStats {
   uint64_t state_resets = 0;  // scheme state dropped: spec or count changed, or a call failed
   uint64_t state_bytes = 0;   // scheme state held now (not summed over calls)
   uint64_t decode_retries = 0;  // check units re-sent because a receiver could not decode them (lattice)
+  uint64_t equivocations = 0;   // senders left out of a robust call: they sent different bytes to different ranks
   uint64_t ranks_excluded = 0;  // the communicator's: ranks a robust rule removed for good (not per layer)
   double encode_s = 0, decode_s = 0, comm_s = 0, total_s = 0;
 
@@ -38,6 +39,7 @@ struct LayerStats {
     state_resets += o.state_resets;
     state_bytes += o.state_bytes;
     decode_retries += o.decode_retries;
+    equivocations += o.equivocations;
     encode_s += o.encode_s;
     decode_s += o.decode_s;
     comm_s += o.comm_s;

@@ -13,6 +13,7 @@
 #include <cmath>
 
 #include "tests/mpi/mpi_test_util.h"
+#include "tests/mpi/rule_replay.h"
 #include "src/algo/exchange_order.h"
 #include "src/common/hash.h"
 #include "src/common/rng.h"
@@ -133,39 +134,6 @@ TEST(Robust, RanksThatDisagreeOnTheRuleAllGetMismatch) {
     EXPECT_EQ(s, GW_ERR_MISMATCH) << "n=" << n << ": " << gw_last_error();
     ASSERT_TRUE(all_ranks(s == GW_ERR_MISMATCH));
   }
-}
-
-// What every rank should get from `rule` over the inputs of the ranks in
-// `ranks` (salt), replayed locally with the key the library derives for the
-// layer's call `step` (bucketing's shuffle).
-// `rule` over the given rows of `ranks` (n floats each), locally.
-std::vector<float> combine_rows(const gw::PeerRule& rule, const std::vector<const float*>& rows,
-                                const std::vector<int>& ranks, size_t n, uint64_t key, gw::RuleState& st,
-                                std::vector<int>& removed) {
-  gw::PeerRows p;
-  p.rows = rows.data();
-  p.ranks = ranks.data();
-  p.m = static_cast<int>(ranks.size());
-  p.world = world_size();
-  p.key = key;
-  std::vector<float> out(n);
-  rule.combine(p, n, out.data(), st, removed);
-  return out;
-}
-
-std::vector<float> replay(const gw::PeerRule& rule, const std::vector<int>& ranks, size_t n, uint32_t salt,
-                          const char* layer, uint64_t step, gw::RuleState& st, std::vector<int>& removed,
-                          float bias = 0, int attacker = -1) {
-  std::vector<std::vector<float>> rows;
-  std::vector<const float*> ptrs;
-  for (int q : ranks) {
-    rows.push_back(make_input(q, n, salt));
-    if (q == attacker)
-      for (float& x : rows.back()) x += bias;
-  }
-  for (const auto& row : rows) ptrs.push_back(row.data());
-  const uint64_t key = gw::rng_derive_key(gw::parse_config("").seed, step, gw::fnv1a64(layer), gw::kRuleStream, 0);
-  return combine_rows(rule, ptrs, ranks, n, key, st, removed);
 }
 
 std::vector<int> all_ranks_list() {

@@ -1,97 +1,30 @@
-// A Byzantine sender on the wire: the last rank's transport rewrites the
-// messages it sends (after gradwire built and sealed them) into what a
-// hostile peer could send: a header whose length lies under a valid
-// checksum, a message cut short, one far longer than the receivers' buffers,
-// or garbage payload bytes under a valid checksum. The honest ranks must never
-// crash, read or write out of bounds (the sanitized run checks), hang or
-// disagree: each bad frame is a named error on every honest rank, and
-// garbage under a valid checksum may spoil only the attacker's own
-// contribution, which the median then bounds by the honest inputs.
+// A Byzantine sender on the wire, through the attack harness's wire kinds
+// (config attack=malformed|truncated|oversized|garbage; src/robust/wire_attack.h):
+// the last rank's transport rewrites the messages it sends (after gradwire
+// built and sealed them) into what a hostile peer could send: a header whose
+// length lies under a valid checksum, a message cut short, one far longer
+// than the receivers' buffers, or garbage payload bytes under a valid
+// checksum. The honest ranks must never crash, read or write out of bounds
+// (the sanitized run checks), hang or disagree: each bad frame is a named
+// error on every honest rank, and garbage under a valid checksum may spoil
+// only the attacker's own contribution, which the median then bounds by the
+// honest inputs.
 #include <gtest/gtest.h>
 #include <mpi.h>
 
 #include <cmath>
-#include <cstring>
-#include <deque>
-#include <memory>
 #include <ostream>
 #include <string>
 #include <vector>
 
-#include "src/comm/communicator.h"
 #include "src/common/hash.h"
-#include "src/common/rng.h"
-#include "src/config/config.h"
-#include "src/wire/checksum.h"
-#include "src/wire/header.h"
 #include "tests/mpi/mpi_test_util.h"
-#include "transports/mpi/mpi_transport.h"
 
 namespace gwtest {
 namespace {
 
 enum class Wire { kLyingLength, kTruncated, kOversized, kGarbageSealed };
-
-// Rewrites every data message this rank sends, before it is posted.
-class ByzantineSender : public gw::MpiTransport {
- public:
-  explicit ByzantineSender(Wire mode) : gw::MpiTransport(MPI_COMM_WORLD), mode_(mode) {}
-  bool armed = false;
-
-  void start(gw::Batch& b) override {
-    if (armed) {
-      for (gw::P2POp& op : b.ops) {
-        if (!op.is_send || op.bytes < sizeof(gw::MessageHeader)) continue;
-        rewrite(op);
-      }
-    }
-    gw::MpiTransport::start(b);
-  }
-
- private:
-  void rewrite(gw::P2POp& op) {
-    const auto* src = static_cast<const uint8_t*>(op.buf);
-    gw::MessageHeader h;
-    std::memcpy(&h, src, sizeof h);
-    if (h.flags & gw::kFlagAbort) return;
-    size_t bytes = op.bytes;
-    if (mode_ == Wire::kOversized) bytes += 1 << 20;
-    if (mode_ == Wire::kTruncated) bytes -= std::min<size_t>(7, h.payload_bytes);
-    // Kept until the communicator is destroyed: a posted send reads it until it completes.
-    out_.emplace_back(bytes, 0xA5);
-    std::vector<uint8_t>& m = out_.back();
-    std::memcpy(m.data(), src, std::min(bytes, op.bytes));
-    if (mode_ == Wire::kLyingLength) h.payload_bytes += uint64_t{1} << 40;
-    if (mode_ == Wire::kGarbageSealed) {
-      uint64_t key = gw::hash_value(h.seq, h.exchange);
-      for (size_t i = sizeof h; i < m.size(); ++i) m[i] = static_cast<uint8_t>(gw::rng_u32(key, static_cast<uint32_t>(i)));
-    }
-    if (mode_ == Wire::kLyingLength || mode_ == Wire::kGarbageSealed) {
-      // A valid checksum over the lie: the attacker knows the format.
-      h.checksum = 0;
-      std::memcpy(m.data(), &h, sizeof h);
-      if (h.flags & gw::kFlagChecksum) {
-        uint32_t crc = gw::crc32c(m.data(), std::min<size_t>(m.size(), sizeof h + h.payload_bytes));
-        std::memcpy(m.data() + offsetof(gw::MessageHeader, checksum), &crc, sizeof crc);
-      }
-    }
-    op.buf = m.data();
-    op.bytes = bytes;
-  }
-  Wire mode_;
-  std::deque<std::vector<uint8_t>> out_;
-};
-
-struct Attacked {
-  gw_comm_t comm = nullptr;
-  ByzantineSender* transport = nullptr;
-  Attacked(Wire mode, const std::string& config) {
-    auto t = std::make_unique<ByzantineSender>(mode);
-    transport = t.get();
-    comm = reinterpret_cast<gw_comm_t>(new gw::Communicator(std::move(t), gw::parse_config(config.c_str())));
-  }
-  ~Attacked() { gw_comm_destroy(comm); }
-};
+const char* const kAttackKinds[] = {"malformed", "truncated", "oversized", "garbage"};
 
 // Every honest rank's (status, result hash), as rank 0..n-2 see them all.
 struct Outcome {
@@ -125,15 +58,17 @@ TEST_P(WireAttack, HonestRanksNameTheAttackerOrBoundItsContribution) {
   const int me = world_rank(), attacker = world_size() - 1;
   const bool honest = me != attacker;
   const Case c = GetParam();
-  Attacked a(c.mode, std::string("timeout=20;fallback_bytes=0;") + c.config);
+  const std::string config = std::string("timeout=20;fallback_bytes=0;") + c.config + ";attack=" +
+                             kAttackKinds[static_cast<int>(c.mode)] + ":ranks=" + std::to_string(attacker);
+  gw_comm_t comm = nullptr;
+  ASSERT_EQ(gw_comm_create_mpi(&comm, MPI_COMM_WORLD, config.c_str()), GW_SUCCESS) << gw_last_error();
+  struct Destroy {
+    gw_comm_t c;
+    ~Destroy() { gw_comm_destroy(c); }
+  } destroy{comm};
   const size_t n = 3000;
   std::vector<float> send = make_input(me, n, 41), out(n, -7.0f);
-  // One honest call first: every rank agrees on the plan.
-  ASSERT_EQ(gw_allreduce(a.comm, "w", send.data(), out.data(), n, GW_FLOAT32, GW_AVG, nullptr), GW_SUCCESS)
-      << gw_last_error();
-  if (me == attacker) a.transport->armed = true;
-  std::fill(out.begin(), out.end(), -7.0f);
-  const gw_status st = gw_allreduce(a.comm, "w", send.data(), out.data(), n, GW_FLOAT32, GW_AVG, nullptr);
+  const gw_status st = gw_allreduce(comm, "w", send.data(), out.data(), n, GW_FLOAT32, GW_AVG, nullptr);
   const std::string msg = gw_last_error();
   const std::string named = "rank " + std::to_string(attacker);
   std::vector<Outcome> all = outcomes(st, out);

@@ -76,8 +76,24 @@ TEST(Attack, NamesDefaultsAndBadSpecs) {
   EXPECT_EQ(Attack::make("ipm:ranks=2|0|2", 4)->name(), "ipm:ranks=0|2,eps=0.1");
   EXPECT_EQ(Attack::make("gaussian:ranks=1", 4)->name(), "gaussian:ranks=1,sigma=1");
   EXPECT_EQ(Attack::make("mimic:ranks=0", 4)->name(), "mimic:ranks=0,target=1");
+  // The wire kinds leave the input alone and name the transport's rewrite.
+  const std::pair<const char*, WireAttack> wire[] = {{"malformed", WireAttack::kMalformed},
+                                                     {"truncated", WireAttack::kTruncated},
+                                                     {"oversized", WireAttack::kOversized},
+                                                     {"garbage", WireAttack::kGarbage},
+                                                     {"equivocate", WireAttack::kEquivocate}};
+  for (const auto& k : wire) {
+    auto w = Attack::make(k.first, 4);
+    EXPECT_TRUE(w->on_wire()) << k.first;
+    EXPECT_EQ(w->wire(), k.second) << k.first;
+    EXPECT_EQ(w->name(), std::string(k.first) + ":ranks=3");
+    std::vector<float> x = {1, -2, 3}, y = x;
+    w->apply(x.data(), x.size(), nullptr, 5);
+    EXPECT_EQ(x, y) << k.first;
+  }
+  EXPECT_FALSE(a->on_wire());
   for (const char* bad : {"flip", "signflip:ranks=4", "signflip:ranks=x", "signflip:ranks=0|1|2|3",
-                          "mimic:ranks=1,target=1", "ipm:delta=1", "gaussian:sigma=-1"}) {
+                          "mimic:ranks=1,target=1", "ipm:delta=1", "gaussian:sigma=-1", "equivocate:scale=2"}) {
     try {
       Attack::make(bad, 4);
       ADD_FAILURE() << bad << ": no error";
