@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "src/algo/crosscheck.h"
+#include "src/algo/plan.h"
 #include "src/common/hash.h"
 #include "src/common/rng.h"
 #include "src/wire/checksum.h"
@@ -64,9 +65,11 @@ void WireAttackTransport::rewrite(P2POp& op) {
   const auto* src = static_cast<const uint8_t*>(op.buf);
   MessageHeader h;
   std::memcpy(&h, src, sizeof h);
-  // Abort messages carry no payload; hash rows (crosscheck.h) are a reporter's
+  // Allreduce data only, as the input kinds attack allreduce inputs only (an
+  // allgather, such as a framework's setup check, goes through). Abort
+  // messages carry no payload; hash rows (crosscheck.h) are a reporter's
   // word, a different attack (docs/ROBUST.md: lying reporters).
-  if ((h.flags & kFlagAbort) || (h.exchange & kCrosscheckExchange)) return;
+  if (h.kind != static_cast<uint8_t>(CallKind::kAllreduce) || (h.flags & kFlagAbort) || (h.exchange & kCrosscheckExchange)) return;
   // equivocate: the first half of the peers (in rank order) get the message as it was built.
   const int peer_index = op.peer - (op.peer > rank() ? 1 : 0);
   if (kind_ == WireAttack::kEquivocate && peer_index < size() / 2) return;

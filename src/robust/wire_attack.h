@@ -1,7 +1,8 @@
 // The wire kinds of the attack harness (config attack=malformed|truncated|
 // oversized|garbage|equivocate): FOR TESTS AND BENCHMARKS ONLY. An attacking rank's
 // transport is wrapped so that every data message it sends, after gradwire
-// built and sealed it, is rewritten into what a hostile peer could send:
+// built and sealed it, is rewritten into what a hostile peer could send (the
+// messages of allreduce calls, as the input kinds attack allreduce inputs):
 //
 //   malformed   a header whose payload length lies (by 2^40) under a valid
 //               checksum: a forged header, not a damaged one

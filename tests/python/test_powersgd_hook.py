@@ -87,10 +87,11 @@ def train_step(model, opt, step):
 
 
 def q_of(comm, name):
-    """Q (cols x r) from a layer's state record (src/scheme/state_record.h, version 3)."""
+    """Q (cols x r) from a layer's state record (src/scheme/state_record.h, versions 3 and 4:
+    version 4 appends the robust rule's section after the scheme state)."""
     rec = comm.save_state(name)
     magic, version = struct.unpack_from("<II", rec, 0)
-    assert magic == 0x53545747 and version == 3, (magic, version)
+    assert magic == 0x53545747 and version in (3, 4), (magic, version)
     at = 4 + 4 + 8 + 8 + 6 * 8 + 4 * 8
     (spec_len,) = struct.unpack_from("<I", rec, at)
     at += 4 + spec_len + 4
