@@ -112,7 +112,7 @@ class CollectiveRun {
     bool nonfinite = false;        // its header flags NaN/Inf input
   };
   std::vector<Finding> findings_;
-  std::vector<uint64_t> hashes_;   // payload_hash of each sender's message of the exchange at hand
+  std::vector<uint64_t> hashes_;   // payload_hash of each sender's message of the exchange at hand (share_hashes)
   std::vector<int> equivocators_;  // senders caught equivocating in this call, ascending
   bool variable_ = false;  // some codec's payload size varies (lossless stage)
   std::vector<size_t> sizes_;  // piece lengths of the message at hand
@@ -267,7 +267,6 @@ void CollectiveRun::check_received(size_t i, const Exchange& e) {
   Workspace::MessageSet& set = ws_.sets[e.set_kind()][e.parity()];
   findings_.clear();
   findings_.resize(static_cast<size_t>(n_));
-  hashes_.assign(static_cast<size_t>(n_), 0);
   for (const P2POp& op : set.batch->ops) {
     if (op.is_send) {
       if (!op.error.empty())
@@ -276,7 +275,6 @@ void CollectiveRun::check_received(size_t i, const Exchange& e) {
     }
     received_ += op.received;
     Finding& f = findings_[op.peer];
-    hashes_[op.peer] = payload_hash(op.buf, op.received);
     try {
       if (!op.error.empty()) fail(GW_ERR_SYSTEM, "receiving from rank ", op.peer, " failed: ", op.error);
       int part = e.type == ExType::kScatter ? rank_ : op.peer;
@@ -327,8 +325,12 @@ bool CollectiveRun::crosschecks(size_t i) const {
 
 void CollectiveRun::share_hashes(size_t i) {
   const Exchange& e = ex_[i];
+  Workspace::MessageSet& set = ws_.sets[e.set_kind()][e.parity()];
+  hashes_.assign(static_cast<size_t>(n_), 0);  // hashed only here: calls without a rule pay nothing
+  for (const P2POp& op : set.batch->ops)
+    if (!op.is_send) hashes_[op.peer] = payload_hash(op.buf, op.received);
   {  // this rank's own entry: what it sent (a sender's word about itself decides nothing)
-    const uint8_t* msg = ws_.sets[e.set_kind()][e.parity()].send[0].data();
+    const uint8_t* msg = set.send[0].data();
     MessageHeader h;
     std::memcpy(&h, msg, sizeof h);
     hashes_[rank_] = payload_hash(msg, sizeof h + static_cast<size_t>(h.payload_bytes));

@@ -22,18 +22,6 @@
 namespace gwtest {
 namespace {
 
-struct Outcome {
-  int status;
-  uint64_t hash;
-};
-// Every rank's (status, result hash), gathered on every rank.
-std::vector<Outcome> outcomes(gw_status st, const std::vector<float>& out) {
-  Outcome mine{static_cast<int>(st), st == GW_SUCCESS ? gw::fnv1a64(out.data(), out.size() * 4) : 0};
-  std::vector<Outcome> all(static_cast<size_t>(world_size()));
-  MPI_Allgather(&mine, sizeof mine, MPI_BYTE, all.data(), sizeof mine, MPI_BYTE, MPI_COMM_WORLD);
-  return all;
-}
-
 std::string attack_config(const std::string& rest) {
   return rest + ";timeout=20;attack=equivocate:ranks=" + std::to_string(world_size() - 1);
 }

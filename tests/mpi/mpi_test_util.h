@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "gradwire/gradwire.h"
+#include "src/common/hash.h"
 
 namespace gwtest {
 
@@ -103,6 +104,19 @@ inline std::vector<uint8_t> save_layer_state(gw_comm_t c, const char* layer) {
 }
 
 inline bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
+// Every rank's (status, result hash) of one call, gathered on every rank
+// (attack tests compare the honest ranks' outcomes).
+struct Outcome {
+  int status;
+  uint64_t hash;
+};
+inline std::vector<Outcome> outcomes(gw_status st, const std::vector<float>& out) {
+  Outcome mine{static_cast<int>(st), st == GW_SUCCESS ? gw::fnv1a64(out.data(), out.size() * 4) : 0};
+  std::vector<Outcome> all(static_cast<size_t>(world_size()));
+  MPI_Allgather(&mine, sizeof mine, MPI_BYTE, all.data(), sizeof mine, MPI_BYTE, MPI_COMM_WORLD);
+  return all;
+}
 
 inline double rel_error(const std::vector<float>& got, const std::vector<double>& want) {
   double num = 0, den = 0;

@@ -26,19 +26,6 @@ namespace {
 enum class Wire { kLyingLength, kTruncated, kOversized, kGarbageSealed };
 const char* const kAttackKinds[] = {"malformed", "truncated", "oversized", "garbage"};
 
-// Every honest rank's (status, result hash), as rank 0..n-2 see them all.
-struct Outcome {
-  int status;
-  uint64_t hash;
-};
-std::vector<Outcome> outcomes(gw_status st, const std::vector<float>& out) {
-  Outcome mine{static_cast<int>(st), st == GW_SUCCESS ? gw::fnv1a64(out.data(), out.size() * 4) : 0};
-  std::vector<Outcome> all(static_cast<size_t>(world_size()));
-  MPI_Allgather(&mine, sizeof mine, MPI_BYTE, all.data(), sizeof mine, MPI_BYTE, MPI_COMM_WORLD);
-  all.pop_back();  // the attacker's own view does not count
-  return all;
-}
-
 struct Case {
   Wire mode;
   const char* config;
@@ -72,6 +59,7 @@ TEST_P(WireAttack, HonestRanksNameTheAttackerOrBoundItsContribution) {
   const std::string msg = gw_last_error();
   const std::string named = "rank " + std::to_string(attacker);
   std::vector<Outcome> all = outcomes(st, out);
+  all.pop_back();  // the attacker's own view does not count
   for (size_t r = 1; r < all.size(); ++r) {
     EXPECT_EQ(all[r].status, all[0].status) << "honest ranks 0 and " << r << " ended the call differently";
     EXPECT_EQ(all[r].hash, all[0].hash) << "honest ranks 0 and " << r << " hold different results";
