@@ -99,7 +99,10 @@ def main():
     ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--batch-size", type=int, default=32, help="per rank")
     ap.add_argument("--lr", type=float, default=0.05)
-    ap.add_argument("--momentum", type=float, default=0.9)
+    ap.add_argument("--momentum", type=float, default=0.9, help="the optimizer's momentum")
+    ap.add_argument("--worker-momentum", type=float, default=0.0,
+                    help="every rank sends its momentum m = B m + g (the hook's worker_momentum) instead of its "
+                         "gradient, and the optimizer's momentum is 0: what centered clipping is meant for")
     ap.add_argument("--eval-every", type=int, default=30, help="steps between evaluations")
     ap.add_argument("--eval-subset", type=int, default=10000, help="test images for the periodic evaluations (default: all 10000)")
     ap.add_argument("--seed", type=int, default=1)
@@ -140,9 +143,12 @@ def main():
                                         use_error_feedback=True, warm_start=True)
         model.register_comm_hook(torch_psgd, psgd.powerSGD_hook)
     elif args.spec != "gloo":
-        state = gradwire.ddp.GradwireHookState(model, spec=args.spec, config=args.config)
+        state = gradwire.ddp.GradwireHookState(model, spec=args.spec, config=args.config,
+                                               worker_momentum=args.worker_momentum)
         model.register_comm_hook(state, gradwire.ddp.gradwire_hook)
-    opt = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=args.momentum)
+    if args.worker_momentum and (state is None):
+        sys.exit("--worker-momentum needs a gradwire spec (the hook applies it)")
+    opt = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=0.0 if args.worker_momentum else args.momentum)
     nparams = sum(p.numel() for p in model.parameters())
 
     steps_per_epoch = len(xtr) // (args.batch_size * size)

@@ -13,9 +13,16 @@ exchange, or two with powersgd (all P factors of the bucket, then all Q). Works 
 with the codecs running on the GPU; the hook never touches torch.distributed, so
 any process group backend, e.g. gloo, can carry DDP's own broadcasts).
 
+Worker momentum (worker_momentum=B): every rank sends its momentum m = B m + g
+instead of its gradient g (per parameter, kept across bucket rebuilds), and the
+optimizer runs with momentum 0. With the plain mean this is the optimizer's own
+momentum; with a robust rule it is what the rule needs: centered clipping and
+the other rules of Karimireddy, He and Jaggi (ICML 2021) are meant for momentum
+vectors, whose spread across honest ranks is far smaller than their gradients'.
+
 Checkpoints: state.state_dict() / state.load_state_dict() save and restore the
-per-layer state, so a resumed run continues exactly. Save it on every rank
-(statistics are per rank; error-feedback residuals will be too).
+per-layer state (and the worker momentum), so a resumed run continues exactly.
+Save it on every rank (statistics, residuals and momentum are per rank).
 """
 import fnmatch
 import hashlib
@@ -50,6 +57,8 @@ class GradwireHookState:
     config: config string of the communicator (timeout, seed, algorithm, ...);
         ignored when comm is given.
     comm: an existing gradwire.Communicator to use.
+    worker_momentum: B in [0, 1): send m = B m + g (see the module doc); set the
+        optimizer's momentum to 0 with it. 0 sends the gradient.
 
     Every rank must make the same choices: the constructor checks that they do
     (one small allgather) and raises GradwireError on every rank, naming the
@@ -57,7 +66,11 @@ class GradwireHookState:
     """
 
     def __init__(self, model, spec="maxmin:bits=8,bucket=512", rules=None, uncompressed_below=0, config="",
-                 comm=None):
+                 comm=None, worker_momentum=0.0):
+        self.worker_momentum = float(worker_momentum)
+        if not 0.0 <= self.worker_momentum < 1.0:  # also refuses NaN
+            raise ValueError("gradwire: worker_momentum must be in [0, 1), got %r" % (worker_momentum,))
+        self._momentum = {}  # name -> this rank's momentum buffer of the parameter
         self.comm = comm if comm is not None else Communicator(config)
         self.spec = spec
         self.rules = rules
@@ -94,6 +107,8 @@ class GradwireHookState:
             d += " rules=%s" % (getattr(self.rules, "__name__", None) if callable(self.rules) else list(self.rules))
         if self.uncompressed_below:
             d += " uncompressed_below=%d" % self.uncompressed_below
+        if self.worker_momentum:
+            d += " worker_momentum=%r" % self.worker_momentum
         return d
 
     def _setup(self):
@@ -111,7 +126,8 @@ class GradwireHookState:
         for p in self._params:  # the matrix view of low-rank specs (powersgd): out x in*kh*kw
             if p.dim() >= 1:
                 c.set_shape(self._name_of[id(p)], tuple(p.shape))
-        listing = "\n".join("%s=%s" % kv for kv in sorted(self.specs.items())).encode()
+        listing = "\n".join("%s=%s" % kv for kv in sorted(self.specs.items()))
+        listing = ("%s\nworker_momentum=%r" % (listing, self.worker_momentum)).encode()
         h = int.from_bytes(hashlib.sha256(listing).digest()[:6], "little")
         desc = self._description().encode()[:_DESC_CHARS]
         row = [0.0 if error else 1.0, float(h & 0xFFFF), float((h >> 16) & 0xFFFF), float(h >> 32),
@@ -181,12 +197,33 @@ class GradwireHookState:
         self._plans[key] = plan
         return plan
 
+    # ---- worker momentum ---------------------------------------------------------------
+    def _apply_worker_momentum(self, buf, names, offsets, counts):
+        """m = B m + g per parameter, in the bucket (what is sent); the first step sends g,
+        as torch.optim.SGD's first momentum step does. Keyed by name: DDP's bucket
+        rebuild after the first step moves parameters, not their momentum."""
+        b = self.worker_momentum
+        for name, o, n in zip(names, offsets, counts):
+            g = buf[o:o + n]
+            m = self._momentum.get(name)
+            if m is not None and m.device != g.device:  # a checkpoint loaded onto another device
+                m = self._momentum[name] = m.to(g.device)
+            if m is None or m.numel() != n or m.dtype != g.dtype:
+                self._momentum[name] = g.detach().clone()
+            else:
+                m.mul_(b).add_(g)
+                g.copy_(m)
+
     # ---- checkpoints ----------------------------------------------------------------
     def state_dict(self):
         """Per-layer gradwire state of this rank, for torch.save next to the model."""
-        return {"format": STATE_FORMAT, "rank": self.comm.rank, "world_size": self.comm.size,
-                "specs": dict(self.specs),
-                "layers": {name: self.comm.save_state(name) for name in self.specs}}
+        d = {"format": STATE_FORMAT, "rank": self.comm.rank, "world_size": self.comm.size,
+             "specs": dict(self.specs),
+             "layers": {name: self.comm.save_state(name) for name in self.specs}}
+        if self.worker_momentum:
+            d["worker_momentum"] = {"beta": self.worker_momentum,
+                                    "buffers": {k: v.detach().clone() for k, v in self._momentum.items()}}
+        return d
 
     def load_state_dict(self, state):
         """Restores what state_dict() returned (validated by the library, per layer)."""
@@ -197,8 +234,18 @@ class GradwireHookState:
                              if self.specs.get(n) != state.get("specs", {}).get(n))
             raise ValueError("gradwire: the checkpoint's layers or specs differ from this hook's (%s)"
                              % ", ".join(changed[:5]))
+        wm = state.get("worker_momentum")
+        if bool(wm) != bool(self.worker_momentum) or (wm and wm.get("beta") != self.worker_momentum):
+            raise ValueError("gradwire: the checkpoint's worker momentum (%s) differs from this hook's (%r)"
+                             % (wm.get("beta") if wm else "none", self.worker_momentum))
+        buffers = dict(wm["buffers"]) if wm else {}
+        unknown = sorted(set(buffers) - set(self.specs))
+        if unknown:
+            raise ValueError("gradwire: the checkpoint's worker momentum names unknown layers (%s)"
+                             % ", ".join(unknown[:5]))
         for name, blob in state["layers"].items():
             self.comm.load_state(name, blob)
+        self._momentum = {k: v.detach().clone() for k, v in buffers.items()}
         self._plans.clear()
 
     # ---- statistics ----------------------------------------------------------------
@@ -234,7 +281,9 @@ def gradwire_hook(state, bucket):
     if dt is None:
         raise GradwireError(1, "gradient dtype %s is not supported" % buf.dtype, function="gradwire_hook",
                             rank=state.comm.rank)
-    k, names, offs, cnts, pynames, _, _ = state._plan(bucket, buf)
+    k, names, offs, cnts, pynames, pyoffs, pycnts = state._plan(bucket, buf)
+    if state.worker_momentum:
+        state._apply_worker_momentum(buf, pynames, pyoffs, pycnts)
     c = state.comm
     ptr = buf.data_ptr()
     c._check(c._lib.gw_allreduce_multi(c._h(), k, names, offs, cnts, ptr, ptr, dt, _lib.GW_AVG, _stream_of(buf)),

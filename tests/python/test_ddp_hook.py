@@ -4,7 +4,9 @@
    bucket inputs, layer names and steps;
  - every rank holds bit-identical parameters after every step;
  - save / restore / continue equals an uninterrupted run (also with error
-   feedback state: topk's residuals, powersgd's residuals and Q);
+   feedback state: topk's residuals, powersgd's residuals and Q; and with the
+   worker momentum buffers);
+ - worker momentum with the mean is the optimizer's momentum;
  - bad or disagreeing specs raise GradwireError on every rank, naming the cause and rank."""
 import harness
 
@@ -41,13 +43,13 @@ class Net(nn.Module):
         return self.fc2(torch.relu(self.fc1(torch.flatten(x, 1))))
 
 
-def make(seed=0):
+def make(seed=0, momentum=0.9):
     torch.manual_seed(seed)
     # Small buckets (the first one too): the model spans several buckets, some
     # holding several parameters.
     dist._DEFAULT_FIRST_BUCKET_BYTES = 4096
     model = DDP(Net(), bucket_cap_mb=0.01)
-    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=momentum)
     return model, opt
 
 
@@ -128,9 +130,9 @@ def test_maxmin_equals_c_api_and_ranks_agree():
     assert st_w["compression_ratio"] > 2, st_w  # 4 bits + bucket headers; sra at np > 2 sends 2(n-1)/n payloads
 
 
-def run_for(steps, state_in=None, spec="maxmin:bits=2,bucket=512", start=0):
-    model, opt = make()
-    st = gradwire.ddp.GradwireHookState(model, spec=spec, config=CONFIG)
+def run_for(steps, state_in=None, spec="maxmin:bits=2,bucket=512", start=0, worker_momentum=0.0):
+    model, opt = make(momentum=0.0 if worker_momentum else 0.9)
+    st = gradwire.ddp.GradwireHookState(model, spec=spec, config=CONFIG, worker_momentum=worker_momentum)
     if state_in is not None:
         buf = io.BytesIO(state_in)
         ck = torch.load(buf)
@@ -175,18 +177,58 @@ def test_checkpoint_resume_with_error_feedback_is_exact():
         checkpoint_resume_with_state(spec)
 
 
-def checkpoint_resume_with_state(spec):
-    full, _, st = run_for(2 * STEPS, spec=spec)
-    assert st.layer_stats("fc1.weight")["state_bytes"] > 0, st.layer_stats("fc1.weight")
-    _, ck, _ = run_for(STEPS, spec=spec)
-    resumed, _, _ = run_for(STEPS, state_in=ck, start=STEPS, spec=spec)
+def checkpoint_resume_with_state(spec, worker_momentum=0.0):
+    kw = {"spec": spec, "worker_momentum": worker_momentum}
+    full, _, st = run_for(2 * STEPS, **kw)
+    if not worker_momentum:
+        assert st.layer_stats("fc1.weight")["state_bytes"] > 0, st.layer_stats("fc1.weight")
+    _, ck, _ = run_for(STEPS, **kw)
+    resumed, _, _ = run_for(STEPS, state_in=ck, start=STEPS, **kw)
     assert torch.equal(resumed, full), "resumed %s run differs (max diff %g)" % (spec, (resumed - full).abs().max().item())
     ck_nohook = torch.load(io.BytesIO(ck))
     ck_nohook["gradwire"] = None
     out = io.BytesIO()
     torch.save(ck_nohook, out)
-    fresh, _, _ = run_for(STEPS, state_in=out.getvalue(), start=STEPS, spec=spec)
+    fresh, _, _ = run_for(STEPS, state_in=out.getvalue(), start=STEPS, **kw)
     assert not torch.equal(fresh, full), "resuming %s without its state should not be exact" % spec
+    return ck
+
+
+def test_worker_momentum():
+    # Sending m = B m + g with the optimizer's momentum at 0 is the optimizer's
+    # momentum B when the rule is the plain mean: the same parameters up to the
+    # rounding of a sum taken in another order.
+    a, oa = make(momentum=0.9)
+    b, ob = make(momentum=0.0)
+    sa = gradwire.ddp.GradwireHookState(a, spec="none", config=CONFIG)
+    sb = gradwire.ddp.GradwireHookState(b, spec="none", config=CONFIG, worker_momentum=0.9)
+    a.register_comm_hook(sa, gradwire.ddp.gradwire_hook)
+    b.register_comm_hook(sb, gradwire.ddp.gradwire_hook)
+    start = flat(a)
+    for s in range(2 * STEPS):
+        train_step(a, oa, s)
+        train_step(b, ob, s)
+    moved = (flat(a) - start).abs().max().item()
+    diff = (flat(a) - flat(b)).abs().max().item()
+    assert diff <= 1e-4 * moved, "worker momentum differs from the optimizer's by %g (the step moved %g)" % (diff, moved)
+    assert_identical_across_ranks(b, "worker momentum")
+    # Control: without the momentum the run is another one.
+    c, oc = make(momentum=0.0)
+    sc = gradwire.ddp.GradwireHookState(c, spec="none", config=CONFIG)
+    c.register_comm_hook(sc, gradwire.ddp.gradwire_hook)
+    for s in range(2 * STEPS):
+        train_step(c, oc, s)
+    assert (flat(a) - flat(c)).abs().max().item() > 100 * diff
+    # The momentum buffers are checkpointed (exact resume; spec none has no other
+    # state, so without them the resume differs), and a checkpoint with another
+    # momentum is refused.
+    ck = checkpoint_resume_with_state("none", worker_momentum=0.9)
+    other, _ = make(momentum=0.0)
+    so = gradwire.ddp.GradwireHookState(other, spec="none", config=CONFIG, worker_momentum=0.5)
+    harness.expect_raises(ValueError, lambda: so.load_state_dict(torch.load(io.BytesIO(ck))["gradwire"]),
+                          "worker momentum")
+    harness.expect_raises(ValueError, lambda: gradwire.ddp.GradwireHookState(other, spec="none", config=CONFIG,
+                                                                              worker_momentum=1.0), "worker_momentum")
 
 
 def test_bad_and_disagreeing_specs_raise():
@@ -219,6 +261,6 @@ def test_bad_and_disagreeing_specs_raise():
 
 harness.run([test_none_equals_plain_ddp, test_maxmin_equals_c_api_and_ranks_agree,
              test_checkpoint_resume_is_exact, test_checkpoint_resume_with_error_feedback_is_exact,
-             test_bad_and_disagreeing_specs_raise])
+             test_worker_momentum, test_bad_and_disagreeing_specs_raise])
 dist.barrier()
 dist.destroy_process_group()
