@@ -218,7 +218,11 @@ GW_API gw_status gw_allreduce_multi(gw_comm_t comm, int num_layers, const char* 
  * and later error-feedback residuals) as an opaque, versioned byte string, so
  * that a run resumed from a checkpoint continues exactly. With buf == NULL,
  * *size receives the bytes needed. Loading validates the bytes
- * (GW_ERR_CORRUPT when damaged or from another layer).
+ * (GW_ERR_CORRUPT when damaged or from another layer). The record of a layer
+ * with a robust rule also carries the rule's state and the ranks excluded
+ * for good (gw_comm_get_excluded); loading it adds those ranks to the
+ * communicator's (GW_ERR_INVALID_ARGUMENT when they were saved on another
+ * number of ranks or would leave no majority).
  */
 GW_API gw_status gw_layer_save_state(gw_comm_t comm, const char* layer, void* buf, size_t* size);
 GW_API gw_status gw_layer_load_state(gw_comm_t comm, const char* layer, const void* buf, size_t size);

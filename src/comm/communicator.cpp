@@ -162,15 +162,15 @@ void Communicator::account(CallPlan& plan, Run&& run) {
     s.layer->step++;
     if (s.rule_state) s.rule_state->calls++;
   }
-  exclude_for_good(result.removed);
+  if (!result.removed.empty()) exclude_for_good(result.removed, "found by a rule in " + what);
 }
 
-void Communicator::exclude_for_good(const std::vector<int>& ranks) {
+void Communicator::exclude_for_good(const std::vector<int>& ranks, const std::string& source) {
   for (int r : ranks) {
     if (std::find(excluded_.begin(), excluded_.end(), r) != excluded_.end()) continue;
     excluded_.insert(std::upper_bound(excluded_.begin(), excluded_.end(), r), r);
-    GW_LOG(WARN, "robust: rank ", r, " left the good set for good (", excluded_.size(), " of ", size(),
-           " ranks excluded); its payloads are still checked and no longer combined");
+    GW_LOG(WARN, "robust: rank ", r, " left the good set for good (", source, "; ", excluded_.size(), " of ",
+           size(), " ranks excluded); its payloads are still checked and no longer combined");
   }
 }
 

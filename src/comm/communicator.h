@@ -108,8 +108,9 @@ class Communicator {
   // attacking rank sends instead of `send` (`send` itself on honest ranks),
   // after the omniscient kinds' allgather of every rank's raw input.
   const void* attack_input(const void* send, size_t total, gw_dtype dtype);
-  // Adds the ranks a rule removed in a call to excluded_ (logged once each).
-  void exclude_for_good(const std::vector<int>& ranks);  // from now on every call is GW_ERR_COMM_BROKEN
+  // Adds to excluded_ the ranks a rule removed in a call, or a checkpoint
+  // listed (`source` says which, in the WARN line logged once per rank).
+  void exclude_for_good(const std::vector<int>& ranks, const std::string& source);
 
   std::unique_ptr<Transport> transport_;                // host transports (MPI), or
   std::unique_ptr<StreamTransport> stream_transport_;  // stream-ordered ones (NCCL)

@@ -66,6 +66,11 @@ class PeerRule {
   virtual std::string check_state(const RuleState& state, int world) const;
 };
 
+// True when `good` of `world` ranks are a majority. SafeguardSGD's guarantee
+// needs fewer than half Byzantine: no removal, nor a checkpoint's excluded
+// set (src/scheme/excluded_section.h), may leave fewer good ranks.
+inline bool keeps_majority(size_t good, size_t world) { return 2 * good > world; }
+
 // "none" -> null (the running sum); otherwise a rule spec (docs/ROBUST.md);
 // anything else is GW_ERR_INVALID_ARGUMENT naming the rule or key.
 std::shared_ptr<const PeerRule> make_peer_rule(const std::string& spec);

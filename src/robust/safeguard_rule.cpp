@@ -69,7 +69,7 @@ class SafeguardRule final : public NamedRule {
     std::vector<int> good;
     std::vector<int> dropped;
     for (int k = 0; k < p.m; ++k) (bad[static_cast<size_t>(k)] ? dropped : good).push_back(k);
-    if (!dropped.empty() && static_cast<size_t>(good.size()) * 2 <= world) {
+    if (!dropped.empty() && !keeps_majority(good.size(), world)) {
       GW_LOG(WARN, "robust=", name(), ": the test would leave ", good.size(), " of ", world,
              " ranks, not a majority; nobody is removed this call");
       good.clear();

@@ -5,57 +5,13 @@
 
 #include "src/common/error.h"
 #include "src/common/log.h"
+#include "src/scheme/excluded_section.h"
+#include "src/scheme/record_io.h"
 #include "src/wire/checksum.h"
 
 namespace gw {
-namespace {
-
-class Writer {
- public:
-  template <typename T>
-  void put(T v) {
-    uint8_t b[sizeof(T)];
-    std::memcpy(b, &v, sizeof(T));  // little-endian hosts (see none.h)
-    out.insert(out.end(), b, b + sizeof(T));
-  }
-  void bytes(const void* p, size_t n) { out.insert(out.end(), static_cast<const uint8_t*>(p), static_cast<const uint8_t*>(p) + n); }
-  std::vector<uint8_t> out;
-};
-
-class Reader {
- public:
-  Reader(const uint8_t* p, size_t n, const std::string& layer) : p_(p), n_(n), layer_(layer) {}
-  template <typename T>
-  T get(const char* field) {
-    need(sizeof(T), field);
-    T v;
-    std::memcpy(&v, p_ + at_, sizeof(T));
-    at_ += sizeof(T);
-    return v;
-  }
-  const uint8_t* take(size_t n, const char* field) {
-    need(n, field);
-    const uint8_t* p = p_ + at_;
-    at_ += n;
-    return p;
-  }
-  size_t at() const { return at_; }
-  size_t left() const { return n_ - at_; }
-
- private:
-  void need(size_t n, const char* field) {
-    GW_REQUIRE(n <= n_ - at_, GW_ERR_CORRUPT, "state for layer '", layer_, "' is cut short at its ", field, " (",
-               n_, " bytes)");
-  }
-  const uint8_t* p_;
-  size_t n_, at_ = 0;
-  const std::string& layer_;
-};
-
-}  // namespace
-
-std::vector<uint8_t> save_state_record(Layer& l, const PeerRule* rule) {
-  Writer w;
+std::vector<uint8_t> save_state_record(Layer& l, const PeerRule* rule, const ExcludedRanks& excluded) {
+  RecordWriter w;
   w.put(kStateMagic);
   w.put(kStateVersion);
   w.put(l.name_hash);
@@ -83,14 +39,16 @@ std::vector<uint8_t> save_state_record(Layer& l, const PeerRule* rule) {
     w.put(v);
   w.bytes(rs.center.data(), rs.center.size() * sizeof(float));
   w.bytes(rs.windows.data(), rs.windows.size() * sizeof(float));
+  static const ExcludedRanks kNoRanks;
+  write_excluded_section(w, rule ? excluded : kNoRanks);
   w.put(crc32c(w.out.data(), w.out.size()));
   return std::move(w.out);
 }
 
-void load_state_record(Layer& l, const uint8_t* buf, size_t size, const std::string& current_spec,
-                       const PeerRule* current_rule, int world) {
+std::vector<int> load_state_record(Layer& l, const uint8_t* buf, size_t size, const std::string& current_spec,
+                                   const PeerRule* current_rule, int world, const std::vector<int>& excluded_now) {
   const std::string& name = l.name;
-  Reader r(buf, size, name);
+  RecordReader r(buf, size, name);
   GW_REQUIRE(r.get<uint32_t>("magic") == kStateMagic, GW_ERR_CORRUPT, "state for layer '", name,
              "' is not a gradwire layer state");
   const uint32_t version = r.get<uint32_t>("version");
@@ -131,6 +89,7 @@ void load_state_record(Layer& l, const uint8_t* buf, size_t size, const std::str
   // The rule section (version 4): absent, the rule state starts fresh.
   RuleState rs;
   std::string rule_name;
+  ExcludedRanks excluded;  // version 5; before it, the communicator's set is left as it is
   if (version >= 4) {
     const uint32_t rule_len = r.get<uint32_t>("rule length");
     const uint8_t* rule_bytes = r.take(rule_len, "rule");
@@ -156,8 +115,9 @@ void load_state_record(Layer& l, const uint8_t* buf, size_t size, const std::str
     if (windows)
       std::memcpy(rs.windows.data(), r.take(rs.windows.size() * sizeof(float), "rule windows"),
                   rs.windows.size() * sizeof(float));
+    if (version >= 5) excluded = read_excluded_section(r);
     GW_REQUIRE(!rule_name.empty() || (rs.count == 0 && rs.calls == 0 && rs.long_steps == 0 && rs.short_steps == 0 &&
-                                      centers == 0 && windows == 0),
+                                      centers == 0 && windows == 0 && excluded.world == 0),
                GW_ERR_CORRUPT, "state for layer '", name, "': rule state without a rule");
   }
   GW_REQUIRE(r.left() == 4, GW_ERR_CORRUPT, "state for layer '", name, "' has ", r.left() - 4,
@@ -187,12 +147,16 @@ void load_state_record(Layer& l, const uint8_t* buf, size_t size, const std::str
     const std::string why = current_rule->check_state(rs, world);
     GW_REQUIRE(why.empty(), GW_ERR_CORRUPT, "state for layer '", name, "': ", why);
   }
+  // The excluded set is the communicator's: it applies under whatever rule the
+  // layer's calls use now (the ranks it names were found Byzantine either way).
+  check_excluded_fit(excluded, world, excluded_now, name);
   std::vector<float> values(floats);
   if (floats) std::memcpy(values.data(), data, floats * sizeof(float));
   l.step = step;
   l.stats = s;
   l.state.assign(spec, static_cast<size_t>(count), fb, static_cast<size_t>(extra), values.data());
   l.rule_state = std::move(rs);
+  return std::move(excluded.ranks);
 }
 
 }  // namespace gw

@@ -8,14 +8,21 @@
 //         fuzzer reaches the fields past the checksum)
 //   mode bits 1-2: the layer's current robust rule, an index into kRules
 //         (none, cc, safeguard, median), on a communicator of kWorld ranks
-// A record that loads is saved again: a version-4 record with zero padding
-// whose rule section names the current rule must come back byte for byte,
-// and the saved record must load again.
+//   mode bit 3: the communicator has excluded rank 1 already (the ranks a
+//         record lists must leave a majority with it)
+// A record that loads is saved again with the communicator's excluded set
+// (the union): a version-5 record with zero padding whose rule section names
+// the current rule, saved on kWorld ranks, loaded with nobody excluded yet,
+// must come back byte for byte, and the saved record must load again.
+#include <algorithm>
+#include <iterator>
+
 #include "src/common/hash.h"
 #include "src/robust/peer_rule.h"
 #include "src/scheme/state_record.h"
 #include "src/spec/registry.h"
 #include "src/wire/checksum.h"
+#include "tests/common/state_record_edit.h"
 #include "tests/fuzz/fuzz_common.h"
 
 namespace {
@@ -65,6 +72,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string& spec = canonical(b.take<uint8_t>());
   const uint8_t mode = b.take<uint8_t>();
   const gw::PeerRule* rule = rule_of(static_cast<size_t>(mode >> 1) & 3);
+  const std::vector<int> excluded_now = (mode & 8) ? std::vector<int>{1} : std::vector<int>();
   const auto copy = gw_fuzz::exact_copy(b.rest(), b.left(), b.left());
   gw_fuzz::Exact<uint8_t>& rec = *copy;
   if ((mode & 1) && rec.size() >= 4) {
@@ -74,36 +82,42 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   gw::Layer layer;
   fresh(layer);
   bool loaded = false;
+  std::vector<int> listed;
   gw_fuzz::expect_ok_or_error([&] {
-    gw::load_state_record(layer, rec.data(), rec.size(), spec, rule, kWorld);
+    listed = gw::load_state_record(layer, rec.data(), rec.size(), spec, rule, kWorld, excluded_now);
     loaded = true;
   });
   if (!loaded) return 0;
-  const std::vector<uint8_t> again = gw::save_state_record(layer, rule);
+  // What the communicator would hold now: the union, which keeps a majority.
+  gw::ExcludedRanks excluded;
+  excluded.world = kWorld;
+  std::set_union(excluded_now.begin(), excluded_now.end(), listed.begin(), listed.end(),
+                 std::back_inserter(excluded.ranks));
+  GW_FUZZ_CHECK(gw::keeps_majority(kWorld - excluded.ranks.size(), kWorld));
+  const std::vector<uint8_t> again = gw::save_state_record(layer, rule, excluded);
   uint32_t version = 0;
   std::memcpy(&version, rec.data() + 4, 4);
   if (version == gw::kStateVersion) {
     // The three padding bytes follow the spec; the loader ignores them. A
     // rule section under another rule's name (one that kept no state) loads
-    // as fresh state, saved under the current rule's name.
-    uint32_t spec_len = 0;
-    std::memcpy(&spec_len, rec.data() + 8 + 8 + 8 + 6 * 8 + 4 * 8, 4);
-    const size_t pad = 8 + 8 + 8 + 6 * 8 + 4 * 8 + 4 + spec_len + 1;
-    uint64_t count = 0, extra = 0;
-    uint32_t vectors = 0, rule_len = 0;
-    std::memcpy(&count, rec.data() + pad + 3, 8);
-    std::memcpy(&vectors, rec.data() + pad + 11, 4);
-    std::memcpy(&extra, rec.data() + pad + 15, 8);
-    const size_t rule_at = pad + 23 + (static_cast<size_t>(vectors) * count + extra) * sizeof(float);
-    std::memcpy(&rule_len, rec.data() + rule_at, 4);
+    // as fresh state, saved under the current rule's name; a record saved on
+    // another number of ranks (with nobody excluded) is saved as this one's.
+    const std::vector<uint8_t> bytes(rec.data(), rec.data() + rec.size());  // it loaded: its offsets hold
+    const size_t pad = gw_record::vectors_at(bytes) - 8 - 3;
+    const size_t rule_at = gw_record::rule_at(bytes);
+    const uint32_t rule_len = gw_record::field_at<uint32_t>(bytes, rule_at);
     const std::string saved_rule(reinterpret_cast<const char*>(rec.data()) + rule_at + 4, rule_len);
     const std::string current_rule = rule ? rule->name() : std::string();
-    if (rec[pad] == 0 && rec[pad + 1] == 0 && rec[pad + 2] == 0 && saved_rule == current_rule)
+    const uint32_t saved_world = gw_record::field_at<uint32_t>(bytes, gw_record::excluded_at(bytes));
+    if (rec[pad] == 0 && rec[pad + 1] == 0 && rec[pad + 2] == 0 && saved_rule == current_rule &&
+        excluded_now.empty() && (!rule || saved_world == kWorld))
       GW_FUZZ_CHECK(again.size() == rec.size() && std::memcmp(again.data(), rec.data(), rec.size()) == 0);
   }
   gw::Layer other;
   fresh(other);
-  gw::load_state_record(other, again.data(), again.size(), spec, rule, kWorld);  // must not throw
+  const std::vector<int> relisted =
+      gw::load_state_record(other, again.data(), again.size(), spec, rule, kWorld, excluded.ranks);  // must not throw
+  GW_FUZZ_CHECK(relisted == (rule ? excluded.ranks : std::vector<int>()));
   GW_FUZZ_CHECK(other.step == layer.step && other.state.floats() == layer.state.floats());
   GW_FUZZ_CHECK(other.rule_state.calls == layer.rule_state.calls &&
                 same_bytes(other.rule_state.center, layer.rule_state.center) &&
@@ -145,9 +159,11 @@ void gw_fuzz_make_seeds(const std::string& dir) {
     }
   }
   // Rule state: cc's center and safeguard's windows (kWorld ranks), a
-  // median's call count, each saved under its rule (mode bits 1-2), with the
-  // scheme state of maxmin ef=1; and the cc record as version 3 wrote it (no
-  // rule section).
+  // median's call count, each saved under its rule (mode bits 1-2) on kWorld
+  // ranks, with the scheme state of maxmin ef=1; the cc record as version 3
+  // wrote it (no rule section), the safeguard record as version 4 wrote it
+  // (no excluded set), and with rank 2 excluded, alone and with rank 1
+  // excluded already (mode bit 3: no majority left).
   for (size_t k = 1; k < 4; ++k) {
     const auto scheme = gw::make_scheme(kSpecs[1]);
     const gw::PeerRule* rule = rule_of(k);
@@ -168,21 +184,22 @@ void gw_fuzz_make_seeds(const std::string& dir) {
       rs.short_steps = 1;
       for (size_t i = 0; i < 2 * kWorld * count; ++i) rs.windows.push_back(0.03f * static_cast<float>(i) - 0.2f);
     }
-    const std::vector<uint8_t> rec = gw::save_state_record(l, rule);
-    std::vector<uint8_t> seed = {1, static_cast<uint8_t>(k << 1)};
-    seed.insert(seed.end(), rec.begin(), rec.end());
-    const std::string name = std::string("rule-") + (k == 1 ? "cc" : k == 2 ? "safeguard" : "median") + "-count5";
-    gw_fuzz::write_seed(dir, name, seed);
-    if (k == 1) {
-      // Version 3: the same record without its rule section (u32 length, name, six u64, the center).
-      std::vector<uint8_t> v3(rec.begin(), rec.end() - 4);
-      v3.resize(v3.size() - (4 + rule->name().size() + 6 * 8 + count * sizeof(float)));
-      const uint32_t three = 3;
-      std::memcpy(v3.data() + 4, &three, 4);
-      gw_fuzz::put(v3, gw::crc32c(v3.data(), v3.size()));
-      std::vector<uint8_t> s3 = {1, static_cast<uint8_t>(k << 1)};
-      s3.insert(s3.end(), v3.begin(), v3.end());
-      gw_fuzz::write_seed(dir, "version3-ef1-count5-cc", s3);
+    gw::ExcludedRanks excluded;
+    excluded.world = kWorld;
+    const std::vector<uint8_t> rec = gw::save_state_record(l, rule, excluded);
+    auto write = [&](const std::string& name, const std::vector<uint8_t>& r, uint8_t more_mode) {
+      std::vector<uint8_t> seed = {1, static_cast<uint8_t>((k << 1) | more_mode)};
+      seed.insert(seed.end(), r.begin(), r.end());
+      gw_fuzz::write_seed(dir, name, seed);
+    };
+    write(std::string("rule-") + (k == 1 ? "cc" : k == 2 ? "safeguard" : "median") + "-count5", rec, 0);
+    if (k == 1) write("version3-ef1-count5-cc", gw_record::as_version(rec, 3), 0);
+    if (k == 2) {
+      write("version4-ef1-count5-safeguard", gw_record::as_version(rec, 4), 0);
+      excluded.ranks = {2};
+      const std::vector<uint8_t> ex = gw::save_state_record(l, rule, excluded);
+      write("rule-safeguard-count5-excluded2", ex, 0);
+      write("rule-safeguard-count5-excluded2-and1", ex, 8);
     }
   }
   // Version 2: no `extra` field.

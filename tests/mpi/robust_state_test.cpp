@@ -1,11 +1,12 @@
 // A robust rule's per-layer state in checkpoints (gw_layer_save_state /
-// gw_layer_load_state, src/scheme/state_record.h version 4): a run saved
+// gw_layer_load_state, src/scheme/state_record.h version 5): a run saved
 // after some calls, loaded into a fresh communicator and continued gives the
 // same bytes, on every rank, as the run that was never interrupted, for
 // centered clipping (its center) and SafeguardSGD (its windows: the attacker
 // is removed at the same call), with raw and compressed payloads (the
 // scheme's own state in the same record), and for a layer's own rule; a
 // record of one rule's state is refused by a layer whose calls use another.
+// The communicator's excluded set in the same records: excluded_state_test.cpp.
 #include <gtest/gtest.h>
 #include <mpi.h>
 

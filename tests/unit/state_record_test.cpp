@@ -1,7 +1,8 @@
 // The layer state record (src/scheme/state_record.h): version 3 carries a round
 // scheme's extra floats after the feedback vectors, version 4 the robust rule's
-// state after those; version 2 and 3 records still load (a version-3 record's
-// rule state starts fresh); a record whose sizes lie, or that is cut short or
+// state after those (version 5's excluded set: excluded_section_test.cpp);
+// version 2 and 3 records still load (a version-3 record's rule state starts
+// fresh); a record whose sizes lie, or that is cut short or
 // damaged, is GW_ERR_CORRUPT and leaves the layer as it was; rule state for
 // another rule or another number of ranks is GW_ERR_INVALID_ARGUMENT.
 #include <gtest/gtest.h>
@@ -12,7 +13,7 @@
 #include "src/common/hash.h"
 #include "src/robust/peer_rule.h"
 #include "src/scheme/state_record.h"
-#include "src/wire/checksum.h"
+#include "tests/common/state_record_edit.h"
 
 namespace gw {
 namespace {
@@ -22,30 +23,10 @@ void name(Layer& l, const char* n) {
   l.name_hash = fnv1a64(l.name);
 }
 
-// The offset of the u32 `vectors` field: fixed fields, then the spec.
-size_t vectors_at(const std::vector<uint8_t>& rec) {
-  size_t at = 4 + 4 + 8 + 8 + 6 * 8 + 4 * 8;
-  uint32_t spec_len;
-  std::memcpy(&spec_len, rec.data() + at, 4);
-  return at + 4 + spec_len + 4 + 8;
-}
-
-void reseal(std::vector<uint8_t>& rec) {
-  const uint32_t crc = crc32c(rec.data(), rec.size() - 4);
-  std::memcpy(rec.data() + rec.size() - 4, &crc, 4);
-}
-
-// The bytes of a rule section that names no rule: u32 0 and six u64 0.
-constexpr size_t kEmptyRuleSection = 4 + 6 * 8;
-
-// The record as version 3 wrote it: no rule section (`rule_section` bytes before the CRC).
-std::vector<uint8_t> as_version3(std::vector<uint8_t> rec, size_t rule_section) {
-  rec.erase(rec.end() - 4 - static_cast<long>(rule_section), rec.end() - 4);
-  const uint32_t three = 3;
-  std::memcpy(rec.data() + 4, &three, 4);
-  reseal(rec);
-  return rec;
-}
+using gw_record::as_version;
+using gw_record::reseal;
+using gw_record::rule_at;
+using gw_record::vectors_at;
 
 gw_status load(Layer& l, const std::vector<uint8_t>& rec, const std::string& spec, const PeerRule* rule = nullptr,
                int world = 3) {
@@ -79,11 +60,7 @@ TEST(StateRecord, ExtraFloatsRoundTripAndVersion2StillLoads) {
   Layer c;
   name(c, "w");
   c.state.assign(spec, 4, Feedback::kResidual, 0, values.data());
-  std::vector<uint8_t> v2 = as_version3(save_state_record(c, nullptr), kEmptyRuleSection);
-  const uint32_t two = 2;
-  std::memcpy(v2.data() + 4, &two, 4);
-  v2.erase(v2.begin() + static_cast<long>(vectors_at(v2) + 4), v2.begin() + static_cast<long>(vectors_at(v2) + 12));
-  reseal(v2);
+  const std::vector<uint8_t> v2 = as_version(save_state_record(c, nullptr), 2);
   Layer d;
   name(d, "w");
   ASSERT_EQ(load(d, v2, spec), GW_SUCCESS);
@@ -141,9 +118,6 @@ void with_rule_state(Layer& l, const char* rule, size_t count) {
   }
 }
 
-// The offset of the rule section's u32 length (no scheme state: the spec is empty).
-size_t rule_at(const std::vector<uint8_t>& rec) { return vectors_at(rec) + 4 + 8; }
-
 TEST(StateRecord, RuleStateRoundTripsUnderItsRule) {
   for (const char* spec : {"cc:tau=1,iters=2", "safeguard:long=8,short=3,ratio=3"}) {
     const auto rule = make_peer_rule(spec);
@@ -168,8 +142,7 @@ TEST(StateRecord, Version3RecordsLoadWithFreshRuleState) {
   const auto cc = make_peer_rule("cc");
   Layer a;
   with_rule_state(a, "cc", 3);
-  const std::vector<uint8_t> v3 =
-      as_version3(save_state_record(a, cc.get()), 4 + cc->name().size() + 6 * 8 + 3 * sizeof(float));
+  const std::vector<uint8_t> v3 = as_version(save_state_record(a, cc.get()), 3);
   Layer b;
   with_rule_state(b, "cc", 3);  // state from before the load goes
   b.step = 2;
