@@ -87,11 +87,11 @@ def train_step(model, opt, step):
 
 
 def q_of(comm, name):
-    """Q (cols x r) from a layer's state record (src/scheme/state_record.h, versions 3 and 4:
-    version 4 appends the robust rule's section after the scheme state)."""
+    """Q (cols x r) from a layer's state record (src/scheme/state_record.h, versions 3 to 5:
+    version 4 appends the robust rule's section after the scheme state, version 5 the excluded set)."""
     rec = comm.save_state(name)
     magic, version = struct.unpack_from("<II", rec, 0)
-    assert magic == 0x53545747 and version in (3, 4), (magic, version)
+    assert magic == 0x53545747 and version in (3, 4, 5), (magic, version)
     at = 4 + 4 + 8 + 8 + 6 * 8 + 4 * 8
     (spec_len,) = struct.unpack_from("<I", rec, at)
     at += 4 + spec_len + 4
