@@ -1,15 +1,19 @@
 // A peer that never arrives: the others return GW_ERR_TIMEOUT naming it within
 // the configured timeout, the communicator reports itself broken, and later
 // calls fail fast with GW_ERR_COMM_BROKEN instead of hanging (NCCL hangs here).
+// Under a robust rule too: the honest ranks do not go on without the silent
+// peer (docs/ROBUST.md, "A peer that stops sending", says why).
 #include <chrono>
 
 #include "tests/mpi/mpi_test_util.h"
 
 using namespace gwtest;
 
-TEST(Timeout, AbsentPeerIsNamedAndBreaksTheComm) {
+namespace {
+
+void absent_peer_is_named_and_breaks_the_comm(const std::string& config) {
   const int absent = world_size() - 1;
-  gw_comm_t comm = make_comm("timeout=2;compressor=maxmin:bits=4");
+  gw_comm_t comm = make_comm("timeout=2;" + config);
   std::vector<float> a(256, 1.0f), b(256);  // small: sends complete eagerly
   if (world_rank() != absent) {
     auto t0 = std::chrono::steady_clock::now();
@@ -34,4 +38,12 @@ TEST(Timeout, AbsentPeerIsNamedAndBreaksTheComm) {
   CommGuard fresh("compressor=none");
   EXPECT_EQ(gw_allreduce(fresh, "t", a.data(), b.data(), a.size(), GW_FLOAT32, GW_SUM, nullptr), GW_SUCCESS);
   EXPECT_EQ(b[0], static_cast<float>(world_size()));
+}
+
+}  // namespace
+
+TEST(Timeout, AbsentPeerIsNamedAndBreaksTheComm) { absent_peer_is_named_and_breaks_the_comm("compressor=maxmin:bits=4"); }
+
+TEST(Timeout, AbsentPeerUnderARobustRuleIsNamedAndBreaksTheComm) {
+  absent_peer_is_named_and_breaks_the_comm("compressor=none;robust=median");
 }
