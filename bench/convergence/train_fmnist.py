@@ -146,7 +146,7 @@ def main():
         state = gradwire.ddp.GradwireHookState(model, spec=args.spec, config=args.config,
                                                worker_momentum=args.worker_momentum)
         model.register_comm_hook(state, gradwire.ddp.gradwire_hook)
-    if args.worker_momentum and (state is None):
+    if args.worker_momentum and state is None:
         sys.exit("--worker-momentum needs a gradwire spec (the hook applies it)")
     opt = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=0.0 if args.worker_momentum else args.momentum)
     nparams = sum(p.numel() for p in model.parameters())

@@ -210,9 +210,9 @@ class GradwireHookState:
                 m = self._momentum[name] = m.to(g.device)
             if m is None or m.numel() != n or m.dtype != g.dtype:
                 self._momentum[name] = g.detach().clone()
-            else:
-                m.mul_(b).add_(g)
-                g.copy_(m)
+            else:  # two passes over the layer: g += B m in the bucket, then m = g
+                g.add_(m, alpha=b)
+                m.copy_(g)
 
     # ---- checkpoints ----------------------------------------------------------------
     def state_dict(self):
