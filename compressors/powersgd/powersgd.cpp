@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "compressors/powersgd/low_rank.h"
+#include "compressors/powersgd/low_rank_device.h"
 #include "src/common/error.h"
 #include "src/spec/registry.h"
 
@@ -12,6 +13,46 @@ namespace gw {
 namespace {
 
 constexpr size_t kRows = 0, kCols = 1, kRank = 2;
+
+// The steps of one call, on the host (low_rank.h) or, for a call on device
+// memory, enqueued on its stream (low_rank_device.h): one scheme, two places.
+class Steps {
+ public:
+  explicit Steps(const RoundCall& c) : dev_(c.on_device), stream_(c.stream) {}
+  void add_into(float* x, const float* y, size_t n) const {
+    if (dev_) return low_rank_device::add_into(x, y, n, stream_);
+    for (size_t i = 0; i < n; ++i) x[i] += y[i];
+  }
+  void scaled_copy(float* dst, const float* src, size_t n, float factor) const {
+    if (dev_) return low_rank_device::scaled_copy(dst, src, n, factor, stream_);
+    for (size_t i = 0; i < n; ++i) dst[i] = src[i] * factor;
+  }
+  void fill_normal(float* x, size_t n, uint64_t key) const {
+    if (dev_) return low_rank_device::fill_normal(x, n, key, stream_);
+    low_rank::fill_normal(x, n, key);
+  }
+  void orthonormalize(float* A, size_t rows, size_t r) const {
+    if (dev_) return low_rank_device::orthonormalize(A, rows, r, stream_);
+    low_rank::orthonormalize(A, rows, r);
+  }
+  void mul_mq(const float* M, size_t rows, size_t cols, const float* Q, size_t r, float* P) const {
+    if (dev_) return low_rank_device::mul_mq(M, rows, cols, Q, r, P, stream_);
+    low_rank::mul_mq(M, rows, cols, Q, r, P);
+  }
+  void mul_mtp(const float* M, size_t rows, size_t cols, const float* P, size_t r, float* Q) const {
+    if (dev_) return low_rank_device::mul_mtp(M, rows, cols, P, r, Q, stream_);
+    low_rank::mul_mtp(M, rows, cols, P, r, Q);
+  }
+  void mul_pqt(const float* P, const float* Q, size_t rows, size_t cols, size_t r, float* out, float* residual,
+               float scale) const {
+    if (dev_) return low_rank_device::mul_pqt(P, Q, rows, cols, r, out, residual, scale, stream_);
+    low_rank::mul_pqt(P, Q, rows, cols, r, out, residual, scale);
+  }
+
+ private:
+  bool dev_;
+  void* stream_;
+};
 
 }  // namespace
 
@@ -57,39 +98,42 @@ RoundLayout PowerSgdCompressor::layout(const std::vector<int64_t>& shape, size_t
   return l;
 }
 
+bool PowerSgdCompressor::runs_on_device() const { return low_rank_device::available(); }
+
 void PowerSgdCompressor::init_state(const RoundCall& c) const {
   const RoundLayout& l = *c.layout;
-  low_rank::fill_normal(c.state, l.dims[kCols] * l.dims[kRank], c.key);
+  Steps(c).fill_normal(c.state, l.dims[kCols] * l.dims[kRank], c.key);
 }
 
 void PowerSgdCompressor::produce(const RoundCall& c, int round) const {
   const RoundLayout& l = *c.layout;
   const size_t rows = l.dims[kRows], cols = l.dims[kCols], r = l.dims[kRank];
+  const Steps run(c);
   if (round == 0) {
-    if (c.residual)  // M = G + E, built in the residual's memory (E = M - P Q^T at the end)
-      for (size_t i = 0; i < c.count; ++i) c.residual[i] += c.in[i];
+    // M = G + E, built in the residual's memory (E = M - P Q^T at the end)
+    if (c.residual) run.add_into(c.residual, c.in, c.count);
     float* Q = c.state;
-    if (!p_.warm) low_rank::fill_normal(Q, cols * r, c.key);
-    low_rank::orthonormalize(Q, cols, r);
-    low_rank::mul_mq(matrix(c), rows, cols, Q, r, c.send[0]);
+    if (!p_.warm) run.fill_normal(Q, cols * r, c.key);
+    run.orthonormalize(Q, cols, r);
+    run.mul_mq(matrix(c), rows, cols, Q, r, c.send[0]);
   } else {
-    low_rank::mul_mtp(matrix(c), rows, cols, c.summed[0], r, c.send[1]);
+    run.mul_mtp(matrix(c), rows, cols, c.summed[0], r, c.send[1]);
   }
 }
 
 void PowerSgdCompressor::consume(const RoundCall& c, int round) const {
   const RoundLayout& l = *c.layout;
   const size_t rows = l.dims[kRows], cols = l.dims[kCols], r = l.dims[kRank];
+  const Steps run(c);
   if (round == 0) {
-    low_rank::orthonormalize(c.summed_rw[0], rows, r);  // the sum's scale does not matter here
+    run.orthonormalize(c.summed_rw[0], rows, r);  // the sum's scale does not matter here
     return;
   }
   float* Q = c.state;
-  const float inv = 1.0f / static_cast<float>(c.ranks);
-  for (size_t i = 0; i < cols * r; ++i) Q[i] = c.summed[1][i] * inv;  // the mean: warm start of the next call
+  // The mean: warm start of the next call.
+  run.scaled_copy(Q, c.summed[1], cols * r, 1.0f / static_cast<float>(c.ranks));
   // out = P Q^T, the mean of the M approximated; E -= it; GW_SUM returns ranks times it.
-  low_rank::mul_pqt(c.summed[0], Q, rows, cols, r, c.out, c.residual,
-                    c.average ? 1.0f : static_cast<float>(c.ranks));
+  run.mul_pqt(c.summed[0], Q, rows, cols, r, c.out, c.residual, c.average ? 1.0f : static_cast<float>(c.ranks));
 }
 
 void register_powersgd(Registry& r) {

@@ -1,6 +1,6 @@
-// powersgd's device side: none yet. Device buffers over MPI are staged to the
-// host path (src/comm/communicator_placement.cpp), where the BLAS runs; the
-// cuBLAS twin on the caller's stream is future work (README, "PowerSGD").
+// powersgd has no DeviceCompressor twin: it is a round scheme, and its device
+// side is low_rank_device.cu, called from PowerSgdCompressor's produce and
+// consume when a call's data is on the GPU (RoundCall::on_device).
 #include "src/core/device_compressor.h"
 
 namespace gw {

@@ -51,6 +51,9 @@ class PowerSgdCompressor final : public RoundSchemeCompressor {
   CompressorTraits traits() const override;
 
   RoundLayout layout(const std::vector<int64_t>& shape, size_t count, uint64_t step, int ranks) const override;
+  // With CUDA and cuBLAS in the build: device buffers keep their state (E, Q)
+  // in GPU memory and run every step there (low_rank_device.h).
+  bool runs_on_device() const override;
   void init_state(const RoundCall& c) const override;
   void produce(const RoundCall& c, int round) const override;
   void consume(const RoundCall& c, int round) const override;

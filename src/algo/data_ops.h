@@ -50,6 +50,12 @@ class DataOps {
   // EF21's aggregate step after a call: g += out, then out = g (both where the
   // data lives; g is the layer's shared aggregate, scheme/layer_state.h).
   virtual void ef21_step(float* g, float* out, size_t n) = 0;
+  // Where the data these ops take lives, and (device) the stream of the last
+  // prepare(): what a round scheme's own compute runs on (scheme/round_codec.h).
+  virtual bool on_device() const { return false; }
+  virtual void* stream() const { return nullptr; }
+  // Waits until everything enqueued on that stream is done (host: nothing to wait for).
+  virtual void synchronize() {}
 };
 
 std::unique_ptr<DataOps> make_host_ops();

@@ -192,6 +192,10 @@ class DeviceOps final : public DataOps {
 
   void ef21_step(float* g, float* out, size_t n) override { devkernels::ef21_step(g, out, n, stream_); }
 
+  bool on_device() const override { return true; }
+  void* stream() const override { return stream_; }
+  void synchronize() override { devutil::check(cudaStreamSynchronize(stream_), "cudaStreamSynchronize (call done)"); }
+
  private:
   void grow(uint8_t** p, size_t* cap, size_t want, const char* what) {
     if (*cap >= want) return;

@@ -80,6 +80,13 @@ inline bool has_round_layers(const CallPlan& plan) {
   return false;
 }
 
+// True when every round scheme of the call also runs on device memory.
+inline bool round_layers_run_on_device(const CallPlan& plan) {
+  for (const Segment& s : plan.segments)
+    if (s.codec->round_codec() && !s.codec->round_codec()->runs_on_device()) return false;
+  return true;
+}
+
 // The unit of one codec call (and of its RNG key). Large, because on a GPU each
 // piece is a kernel launch per source: 64 Ki-element pieces made a 64 MiB call
 // cost ~800 launches (~2.7 ms of launch overhead on an H100), and 1 Mi-element

@@ -1,6 +1,7 @@
 // Where a call runs: host data on the CPU codecs; device data encoded on the
 // GPU with only payloads staged through pinned memory, or (fp16/bf16 data, a
-// codec without a GPU twin, a peer rule, a round scheme) staged whole to the host path. Error
+// codec without a GPU twin, a peer rule, a round scheme without a device side:
+// eden, lattice) staged whole to the host path. Error
 // feedback state lives where the codecs run (scheme/layer_state.h).
 #include <cstring>
 
@@ -66,12 +67,16 @@ void Communicator::run(CallPlan& plan, const void* send, void* recv, size_t in_e
   // Device data: encode and decode on the GPU and stage only the compressed
   // payloads through pinned host memory, when every codec has a CUDA twin.
   ws_.pinned = true;
+  // Round schemes join when theirs run on the device too (powersgd, with
+  // cuBLAS); run_rounds prepares each of their exchanges itself.
+  const bool rounds = has_round_layers(plan);
   if (send_dev && recv_dev && plan.dtype == GW_FLOAT32 && plan.algorithm != Algorithm::kPlain && !has_peer_rule(plan) &&
-      !has_round_layers(plan)) {
+      (!rounds || round_layers_run_on_device(plan))) {
     if (!ws_.device_ops) ws_.device_ops = make_device_ops();
     std::vector<const Compressor*> codecs;
-    for (const Segment& s : plan.segments) codecs.push_back(s.codec.get());
-    const size_t most = max_message_payload(plan, size());
+    for (const Segment& s : plan.segments)
+      if (!s.codec->round_codec()) codecs.push_back(s.codec.get());
+    const size_t most = rounds ? 0 : max_message_payload(plan, size());
     if (ws_.device_ops && ws_.device_ops->prepare(codecs, stream, most, most * static_cast<size_t>(size()))) {
       bind_feedback(plan, true);  // error-feedback state stays in GPU memory, updated on `stream`
       return execute(plan, static_cast<const float*>(send), static_cast<float*>(recv), *ws_.device_ops);

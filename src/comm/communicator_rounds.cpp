@@ -19,7 +19,6 @@
 // so every rank runs the same exchanges.
 #include <algorithm>
 #include <chrono>
-#include <cstring>
 
 #include "src/algo/plain_collective.h"
 #include "src/comm/communicator.h"
@@ -58,11 +57,6 @@ const std::shared_ptr<const Scheme>& round_scheme(Layer& l, const Scheme& scheme
   return l.round_schemes[r];
 }
 
-template <typename T>
-void grow(std::vector<T>& v, size_t n) {
-  if (v.size() < n) v.resize(n);
-}
-
 }  // namespace
 
 CallResult Communicator::run_rounds(CallPlan& plan, uint64_t seq, const float* in, float* out, DataOps& ops,
@@ -80,6 +74,10 @@ CallResult Communicator::run_rounds(CallPlan& plan, uint64_t seq, const float* i
   RoundsScratch& w = *rounds_;
   const int n = size();
   const bool average = plan.op == GW_AVG;
+  // Device data reaches here only when every round codec runs there
+  // (communicator_placement.cpp): state, round vectors and compute stay on
+  // the GPU, on the caller's stream; the exchanges stage their payloads.
+  const bool dev = ops.on_device();
 
   // Each round layer's layout for this call, and its state (bound, and filled when fresh).
   w.items.clear();
@@ -105,10 +103,12 @@ CallResult Communicator::run_rounds(CallPlan& plan, uint64_t seq, const float* i
     c.ranks = n;
     c.rank = rank();
     c.average = average;
+    c.on_device = dev;
+    c.stream = ops.stream();
     c.key = rng_derive_key(config_.seed, s.layer->step, s.layer->name_hash, 0, kRoundKeyChunk);
     if (it.layout.state_floats || it.layout.rounds) {
       LayerState& st = bind_state(s, it.layout.state_floats);
-      float* base = st.host();
+      float* base = dev ? st.device() : st.host();
       c.residual = st.vectors() ? base : nullptr;
       c.state = base + st.vectors() * s.count;
       s.feedback_state = base;  // so a failed call or a NaN input resets it (communicator_feedback.cpp)
@@ -123,10 +123,10 @@ CallResult Communicator::run_rounds(CallPlan& plan, uint64_t seq, const float* i
   }
   size_t scratch = 0;
   for (const RoundsScratch::Item& it : w.items) scratch += it.layout.scratch_floats;
-  grow(w.scratch, scratch);
+  float* scratch_base = w.scratch.get(scratch, dev);
   scratch = 0;
   for (RoundsScratch::Item& it : w.items) {
-    it.call.scratch = it.layout.scratch_floats ? w.scratch.data() + scratch : nullptr;
+    it.call.scratch = it.layout.scratch_floats ? scratch_base + scratch : nullptr;
     scratch += it.layout.scratch_floats;
   }
 
@@ -134,7 +134,14 @@ CallResult Communicator::run_rounds(CallPlan& plan, uint64_t seq, const float* i
   result.per_segment.resize(plan.segments.size());
   auto run_round = [&](int r, uint64_t sq, const float* from, float* to) {
     CallPlan& p = w.plans[r];
-    plan_call(p, false);
+    plan_call(p, dev);
+    if (dev) {  // this exchange's codecs (the round vectors', the other layers') and staging
+      std::vector<const Compressor*> codecs;
+      for (const Segment& s : p.segments) codecs.push_back(s.codec.get());
+      const size_t most = max_message_payload(p, n);
+      GW_REQUIRE(ops.prepare(codecs, ops.stream(), most, most * static_cast<size_t>(n)), GW_ERR_INTERNAL,
+                 "a round exchange's codec has no GPU twin");
+    }
     CallResult sub = p.algorithm == Algorithm::kPlain
                          ? run_plain_collective(*transport_, ws_, ops, p, config_, sq, from, to, what)
                          : run_collective(*transport_, ws_, ops, p, config_, sq, from, to, what);
@@ -203,11 +210,12 @@ CallResult Communicator::run_rounds(CallPlan& plan, uint64_t seq, const float* i
   }
   const size_t exact_segments = p0.segments.size();  // packed first, at [0, at)
   p0.total = add_factors(0, p0, at);
-  grow(w.send[0], p0.total);
-  grow(w.recv[0], p0.total);
+  float* send[kMaxRounds] = {};
+  float* recv[kMaxRounds] = {};
+  send[0] = w.send[0].get(p0.total, dev);
+  recv[0] = w.recv[0].get(p0.total, dev);
   for (size_t j = 0; j < exact_segments; ++j)
-    std::memcpy(w.send[0].data() + p0.segments[j].offset, in + plan.segments[w.origin[0][j]].offset,
-                p0.segments[j].count * sizeof(float));
+    ops.copy(send[0] + p0.segments[j].offset, in + plan.segments[w.origin[0][j]].offset, p0.segments[j].count);
   // Round by round, each with the layers whose scheme takes part in it (all of
   // them in round 0; later rounds as next_round says, the same on every rank).
   for (int r = 0; r < kMaxRounds; ++r) {
@@ -216,26 +224,26 @@ CallResult Communicator::run_rounds(CallPlan& plan, uint64_t seq, const float* i
         continue;
       CallPlan& p = start_plan(r, GW_SUM);
       p.total = add_factors(r, p, 0);
-      grow(w.send[r], p.total);
-      grow(w.recv[r], p.total);
+      send[r] = w.send[r].get(p.total, dev);
+      recv[r] = w.recv[r].get(p.total, dev);
     }
     for (RoundsScratch::Item& it : w.items) {
       if (it.next != r) continue;
       RoundCall& c = it.call;
       c.misses.clear();
       c.retries = &result.per_segment[it.segment].decode_retries;
-      c.send[r] = w.send[r].data() + it.slot[r];
-      c.summed[r] = c.summed_rw[r] = w.recv[r].data() + it.slot[r];
+      c.send[r] = send[r] + it.slot[r];
+      c.summed[r] = c.summed_rw[r] = recv[r] + it.slot[r];
       auto t0 = Clock::now();
       plan.segments[it.segment].codec->round_codec()->produce(c, r);
       result.per_segment[it.segment].encode_s += seconds_since(t0);
     }
-    run_round(r, r == 0 ? seq : seq_++, w.send[r].data(), w.recv[r].data());
+    run_round(r, r == 0 ? seq : seq_++, send[r], recv[r]);
     if (r == 0) {  // the exact layers' results go back to the caller's buffer
       for (size_t j = 0; j < exact_segments; ++j) {
         const Segment& s = plan.segments[w.origin[0][j]];
         float* dst = out + s.offset;
-        std::memcpy(dst, w.recv[0].data() + p0.segments[j].offset, s.count * sizeof(float));
+        ops.copy(dst, recv[0] + p0.segments[j].offset, s.count);
         if (average && n > 1) ops.scale(dst, s.count, 1.0f / static_cast<float>(n));  // summed above
       }
     }
@@ -254,6 +262,9 @@ CallResult Communicator::run_rounds(CallPlan& plan, uint64_t seq, const float* i
                  plan.segments[it.segment].spec(), " asked for round ", it.next, " after round ", r);
     }
   }
+  // The MPI path's contract on device buffers: the call returns with the
+  // result (and the state) in place, as the staged path does.
+  ops.synchronize();
   return result;
 }
 

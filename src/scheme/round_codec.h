@@ -71,6 +71,11 @@ struct RoundCall {
   // shares it in a later round before it acts on it.
   std::vector<std::pair<int, uint32_t>> misses;
   uint64_t* retries = nullptr;  // the layer's count of re-sent units in this call's stats
+  // Where every pointer above lives. On the device (only for a codec whose
+  // runs_on_device() is true) produce and consume enqueue their work on
+  // `stream`, the caller's, and return without waiting for it.
+  bool on_device = false;
+  void* stream = nullptr;
 };
 
 class RoundCodec {
@@ -86,6 +91,10 @@ class RoundCodec {
   // After round `round`'s exchange: c.summed[round] holds the sum over ranks.
   // The last round writes c.out and updates the state.
   virtual void consume(const RoundCall& c, int round) const = 0;
+  // True when produce, consume and init_state also take device memory
+  // (RoundCall::on_device); otherwise a call on device buffers is staged whole
+  // to the host path.
+  virtual bool runs_on_device() const { return false; }
   // How the round vectors travel: "none" (fp32), "fp16", "bf16".
   virtual const std::shared_ptr<const Compressor>& factor_codec() const = 0;
   // How round r's vectors travel, when the rounds differ (lattice: its codes in
