@@ -2,7 +2,8 @@
 # powersgd's device path on a GPU machine, in one command: build what it needs,
 # run its GPU unit tests (plain, then under compute-sanitizer's memcheck,
 # racecheck and synccheck), the device-buffer and powersgd tests over MPI
-# (ranks sharing the GPU through CUDA MPS, np 2 and 3), and the gw-perf rows of
+# (ranks sharing the GPU through CUDA MPS, np 2 and 3), the CUDA tests of the
+# Python binding and DDP hook (where torch sees the GPU), and the gw-perf rows of
 # a 4096 x 4096 layer at rank 1, 4 and 16 (np 2, host and device buffers,
 # each against the plain MPI allreduce of the same buffer in the same run).
 #
@@ -54,6 +55,12 @@ for np in 2 3; do
     log "$t np=$np: $(summary "$out/mpi_${t}_np$np.log") $(grep -h '\[ measured \]' "$out/mpi_${t}_np$np.log" | tr '\n' ' ')"
   done
 done
+
+if python3 -c "import torch; assert torch.cuda.is_available()" >/dev/null 2>&1; then
+  GRADWIRE_LIBRARY="$build/lib/libgradwire.so" PYTHONDONTWRITEBYTECODE=1 OMP_NUM_THREADS=1 \
+    "$root/tests/python/run_test.sh" python3 2 "$root/tests/python/test_cuda.py" >"$out/python_cuda.log" 2>&1 || rc=1
+  log "python CUDA tests (DDP hook, maxmin and powersgd): $(grep -E 'all [0-9]+ tests passed|FAIL' "$out/python_cuda.log" | head -3 | tr '\n' ' ')"
+fi
 
 perf=${GW_PERF_BIN:-$build/bin/gw-perf}
 if [ -x "$perf" ]; then

@@ -23,6 +23,7 @@ namespace {
 using devutil::as_stream;
 constexpr int kThreads = 256;
 constexpr int kOrthoThreads = 512;  // one block per orthonormalization (a few columns: latency, not bandwidth)
+constexpr size_t kMaxRank = 1024;   // powersgd's largest rank (its spec's bound)
 
 __global__ void add_into_kernel(float* x, const float* y, size_t n) {
   for (size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x; i < n; i += size_t(gridDim.x) * blockDim.x)
@@ -73,7 +74,10 @@ __device__ double warp_sum(double s) {
 // earlier column, lanes striding the rows, in double), subtracted together;
 // twice above rank 2; then the norm (a fixed tree over the block).
 __global__ void orthonormalize_kernel(float* A, size_t rows, size_t r, int passes) {
-  extern __shared__ float coef[];  // r floats
+  // Sized for the largest rank rather than r (dynamic): the subtract loop's
+  // loads of coef may be widened past the i in use, which compute-sanitizer
+  // reported as reads past an r-float allocation.
+  __shared__ float coef[kMaxRank];
   __shared__ double warp_part[kOrthoThreads / 32];
   __shared__ double norm;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
@@ -232,9 +236,9 @@ void mul_pqt(const float* P, const float* Q, size_t rows, size_t cols, size_t r,
 }
 
 void orthonormalize(float* A, size_t rows, size_t r, void* stream) {
-  GW_REQUIRE(r <= rows, GW_ERR_INTERNAL, "orthonormalize: ", r, " columns of length ", rows);
+  GW_REQUIRE(r <= rows && r <= kMaxRank, GW_ERR_INTERNAL, "orthonormalize: ", r, " columns of length ", rows);
   if (!r) return;
-  orthonormalize_kernel<<<1, kOrthoThreads, r * sizeof(float), as_stream(stream)>>>(A, rows, r, r <= 2 ? 1 : 2);
+  orthonormalize_kernel<<<1, kOrthoThreads, 0, as_stream(stream)>>>(A, rows, r, r <= 2 ? 1 : 2);
   devutil::check_launch("powersgd orthonormalize");
 }
 

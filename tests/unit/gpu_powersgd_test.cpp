@@ -102,11 +102,17 @@ TEST(GpuPowerSgd, OrthonormalizeGivesTheHostsColumnsToWorkingPrecision) {
   double n2 = 0;
   for (size_t k = 0; k < rows; ++k) n2 += static_cast<double>(got[2 * rows + k]) * got[2 * rows + k];
   EXPECT_NEAR(n2, 1.0, 1e-5);
+  // A NaN in the first column: that column is left as it is (its norm is
+  // NaN), and the NaN reaches every later column through its projection.
+  A = gaussian(rows * 3, 10);
   A[5] = std::nanf("");
   upload(A, dA);
   low_rank_device::orthonormalize(dA.floats(), rows, 3, nullptr);
   device::synchronize();
-  EXPECT_TRUE(std::isnan(dA.download_floats()[0]));
+  const std::vector<float> nan_got = dA.download_floats();
+  EXPECT_TRUE(std::isnan(nan_got[5]));
+  EXPECT_EQ(nan_got[0], A[0]);
+  for (size_t k = rows; k < 3 * rows; ++k) ASSERT_TRUE(std::isnan(nan_got[k])) << k;
 }
 
 TEST(GpuPowerSgd, CublasProductsMatchTheHostBlas) {
