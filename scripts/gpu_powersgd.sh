@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # powersgd's device path on a GPU machine, in one command: build what it needs,
 # run its GPU unit tests (plain, then under compute-sanitizer's memcheck,
-# racecheck and synccheck), the device-buffer and powersgd tests over MPI
+# racecheck and synccheck), gw-powersgd-device-bench (the device steps one by
+# one against a device copy), the device-buffer and powersgd tests over MPI
 # (ranks sharing the GPU through CUDA MPS, np 2 and 3), the CUDA tests of the
 # Python binding and DDP hook (where torch sees the GPU), and the gw-perf rows of
 # a 4096 x 4096 layer at rank 1, 4 and 16 (np 2, host and device buffers,
@@ -28,7 +29,7 @@ log "commit ${GW_COMMIT:-$(git -C "$root" rev-parse --short HEAD 2>/dev/null || 
     "GPU: $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/dev/null | head -1)"
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DGW_WITH_CUDA=ON \
   -DGW_CUDA_ARCHITECTURES="${GW_ARCH:-90}" >"$out/build.log" 2>&1 || { log "configure failed"; tail -20 "$out/build.log"; exit 1; }
-targets=(gradwire gw_unit_tests gw_mpi_device_buffers_test gw_mpi_powersgd_test)
+targets=(gradwire gw_unit_tests gw_mpi_device_buffers_test gw_mpi_powersgd_test gw-powersgd-device-bench)
 grep -q "^build bin/gw-perf:" "$build/build.ninja" && targets+=(gw-perf)
 cmake --build "$build" --target "${targets[@]}" -- -j"$(nproc)" >>"$out/build.log" 2>&1 ||
   { log "build failed"; grep -E "error|FAILED" "$out/build.log" | head -30; exit 1; }
@@ -44,6 +45,10 @@ if command -v compute-sanitizer >/dev/null; then
     log "compute-sanitizer $tool: $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/sanitizer_$tool.log" | tail -1)"
   done
 fi
+
+"$build/bin/gw-powersgd-device-bench" >"$out/device_steps.md" 2>&1 || rc=1
+log "gw-powersgd-device-bench (one rank's device steps, 4096 x 4096):"
+tee -a "$out/run.log" <"$out/device_steps.md"
 
 if command -v nvidia-cuda-mps-control >/dev/null && nvidia-cuda-mps-control -d >>"$out/run.log" 2>&1; then
   trap 'echo quit | nvidia-cuda-mps-control >/dev/null 2>&1' EXIT

@@ -17,15 +17,12 @@
 #include "src/common/rng.h"
 #include "src/core/device_compressor.h"
 #include "src/spec/registry.h"
+#include "bench/kernels/cuda_timing.cuh"
 
 namespace {
 
-void check(cudaError_t e, const char* what) {
-  if (e != cudaSuccess) {
-    std::fprintf(stderr, "CUDA error in %s: %s\n", what, cudaGetErrorString(e));
-    std::exit(1);
-  }
-}
+using gwbench::check;
+using gwbench::time_ms;
 
 // Gaussian-like gradients (Box-Muller on counter-based uniforms), made on the
 // device: 100M values from the host would dominate the run.
@@ -36,25 +33,6 @@ __global__ void fill_gauss(float* x, size_t n, uint64_t key) {
     const float u2 = static_cast<float>(gw::rng_u32(key, static_cast<uint32_t>(2 * i + 1)) >> 8) * 0x1p-24f;
     x[i] = sqrtf(-2.0f * logf(u1)) * cospif(2.0f * u2) * 1e-3f;
   }
-}
-
-template <class F>
-double time_ms(F&& f, int iters) {
-  cudaEvent_t a, b;
-  check(cudaEventCreate(&a), "event");
-  check(cudaEventCreate(&b), "event");
-  for (int i = 0; i < 3; ++i) f();  // warm-up: scratch grows on the first call
-  check(cudaDeviceSynchronize(), "warm-up");
-  check(cudaEventRecord(a), "record");
-  for (int i = 0; i < iters; ++i) f();
-  check(cudaEventRecord(b), "record");
-  check(cudaEventSynchronize(b), "sync");
-  float ms = 0;
-  check(cudaEventElapsedTime(&ms, a, b), "elapsed");
-  check(cudaGetLastError(), "kernels");
-  cudaEventDestroy(a);
-  cudaEventDestroy(b);
-  return ms / iters;
 }
 
 }  // namespace

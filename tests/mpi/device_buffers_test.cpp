@@ -164,6 +164,10 @@ TEST(DeviceRoundSchemes, PowerSgdOnTheGpuMatchesTheHostAndItsRanksAgree) {
                 GW_SUCCESS)
           << gw_last_error();
       d_send.put(send);
+      // put() copies from pageable memory on the legacy stream: the call may
+      // return before the data lands, and a non-blocking stream does not wait
+      // for it. A caller hands over data that is ready in its stream's order.
+      ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
       ASSERT_EQ(gw_allreduce_multi(on_device, 2, names, offsets, counts, d_send.p, d_recv.p, GW_FLOAT32, GW_AVG,
                                    stream),
                 GW_SUCCESS)
